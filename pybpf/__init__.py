@@ -1,0 +1,1 @@
+"""pybpf: eBPF from Python, with no C compiler in the loop."""
