@@ -1,1 +1,56 @@
-"""pybpf: eBPF from Python, with no C compiler in the loop."""
+"""pybpf: eBPF from Python, with no C compiler in the loop.
+
+    from pybpf import asm, maps, attach, Program, VerifierError, NotSupportedError
+
+Submodules load on first use, so `import pybpf` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from pybpf.sys.errors import (
+    BPFError,
+    BPFPermissionError,
+    MapFullError,
+    NotSupportedError,
+    VerifierError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "asm": ("pybpf.asm", None),
+    "maps": ("pybpf.maps", None),
+    "attach": ("pybpf.link", None),
+    "link": ("pybpf.link", None),
+    "btf": ("pybpf.btf", None),
+    "events": ("pybpf.events", None),
+    "symbols": ("pybpf.symbols", None),
+    "Program": ("pybpf.program", "Program"),
+    "enable_stats": ("pybpf.program", "enable_stats"),
+    "u8": ("pybpf.types", "u8"), "u16": ("pybpf.types", "u16"),
+    "u32": ("pybpf.types", "u32"), "u64": ("pybpf.types", "u64"),
+    "s8": ("pybpf.types", "s8"), "s16": ("pybpf.types", "s16"),
+    "s32": ("pybpf.types", "s32"), "s64": ("pybpf.types", "s64"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'pybpf' has no attribute {name!r}") from None
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = ["BPFError", "BPFPermissionError", "MapFullError", "NotSupportedError",
+           "VerifierError", *_LAZY]

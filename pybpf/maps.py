@@ -486,6 +486,7 @@ class RingBuf(Map):
 
     map_type = MapType.RINGBUF
     supports_batch = False
+    _reader: Any = None
 
     def __init__(self, size: int = 256 * 1024, name: str | None = None) -> None:
         if size <= 0 or size & (size - 1) or size % 4096:
@@ -526,6 +527,7 @@ class PerfEventArray(Map):
 
     map_type = MapType.PERF_EVENT_ARRAY
     supports_batch = False
+    _reader: Any = None
 
     def __init__(self, max_entries: int | None = None, name: str | None = None) -> None:
         self._reader: Any = None

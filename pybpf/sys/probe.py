@@ -47,13 +47,11 @@ def _load(ptype: ProgType, code: bytes, log_size: int = 0) -> tuple[int, int, st
 
 
 @functools.cache
-def prog_type(ptype: ProgType) -> bool:
-    """True when this kernel loads programs of `ptype`."""
+def prog_type(ptype: ProgType) -> bool | None:
+    """True when this kernel loads programs of `ptype`; None when that cannot be told without
+    an attach target (tracing, ext, lsm, struct_ops need a BTF id or a program to attach to)."""
     if ptype in NEEDS_TARGET:
-        # Without a target the kernel answers EINVAL whether or not it knows the type; a type
-        # it does not know at all gives EINVAL before looking at attach_btf_id, so this probe
-        # cannot tell them apart: fall back to whether the kernel has BTF for attaching.
-        return os.path.exists("/sys/kernel/btf/vmlinux")
+        return None
     fd, err, _ = _load(ptype, _RETURN_ZERO)
     # EPERM without privilege says nothing about support: report it as unknown (False).
     return fd >= 0

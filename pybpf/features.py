@@ -1,0 +1,93 @@
+"""What this kernel offers, found by probing: program, map and attach types, helpers per
+program type, and the hooks a tracer needs. This is what `pybpf features` prints."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from pybpf.sys import probe
+from pybpf.sys.constants import MapType, ProgType
+
+_PMU = "/sys/bus/event_source/devices"
+
+
+@dataclass
+class Report:
+    prog_types: dict[str, bool | None] = field(default_factory=dict)
+    map_types: dict[str, bool] = field(default_factory=dict)
+    hooks: dict[str, bool] = field(default_factory=dict)
+    helpers: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"program_types": self.prog_types, "map_types": self.map_types,
+                "hooks": self.hooks, "helpers": self.helpers}
+
+
+def _tracefs_has(name: str) -> bool:
+    for root in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
+        if os.path.exists(os.path.join(root, name)):
+            return True
+    return False
+
+
+def hooks() -> dict[str, bool]:
+    """Attach points, probed from sysfs/tracefs and the BPF object types they need."""
+    try:
+        from pybpf.btf.tracefs import tracefs_root
+
+        tracefs_root()  # mounts tracefs when it can
+    except Exception:  # reported below as tracepoints missing
+        pass
+    btf = os.path.exists("/sys/kernel/btf/vmlinux")
+    return {
+        "btf": btf,
+        "tracepoint": _tracefs_has("events") and probe.prog_type(ProgType.TRACEPOINT),
+        "raw_tracepoint": probe.prog_type(ProgType.RAW_TRACEPOINT),
+        "perf_event": probe.prog_type(ProgType.PERF_EVENT),
+        "kprobe": os.path.exists(f"{_PMU}/kprobe") or _tracefs_has("kprobe_events"),
+        "uprobe": os.path.exists(f"{_PMU}/uprobe") or _tracefs_has("uprobe_events"),
+        "fentry/fexit": btf and _fentry_works(),
+        "xdp": probe.prog_type(ProgType.XDP),
+        "tc": probe.prog_type(ProgType.SCHED_CLS),
+        "cgroup_skb": probe.prog_type(ProgType.CGROUP_SKB),
+        "socket_filter": probe.prog_type(ProgType.SOCKET_FILTER),
+        "ring_buffer": probe.map_type(MapType.RINGBUF),
+        "perf_buffer": probe.map_type(MapType.PERF_EVENT_ARRAY),
+    }
+
+
+def _fentry_works() -> bool:
+    """fentry needs a trampoline: its presence shows in the kernel's ftrace support, which a
+    tracing program needs for attaching. Probed via the tracefs function tracer list."""
+    return _tracefs_has("available_filter_functions")
+
+
+def collect(with_helpers: bool = False) -> Report:
+    report = Report()
+    for t in ProgType:
+        if t is not ProgType.UNSPEC:
+            report.prog_types[t.name.lower()] = probe.prog_type(t)
+    for m in MapType:
+        if m is not MapType.UNSPEC:
+            report.map_types[m.name.lower()] = probe.map_type(m)
+    report.hooks = hooks()
+    if with_helpers:
+        from pybpf import asm
+
+        for t in ProgType:
+            if report.prog_types.get(t.name.lower()) and t not in probe.NEEDS_TARGET:
+                report.helpers[t.name.lower()] = [
+                    name for hid, name in _helper_names(asm) if probe.helper(t, hid)
+                ]
+    return report
+
+
+def _helper_names(asm: object) -> list[tuple[int, str]]:
+    names = []
+    for hid in range(1, 512):
+        try:
+            names.append((hid, asm.helper_name(hid)))  # type: ignore[attr-defined]
+        except (KeyError, ValueError):
+            continue
+    return names
