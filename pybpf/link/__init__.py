@@ -1,0 +1,20 @@
+"""Attaching programs to kernel hooks. Every function returns a Link: close it (or use it as a
+context manager, or drop it) to detach. Exposed as `pybpf.attach`."""
+
+from pybpf.link.cgroup import cgroup
+from pybpf.link.errors import AttachError, UnknownTargetError
+from pybpf.link.kprobe import kprobe, kprobes_available, kretprobe
+from pybpf.link.link import Link, LinkGroup, link_ids
+from pybpf.link.perf_event import perf_event
+from pybpf.link.raw_tracepoint import raw_tracepoint
+from pybpf.link.socket_filter import socket_filter
+from pybpf.link.tc import tc
+from pybpf.link.tracepoint import tracepoint
+from pybpf.link.uprobe import uprobe, uprobe_multi, uretprobe
+from pybpf.link.xdp import xdp
+
+__all__ = [
+    "AttachError", "Link", "LinkGroup", "UnknownTargetError", "cgroup", "kprobe",
+    "kprobes_available", "kretprobe", "link_ids", "perf_event", "raw_tracepoint",
+    "socket_filter", "tc", "tracepoint", "uprobe", "uprobe_multi", "uretprobe", "xdp",
+]
