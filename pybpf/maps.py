@@ -331,6 +331,12 @@ class Array(Map):
             raise ValueError("array map keys are u32 indices")
         super().__init__(key, value, max_entries, name, flags)
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(key, int) and not 0 <= key < self.max_entries:
+            raise IndexError(f"array map '{self.name}' has indices 0..{self.max_entries - 1}; "
+                             f"got {key}")
+        super().__setitem__(key, value)
+
     def __delitem__(self, key: Any) -> None:
         raise TypeError(f"array map '{self.name}': elements cannot be deleted; "
                         "set them to zero instead")
