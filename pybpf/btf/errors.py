@@ -1,0 +1,50 @@
+"""Exceptions raised by :mod:`pybpf.btf`, and the did-you-mean helper they share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class BTFError(Exception):
+    """Malformed BTF data, or a request that the BTF cannot answer."""
+
+
+class BTFNotFoundError(BTFError, KeyError):
+    """A name (type, member, tracepoint) that does not exist; carries suggestions.
+
+    It is a ``KeyError`` too, so ``except KeyError`` works for look-ups.
+    """
+
+    def __init__(self, message: str, suggestions: Iterable[str] = ()) -> None:
+        self.suggestions = list(suggestions)
+        if self.suggestions:
+            message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Return up to ``n`` names from ``candidates`` that are close to ``word``.
+
+    Names that contain ``word`` (or are contained in it) come first, shortest first;
+    the rest is ranked by :mod:`difflib` similarity among names of a similar length.
+    """
+    import difflib
+
+    pool = {c for c in candidates if c}
+    pool.discard(word)
+    if not pool or not word:
+        return []
+    lw = word.lower()
+    contained = sorted((c for c in pool if lw in c.lower()), key=lambda c: (len(c), c))
+    result = contained[:n]
+    if len(result) < n:
+        lo, hi = len(word) * 0.6 - 2, len(word) * 1.5 + 2
+        near = [c for c in pool if lo <= len(c) <= hi and c not in result]
+        for c in difflib.get_close_matches(word, near, n=n, cutoff=0.6):
+            if len(result) >= n:
+                break
+            result.append(c)
+    return result

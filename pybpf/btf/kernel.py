@@ -1,0 +1,54 @@
+"""The running kernel's BTF: ``kernel_btf()`` for vmlinux and ``module_btf(name)``."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from pybpf.btf.btf import BTF
+from pybpf.btf.errors import BTFError, BTFNotFoundError
+
+SYSFS_BTF = "/sys/kernel/btf"
+VMLINUX = f"{SYSFS_BTF}/vmlinux"
+
+_lock = threading.Lock()
+_vmlinux: BTF | None = None
+_modules: dict[str, BTF] = {}
+
+
+def kernel_btf() -> BTF:
+    """The kernel's own BTF (``/sys/kernel/btf/vmlinux``), loaded once per process."""
+    global _vmlinux
+    if _vmlinux is None:
+        with _lock:
+            if _vmlinux is None:
+                if not os.path.exists(VMLINUX):
+                    raise BTFError(
+                        f"{VMLINUX} does not exist: this kernel was built without BTF "
+                        "(CONFIG_DEBUG_INFO_BTF) or sysfs is not mounted"
+                    )
+                _vmlinux = BTF.load(VMLINUX)
+    return _vmlinux
+
+
+def module_btf(name: str) -> BTF:
+    """The split BTF of a loaded kernel module (on top of :func:`kernel_btf`)."""
+    base = kernel_btf()
+    with _lock:
+        found = _modules.get(name)
+        if found is None:
+            path = os.path.join(SYSFS_BTF, name)
+            if name in ("", "vmlinux") or "/" in name or not os.path.exists(path):
+                from pybpf.btf.errors import suggest
+
+                raise BTFNotFoundError(f"no BTF for kernel module {name!r} in {SYSFS_BTF}", suggest(name, kernel_modules()))
+            found = _modules[name] = BTF.load(path, base=base)
+    return found
+
+
+def kernel_modules() -> list[str]:
+    """Names of the loaded modules that have BTF."""
+    try:
+        return sorted(n for n in os.listdir(SYSFS_BTF) if n != "vmlinux")
+    except OSError:
+        return []
