@@ -164,14 +164,14 @@ class PerfBufReader:
 
     def _update_map(self, cpu: int, value: int | None) -> None:
         key = ctypes.c_uint32(cpu)
-        val = ctypes.c_uint32(value or 0)
-        attr = MapElemAttr(map_fd=self._map_fd, key=ctypes.addressof(key),
-                           value=ctypes.addressof(val), flags=C.BPF_ANY)
-        if value is None:
+        attr = MapElemAttr(map_fd=self._map_fd, key=ctypes.addressof(key))
+        if value is None:  # the kernel wants every field after `key` zero here
             bpf(C.BPF_MAP_DELETE_ELEM, attr, what=f"removing CPU {cpu} from the perf event array")
-        else:
-            bpf(C.BPF_MAP_UPDATE_ELEM, attr,
-                what=f"storing the perf event of CPU {cpu} in the perf event array")
+            return
+        val = ctypes.c_uint32(value)
+        attr.value, attr.flags = ctypes.addressof(val), C.BPF_ANY
+        bpf(C.BPF_MAP_UPDATE_ELEM, attr,
+            what=f"storing the perf event of CPU {cpu} in the perf event array")
 
     # -- reading --------------------------------------------------------------------------
 
