@@ -30,6 +30,11 @@ _LOG_START = 1 << 16
 _LOG_MAX = 1 << 29  # the kernel rejects log_size >= UINT_MAX >> 2
 
 
+# program types whose BPF_PROG_TEST_RUN takes only ctx_in (and writes back into it)
+_CTX_ONLY_TEST_RUN = {ProgType.SYSCALL, ProgType.RAW_TRACEPOINT,
+                      ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING}
+
+
 @dataclass(frozen=True, slots=True)
 class TestRun:
     """The result of BPF_PROG_TEST_RUN: r0, mean duration per run, output packet and context."""
@@ -189,10 +194,14 @@ class Program:
         data_out = ctypes.create_string_buffer(out_size) if out_size else None
         ctx_in = ctypes.create_string_buffer(bytes(ctx), len(ctx)) if ctx else None
         ctx_out = ctypes.create_string_buffer(len(ctx)) if ctx else None
-        if self.prog_type == ProgType.SYSCALL:
-            # syscall programs run once, write back into ctx_in and take no other argument
-            if data or repeat > 1:
-                raise ValueError("syscall programs take only ctx (no data, repeat 1)")
+        if self.prog_type in _CTX_ONLY_TEST_RUN:
+            # these types run once per call, write results back into ctx_in and take no
+            # data, repeat or ctx_out: repeat is done here, one call per run
+            if data:
+                raise ValueError(f"{self.prog_type.name.lower()} programs take only ctx, no data")
+            if repeat > 1:
+                for _ in range(repeat - 1):
+                    self.test_run(ctx=ctx, cpu=cpu)
             repeat, ctx_out, out_size = 0, None, 0
         attr = TestRunAttr(
             prog_fd=self.fd.fileno(),

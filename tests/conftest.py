@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 
@@ -20,7 +22,14 @@ def no_leaks():
     before = kernel_object_ids()
     yield
     gc.collect()
-    after = kernel_object_ids()
+    # the kernel frees programs after an RCU grace period, and their maps after that: wait
+    deadline = time.monotonic() + 3
+    while True:
+        after = kernel_object_ids()
+        leaked = any(set(after[k]) - set(before[k]) for k in before)
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     for kind in before:
         new = sorted(set(after[kind]) - set(before[kind]))
         assert not new, f"the test left {kind} ids {new} in the kernel"
