@@ -14,7 +14,7 @@ from typing import Any
 from pybpf.link._perf import attach_perf_event
 from pybpf.link._prog import require_type
 from pybpf.link._system import online_cpus
-from pybpf.link.errors import UnknownTargetError
+from pybpf.link.errors import AttachError, UnknownTargetError
 from pybpf.link.link import Link, LinkGroup
 from pybpf.sys import FD, BPFError, NotSupportedError, ProgType, perf_event_open
 from pybpf.sys import constants as C
@@ -121,10 +121,14 @@ def perf_event(
         cpu_list = [-1] if pid != -1 else online_cpus()
     else:
         cpu_list = list(cpus)
+    online = online_cpus()
     parts: list[Link] = []
     try:
         for cpu in cpu_list:
             where = f"{target} on CPU {cpu}" if cpu >= 0 else f"{target} for pid {pid}"
+            if cpu >= 0 and cpu not in online:
+                raise AttachError(f"cannot open {where}: CPU {cpu} is not online (online "
+                                  f"CPUs: {', '.join(map(str, online))})", errno.ENODEV)
             pfd = open_sampling_event(ptype, config, cpu, pid, sample_freq, sample_period, where)
             parts.append(attach_perf_event(prog, pfd, "perf_event", where))
     except BaseException:
