@@ -16,7 +16,9 @@ from dataclasses import dataclass
 IDENT = r"[A-Za-z_.$][\w.$]*"
 
 _KERNEL_PREFIX = re.compile(r"\s*\d+:\s*\([0-9a-fA-F]{2}\)\s*")
-_OBJDUMP_PREFIX = re.compile(r"\s*[0-9a-fA-F]+:\s+(?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2}(?=\s|$)\s*")
+_HEX8 = r"(?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2}"
+# llvm-objdump prints 8 bytes a line, or (LLVM 14) all 16 bytes of a ld_imm64 on one line
+_OBJDUMP_PREFIX = re.compile(r"\s*[0-9a-fA-F]+:\s+" + _HEX8 + "(?: " + _HEX8 + r")?(?=\s|$)\s*")
 _OBJDUMP_SYMBOL = re.compile(r"\s*[0-9a-fA-F]+\s+<(" + IDENT + r")>:\s*$")
 _LABEL = re.compile(r"\s*(" + IDENT + r")\s*:(?!:)")
 _COMMENT = re.compile(r";|//|(?:^|(?<=\s))#")
@@ -72,6 +74,11 @@ def _split_line(lineno: int, line: str) -> Iterator[Statement]:
         if m:
             pos = m.end()
             break
+    if m and m.re is _OBJDUMP_PREFIX and line[pos:].strip() == "<unknown>":
+        # llvm-objdump could not decode it: take the bytes it printed
+        hexes = line[: m.end()].split(":", 1)[1].split()
+        yield Statement("insn", ".raw " + " ".join(hexes), lineno, pos + 1, source)
+        return
     body = _strip_comment(line[pos:])
     while True:
         m = _LABEL.match(body)

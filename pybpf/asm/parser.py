@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import AsmError
 from .helpers import helper_id
-from .instruction import Instruction
+from .instruction import Instruction, decode
 from .lines import IDENT, Statement, split_statements
 from .opcodes import (
     BPF_ABS,
@@ -199,6 +199,7 @@ class _Parser:
              self.alu),
             (r"\.insn\s+(" + NUM + r")\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(" + NUM + r")\s*,\s*("
              + NUM + ")", self.raw),
+            (r"\.raw\s+((?:[0-9a-fA-F]{2}\s*)+)", self.raw_bytes),
         ]
 
     def parse(self, text: str) -> Instruction:
@@ -454,6 +455,12 @@ class _Parser:
         if not -(1 << 31) <= value < (1 << 32):
             raise _Fail(f"{rhs} does not fit in a 32-bit immediate")
         return Instruction(cls | op | BPF_K, dst, 0, off, value)
+
+    def raw_bytes(self, m: re.Match[str]) -> Instruction:
+        insns = decode(bytes.fromhex(m.group(1).replace(" ", "")))
+        if len(insns) != 1:
+            raise _Fail("raw bytes must hold exactly one instruction")
+        return insns[0]
 
     def raw(self, m: re.Match[str]) -> Instruction:
         values = [_num(g) for g in m.groups()]
