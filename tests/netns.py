@@ -2,7 +2,7 @@
 
     from netns import veth_pair, enter_netns
     with veth_pair() as net:
-        net.run(net.ns_a, "ping", "-c", "5", net.ip4_b)
+        assert net.udp(5) == 5          # 5 datagrams from A to B
         with enter_netns(net.ns_b):
             ...  # this thread now sees net.if_b
 
@@ -16,7 +16,9 @@ import ctypes
 import itertools
 import os
 import shutil
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -57,10 +59,35 @@ class VethPair:
         return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True,
                               text=True, timeout=timeout, check=check)
 
-    def ping(self, from_ns: str, addr: str, count: int = 5) -> subprocess.CompletedProcess[str]:
-        """`count` pings, 0.2 s apart, each waiting at most 1 s."""
-        return self.run(from_ns, "ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "1",
-                        addr, timeout=count * 1.5 + 5)
+    def udp(self, count: int = 5, ipv6: bool = False, reverse: bool = False,
+            timeout: float = 1.0) -> int:
+        """Send `count` UDP datagrams from A to B (B to A with reverse=True) over the veth
+        and return how many arrived. The sockets are made inside the namespaces by this
+        thread, so no helper binaries are needed; each receive waits at most `timeout` s."""
+        family = socket.AF_INET6 if ipv6 else socket.AF_INET
+        src_ns, dst_ns = (self.ns_b, self.ns_a) if reverse else (self.ns_a, self.ns_b)
+        if ipv6:
+            dst = self.ip6_a if reverse else self.ip6_b
+        else:
+            dst = self.ip4_a if reverse else self.ip4_b
+        with enter_netns(dst_ns):
+            rx = socket.socket(family, socket.SOCK_DGRAM)
+        with enter_netns(src_ns):
+            tx = socket.socket(family, socket.SOCK_DGRAM)
+        with rx, tx:
+            rx.bind((dst, 0))
+            rx.settimeout(timeout)
+            port = rx.getsockname()[1]
+            for i in range(count):
+                tx.sendto(f"pybpf test {i}".encode(), (dst, port))
+            got = 0
+            for _ in range(count):
+                try:
+                    rx.recv(128)
+                except TimeoutError:
+                    break
+                got += 1
+            return got
 
 
 @contextlib.contextmanager
@@ -77,6 +104,7 @@ def veth_pair(prefix: str = "pbt") -> Iterator[VethPair]:
         for ns in (net.ns_a, net.ns_b):
             ip("netns", "add", ns)
             created.append(ns)
+            _no_dad(ns)
         ip("link", "add", net.if_a, "netns", net.ns_a, "type", "veth",
            "peer", "name", net.if_b, "netns", net.ns_b)
         for ns, dev, v4, v6 in ((net.ns_a, net.if_a, net.ip4_a, net.ip6_a),
@@ -85,10 +113,42 @@ def veth_pair(prefix: str = "pbt") -> Iterator[VethPair]:
             ip("-6", "addr", "add", f"{v6}/64", "dev", dev, "nodad", ns=ns)
             ip("link", "set", dev, "up", ns=ns)
             ip("link", "set", "lo", "up", ns=ns)
+        _wait_ready(net)
         yield net
     finally:
         for ns in reversed(created):
             ip("netns", "del", ns, check=False)
+
+
+def _wait_ready(net: VethPair, timeout: float = 5.0) -> None:
+    """Wait until both ends have carrier and a usable IPv6 link-local address, so that the
+    first packets of a test are not lost to neighbour discovery racing the link coming up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = True
+        for ns, dev in ((net.ns_a, net.if_a), (net.ns_b, net.if_b)):
+            link = ip("-o", "link", "show", "dev", dev, ns=ns).stdout
+            addrs = ip("-o", "-6", "addr", "show", "dev", dev, "scope", "link", ns=ns).stdout
+            if "NO-CARRIER" in link or "state UP" not in link or "fe80" not in addrs \
+                    or "tentative" in addrs:
+                ready = False
+        if ready:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"veth {net.if_a}/{net.if_b} did not come up in {timeout} s")
+        time.sleep(0.02)
+
+
+def _no_dad(ns: str) -> None:
+    """Turn off IPv6 duplicate address detection in `ns` so link-local addresses (and with
+    them neighbour discovery) work at once instead of after a second or two."""
+    with enter_netns(ns):
+        for conf in ("all", "default"):
+            try:
+                with open(f"/proc/sys/net/ipv6/conf/{conf}/accept_dad", "w") as f:
+                    f.write("0")
+            except OSError:
+                pass  # no IPv6: the IPv6 addresses below will fail loudly
 
 
 @contextlib.contextmanager
