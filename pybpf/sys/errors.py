@@ -47,12 +47,29 @@ class MapFullError(BPFError):
     """An update failed because the map holds max_entries elements already."""
 
 
+CAP_SYS_ADMIN = 21
+CAP_BPF = 39
+
+
+def has_bpf_privilege() -> bool:
+    """Whether this process holds CAP_BPF or CAP_SYS_ADMIN in its effective set."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    caps = int(line.split()[1], 16)
+                    return bool(caps & (1 << CAP_BPF | 1 << CAP_SYS_ADMIN))
+    except (OSError, ValueError):
+        pass
+    return os.geteuid() == 0
+
+
 def error_from_errno(err: int, what: str) -> BPFError:
     """The typed exception for `err` raised by the operation described by `what`
     (e.g. "bpf(BPF_MAP_CREATE)")."""
     reason = os.strerror(err) if err != ENOTSUPP else "Operation not supported"
     if err in (_errno.EPERM, _errno.EACCES):
-        if os.geteuid() != 0:
+        if not has_bpf_privilege():
             return BPFPermissionError(f"{what} failed: {reason}. {PRIVILEGE_HINT}.", err)
         return BPFPermissionError(f"{what} failed: {reason} (running as root: the kernel "
                                   "refused this operation, e.g. a locked-down kernel or LSM)",
