@@ -60,7 +60,8 @@ class Instruction:
 
     ``ld_imm64`` (``BPF_LD | BPF_IMM | BPF_DW``) is one Instruction that occupies two
     slots; its ``imm`` holds the full 64-bit value (unsigned). Every other ``imm`` is a
-    signed 32-bit value and ``off`` a signed 16-bit value (unsigned inputs are wrapped).
+    signed 32-bit value (unsigned 32-bit inputs are wrapped) and ``off`` a signed 16-bit
+    value.
     Jump and call offsets count slots, as the kernel does.
 
     ``map``, ``target`` and ``loc`` are metadata that take no part in equality:
@@ -86,7 +87,10 @@ class Instruction:
             if not 0 <= reg <= 0xF:
                 raise AsmError(f"{name} register {reg} out of range 0..15")
             object.__setattr__(self, name, int(reg))
-        object.__setattr__(self, "off", _signed(int(self.off), 16, "offset"))
+        off = int(self.off)
+        if not -(1 << 15) <= off < (1 << 15):
+            raise AsmError(f"offset {off} does not fit in 16 signed bits")
+        object.__setattr__(self, "off", off)
         if self.code == LD_IMM64:
             imm = int(self.imm)
             if not -(1 << 63) <= imm < (1 << 64):

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 IDENT = r"[A-Za-z_.$][\w.$]*"
 
-_KERNEL_PREFIX = re.compile(r"\s*\d+:\s*\([0-9a-fA-F]{2}\)\s*")
+# "12: (b7) " and, in a level-2 verifier log's liveness listing, "12: .12....... (b7) "
+_KERNEL_PREFIX = re.compile(r"\s*\d+:\s*(?:[.0-9]{10,12}\s+)?\([0-9a-fA-F]{2}\)\s*")
 _HEX8 = r"(?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2}"
 # llvm-objdump prints 8 bytes a line, or (LLVM 14) all 16 bytes of a ld_imm64 on one line
 _OBJDUMP_PREFIX = re.compile(r"\s*[0-9a-fA-F]+:\s+" + _HEX8 + "(?: " + _HEX8 + r")?(?=\s|$)\s*")
@@ -28,7 +29,7 @@ _NOISE = re.compile(
     r"\S+:\s+file format\b|Disassembly of section\b|"
     r"(?:\d+:\s*)?(?:R\d+|fp-?\d+)\w*=|"
     r"from \d+ to \d+:|processed \d+ insns|verification time|stack depth|"
-    r"func#\d+|Func#\d+|Validating |Live regs|mark_precise|last_idx|regs=|"
+    r"func#\d+|Func#\d+|Validating |Live regs|mark_precise|last_idx|regs=|\(\d+\) |"
     r"\d+:\s*$|\.\.\.\s*$"
     r")"
 )

@@ -254,7 +254,9 @@ class _Parser:
         named = re.fullmatch(r"(" + IDENT + r")#(" + NUM + ")", arg)
         if named:
             name, number = named.group(1), _num(named.group(2))
-            if name == "unknown" or _is_helper(name, number):
+            if name == "unknown" or _is_helper(name):
+                # a helper: its number as printed (bpftool's xlated dumps print the
+                # rewritten call offset after the helper's name)
                 return Instruction(code, imm=number)
             return Instruction(code, src=BPF_PSEUDO_KFUNC_CALL, imm=number)
         if re.fullmatch(NUM, arg):
@@ -467,11 +469,14 @@ class _Parser:
         return Instruction(*values)
 
 
-def _is_helper(name: str, number: int) -> bool:
+def _is_helper(name: str) -> bool:
+    if not name.startswith("bpf_"):  # the kernel prints helpers as bpf_NAME#ID
+        return False
     try:
-        return helper_id(name) == number
+        helper_id(name)
     except AsmError:
         return False
+    return True
 
 
 def assemble(text: str, maps: Mapping[str, Any] | None = None, *, syntax: str = "kernel"
