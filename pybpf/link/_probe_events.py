@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 
 from pybpf.link._tracefs import tracefs_file, tracepoint_id
-from pybpf.sys import BPFError, error_from_errno
+from pybpf.sys import error_from_errno
 
 GROUP = "pybpf"
 _counter = itertools.count()
@@ -24,7 +24,7 @@ def available(kind: str) -> bool:
     """True when tracefs offers <kind>_events (kind: "kprobe" or "uprobe")."""
     try:
         return os.path.exists(events_file(kind))
-    except BPFError:
+    except OSError:  # no tracefs at all (TracefsError is an OSError)
         return False
 
 

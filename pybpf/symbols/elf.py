@@ -12,7 +12,6 @@ import bisect
 import os
 import threading
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -24,15 +23,36 @@ _DATA_TYPES = {"STT_OBJECT", "STT_TLS", "STT_COMMON"}
 _BIND_RANK = {"STB_GLOBAL": 0, "STB_WEAK": 1, "STB_LOCAL": 2}
 
 
-class ElfSymbol(NamedTuple):
-    """(addr, size, file_offset) unpack like a tuple; `name`, `kind` and `ifunc` also there."""
+class ElfSymbol(tuple[int, int, int]):
+    """Unpacks as (addr, size, file_offset); also has `name`, `kind` ("func"/"object") and
+    `ifunc` (a GNU indirect function: probing it catches the resolver, not the calls)."""
 
-    addr: int
-    size: int
-    file_offset: int
-    name: str = ""
-    kind: str = "func"  # "func" or "object"
-    ifunc: bool = False
+    name: str
+    kind: str
+    ifunc: bool
+
+    def __new__(cls, addr: int, size: int, file_offset: int, name: str = "",
+                kind: str = "func", ifunc: bool = False) -> ElfSymbol:
+        self = super().__new__(cls, (addr, size, file_offset))
+        self.name, self.kind, self.ifunc = name, kind, ifunc
+        return self
+
+    @property
+    def addr(self) -> int:
+        return self[0]
+
+    @property
+    def size(self) -> int:
+        return self[1]
+
+    @property
+    def file_offset(self) -> int:
+        return self[2]
+
+    def __repr__(self) -> str:
+        return (f"ElfSymbol({self.name!r}, addr=0x{self.addr:x}, size={self.size}, "
+                f"file_offset=0x{self.file_offset:x}, kind={self.kind!r}"
+                f"{', ifunc' if self.ifunc else ''})")
 
 
 @dataclass(frozen=True, slots=True)
