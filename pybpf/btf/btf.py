@@ -30,6 +30,7 @@ _PREFERENCE = (
 )
 _KIND_ALIASES = {"enum": ("enum", "enum64"), "function": ("func",), "proto": ("func_proto",)}
 POINTER_SIZE = 8
+CACHE_LIMIT = 16384  # decoded types kept per BTF before the cache is dropped and refilled
 
 
 def _kinds(kind: str | None) -> frozenset[int] | None:
@@ -135,6 +136,8 @@ class BTF:
             if self.base is not None and tid >= 0:
                 return self.base.type_by_id(tid)
         elif tid < self.nr_types:
+            if len(self._types) >= CACHE_LIMIT:  # keep memory bounded: start over
+                self._types = {0: self._types[0]} if 0 in self._types else {}
             found = self._types[tid] = decode(self, tid, self._words, self._at(tid))
             return found
         raise BTFNotFoundError(f"type id {tid} is out of range: this BTF has ids 0..{self.nr_types - 1}")

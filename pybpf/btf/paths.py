@@ -91,7 +91,8 @@ def resolve(btf: BTF, root: Type, path: str, follow_pointers: bool = True) -> Me
             try:
                 member = target.member(name)
             except BTFNotFoundError as e:
-                raise BTFNotFoundError(f"{walked} ({target}) has no member {name!r}", e.suggestions) from None
+                where = str(target) if walked == f"({root})" else f"{walked} ({target})"
+                raise BTFNotFoundError(f"{where} has no member {name!r}", e.suggestions) from None
             bit += member.bit_offset
             bitfield = member.bitfield_size
             cur = member.type

@@ -249,15 +249,15 @@ class Composite(Type):
                             return found.shifted(m.bit_offset)
         return None
 
-    def member_names(self) -> Iterator[str]:
+    def member_names(self, _depth: int = 0) -> Iterator[str]:
         """Names reachable as members, including those of anonymous members."""
         for m in self.members:
             if m.name:
                 yield m.name
-            else:
+            elif _depth < MAX_CHAIN:
                 inner = m.type.resolve()
                 if isinstance(inner, Composite):
-                    yield from inner.member_names()
+                    yield from inner.member_names(_depth + 1)
 
     def _suggest(self, name: str) -> list[str]:
         from pybpf.btf.errors import suggest
