@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import AsmError
 from .helpers import helper_id
-from .instruction import Instruction, Reg
+from .instruction import Instruction, Reg, map_fd
 from .opcodes import (
     BPF_ABS,
     BPF_ADD,
@@ -242,23 +242,16 @@ def ld_imm64(dst: Operand, value: int) -> Instruction:
     return Instruction(LD_IMM64, _reg(dst), imm=value)
 
 
-def _map_fd(map_obj: Any) -> int:
-    fd = getattr(map_obj, "fd", None)
-    if not isinstance(fd, int):
-        raise AsmError(f"{map_obj!r} has no integer .fd")
-    return fd
-
-
 def ld_map(dst: Operand, map_obj: Any) -> Instruction:
     """dst = pointer to a map (BPF_PSEUDO_MAP_FD); the map's fd is read again at encode."""
-    return Instruction(LD_IMM64, _reg(dst), BPF_PSEUDO_MAP_FD, imm=_map_fd(map_obj), map=map_obj)
+    return Instruction(LD_IMM64, _reg(dst), BPF_PSEUDO_MAP_FD, imm=map_fd(map_obj), map=map_obj)
 
 
 def ld_map_value(dst: Operand, map_obj: Any, offset: int = 0) -> Instruction:
     """dst = pointer offset bytes into the value of element 0 (BPF_PSEUDO_MAP_VALUE)."""
     if not 0 <= offset < (1 << 32):
         raise AsmError(f"map value offset {offset} out of range")
-    imm = (offset << 32) | _map_fd(map_obj)
+    imm = (offset << 32) | map_fd(map_obj)
     return Instruction(LD_IMM64, _reg(dst), BPF_PSEUDO_MAP_VALUE, imm=imm, map=map_obj)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -111,7 +112,7 @@ class Instruction:
     def encoded_imm(self) -> int:
         """The immediate as it goes to the kernel: a map's current fd replaces the low half."""
         if self.code == LD_IMM64 and self.map is not None and self.src in MAP_SRCS:
-            fd = int(self.map.fd)
+            fd = map_fd(self.map)
             return (self.imm & ~0xFFFF_FFFF) | (fd & 0xFFFF_FFFF)
         return self.imm
 
@@ -119,6 +120,20 @@ class Instruction:
         from .disasm import format_instruction
 
         return format_instruction(self)
+
+
+def map_fd(map_obj: Any) -> int:
+    """The fd of a map object: its ``.fd`` as an int (an int, or anything with
+    ``__index__`` or ``fileno()``, like pybpf's FD)."""
+    fd = getattr(map_obj, "fd", None)
+    try:
+        return operator.index(fd)
+    except TypeError:
+        pass
+    fileno = getattr(fd, "fileno", None)
+    if callable(fileno):
+        return int(fileno())
+    raise AsmError(f"{map_obj!r} has no integer .fd")
 
 
 def encode(insns: Iterable[Instruction]) -> bytes:

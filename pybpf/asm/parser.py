@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import AsmError
 from .helpers import helper_id
-from .instruction import Instruction, decode
+from .instruction import Instruction, decode, map_fd
 from .lines import IDENT, Statement, split_statements
 from .opcodes import (
     BPF_ABS,
@@ -420,8 +420,10 @@ class _Parser:
         if inner not in self.maps:
             raise _Fail(f"unknown map {inner!r} (pass it in maps=)")
         obj = self.maps[inner]
-        fd = getattr(obj, "fd", None)
-        fd = fd if isinstance(fd, int) and fd >= 0 else 0
+        try:
+            fd = map_fd(obj) & 0xFFFF_FFFF
+        except AsmError:
+            fd = 0  # no fd yet: encode() reads it when the program is loaded
         src = BPF_PSEUDO_MAP_VALUE if value_ref else BPF_PSEUDO_MAP_FD
         return Instruction(LD_IMM64, dst, src, imm=(offset << 32) | fd, map=obj)
 
