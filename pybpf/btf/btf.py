@@ -60,6 +60,7 @@ class BTF:
         self._index = index if index is not None else scan(self._words, self.first_id)
         self.nr_types = self.first_id + len(self._index)
         self._types: dict[int, t.Type] = {0: t.Void(self, 0, "")} if base is None else {}
+        self._by_name: dict[str, list[int]] = {}
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -123,9 +124,6 @@ class BTF:
     def _at(self, tid: int) -> int:
         return self._index.offsets[tid - self.first_id]
 
-    def _raw_kind(self, tid: int) -> int:
-        return (self._words[self._index.offsets[tid - self.first_id] + 1] >> 24) & 0x1F
-
     # ----------------------------------------------------------------- by id
     def type_by_id(self, tid: int) -> t.Type:
         """The type with id ``tid`` (0 is void)."""
@@ -179,16 +177,28 @@ class BTF:
             pos = data.find(needle, pos + 1, hi)
         return offs
 
+    def _kind_of(self, tid: int) -> int:
+        if tid < self.first_id:
+            return self.base._kind_of(tid) if self.base is not None else 0
+        return (self._words[self._index.offsets[tid - self.first_id] + 1] >> 24) & 0x1F
+
+    def _all_ids_named(self, name: str) -> list[int]:
+        known = self._by_name.get(name)
+        if known is not None:
+            return known
+        ids = list(self.base._all_ids_named(name)) if self.base is not None else []
+        if name:
+            for off in self._name_offsets(name.encode()):
+                ids += [self.first_id + pos for pos in self._index.with_name(off)]
+        ids = sorted(set(ids))
+        if len(self._by_name) >= CACHE_LIMIT:
+            self._by_name.clear()
+        self._by_name[name] = ids
+        return ids
+
     def _ids_named(self, name: str, kinds: frozenset[int] | None) -> list[int]:
-        ids = self.base._ids_named(name, kinds) if self.base is not None else []
-        if not name:
-            return ids
-        for off in self._name_offsets(name.encode()):
-            for pos in self._index.with_name(off):
-                tid = self.first_id + pos
-                if kinds is None or self._raw_kind(tid) in kinds:
-                    ids.append(tid)
-        return sorted(set(ids))
+        ids = self._all_ids_named(name)
+        return ids if kinds is None else [i for i in ids if self._kind_of(i) in kinds]
 
     def find_all(self, name: str, kind: str | None = None) -> list[t.Type]:
         """All types called ``name`` (optionally of one ``kind``), in id order."""
@@ -209,7 +219,7 @@ class BTF:
         if ids and kinds is None:
             for group in _PREFERENCE:
                 for tid in ids:
-                    if self.type_by_id(tid).kind in group:
+                    if KIND_NAMES[self._kind_of(tid)] in group:
                         return self.type_by_id(tid)
         if ids:
             return self.type_by_id(ids[0])

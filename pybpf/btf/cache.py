@@ -69,13 +69,13 @@ def load(path: str, key: bytes, words: memoryview) -> Index | None:
     if len(blob) != body + 4 * (2 * count + 1):
         return None
     offsets = array("I", blob[body : body + 4 * (count + 1)])
-    names = array("I", blob[body + 4 * (count + 1) :])
+    names = blob[body + 4 * (count + 1) :]
     if not _plausible(offsets, names, words):
         return None
     return Index(offsets, words, names)
 
 
-def _plausible(offsets: array, names: array, words: memoryview) -> bool:
+def _plausible(offsets: array, names: bytes, words: memoryview) -> bool:
     """Cheap checks that a cached index fits these words (ends match, samples agree)."""
     from pybpf.btf.format import record_words
 
@@ -86,7 +86,8 @@ def _plausible(offsets: array, names: array, words: memoryview) -> bool:
     try:
         for i in range(0, len(offsets) - 1, step):
             at = offsets[i]
-            if at + 1 >= n or words[at] != names[i] or at + record_words(words[at + 1]) != offsets[i + 1]:
+            name = int.from_bytes(names[4 * i : 4 * i + 4], "little")
+            if at + 1 >= n or words[at] != name or at + record_words(words[at + 1]) != offsets[i + 1]:
                 return False
     except Exception:
         return False
@@ -106,7 +107,7 @@ def store(path: str, key: bytes, index: Index) -> bool:
             f.write(_HEAD.pack(MAGIC, VERSION, len(key), len(index)))
             f.write(key)
             f.write(index.offsets.tobytes())
-            f.write(index.names.tobytes())
+            f.write(index.names_bytes)
         os.replace(tmp, target)
         return True
     except OSError:

@@ -20,33 +20,35 @@ _PER_ITEM = list(VLEN_WORDS) + [0] * (32 - len(VLEN_WORDS))
 class Index:
     """Record offsets (in u32 words) of the types of one BTF blob, and their name offsets.
 
-    ``names`` is built on first use from ``words`` (or given, from the disk cache).
+    The name offsets are built on first use from ``words`` (or given by the disk cache)
+    and kept as little-endian bytes, which ``with_name`` searches directly.
     """
 
-    __slots__ = ("offsets", "_words", "_names", "_names_bytes")
+    __slots__ = ("offsets", "_words", "_names_bytes")
 
-    def __init__(self, offsets: array, words: memoryview, names: array | None = None) -> None:
+    def __init__(self, offsets: array, words: memoryview, names_bytes: bytes | None = None) -> None:
         self.offsets = offsets
         self._words = words
-        self._names = names
-        self._names_bytes: bytes | None = None
+        self._names_bytes = names_bytes
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     @property
-    def names(self) -> array:
-        """``name_off`` of every record, in id order."""
-        if self._names is None:
+    def names_bytes(self) -> bytes:
+        """``name_off`` of every record, in id order, as packed u32."""
+        if self._names_bytes is None:
             words = self._words
-            self._names = array("I", [words[o] for o in self.offsets[:-1]])
-        return self._names
+            self._names_bytes = array("I", [words[o] for o in self.offsets[:-1]]).tobytes()
+        return self._names_bytes
+
+    @property
+    def names(self) -> array:
+        return array("I", self.names_bytes)
 
     def with_name(self, name_off: int) -> list[int]:
         """Positions (0-based) of the records whose ``name_off`` is ``name_off``."""
-        if self._names_bytes is None:
-            self._names_bytes = self.names.tobytes()
-        blob = self._names_bytes
+        blob = self.names_bytes
         needle = name_off.to_bytes(4, "little")
         found: list[int] = []
         pos = blob.find(needle)

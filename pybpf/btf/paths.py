@@ -8,7 +8,6 @@ way, and ``offset`` is the offset of the final member inside the last object rea
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from pybpf.btf.errors import BTFError, BTFNotFoundError
@@ -17,8 +16,6 @@ from pybpf.btf.types import Array, Composite, Fwd, Member, Ptr, Type
 if TYPE_CHECKING:
     from pybpf.btf.btf import BTF
 
-_SEGMENT = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)?\s*((?:\[\s*\d+\s*\]\s*)*)$")
-_INDEX = re.compile(r"\[\s*(\d+)\s*\]")
 
 
 class MemberPath:
@@ -61,13 +58,23 @@ class MemberPath:
 
 def split_path(path: str) -> list[tuple[str, list[int]]]:
     """``"a.b[2]->c"`` -> ``[("a", []), ("b", [2]), ("c", [])]``."""
-    parts = path.replace("->", ".").split(".")
     out: list[tuple[str, list[int]]] = []
-    for part in parts:
-        m = _SEGMENT.match(part)
-        if m is None or (not m.group(1) and not m.group(2)):
+    for part in path.replace("->", ".").split("."):
+        name, _, rest = part.partition("[")
+        name = name.strip()
+        indexes: list[int] = []
+        ok = (name.isidentifier() or (not name and rest)) and name.isascii()
+        if rest:
+            for item in ("[" + rest).split("]")[:-1]:
+                item = item.strip()
+                if not item.startswith("[") or not item[1:].strip().isdigit():
+                    ok = False
+                    break
+                indexes.append(int(item[1:]))
+            ok = ok and ("[" + rest).rstrip().endswith("]")
+        if not ok:
             raise BTFError(f"bad member path {path!r}: cannot read {part!r}")
-        out.append((m.group(1) or "", [int(n) for n in _INDEX.findall(m.group(2))]))
+        out.append((name, indexes))
     return out
 
 
