@@ -30,6 +30,7 @@ _NOISE = re.compile(
     r"(?:\d+:\s*)?(?:R\d+|fp-?\d+)\w*=|"
     r"from \d+ to \d+:|processed \d+ insns|verification time|stack depth|"
     r"func#\d+|Func#\d+|Validating |Live regs|mark_precise|last_idx|regs=|\(\d+\) |"
+    r"caller:|callee:|(?:\d+:\s*)?frame\d+:|"
     r"\d+:\s*$|\.\.\.\s*$"
     r")"
 )

@@ -244,7 +244,8 @@ class _Parser:
     def call(self, m: re.Match[str]) -> Instruction:
         arg = m.group(1).strip()
         code = BPF_JMP | BPF_CALL
-        rel = re.fullmatch(r"pc\s*([+-]\s*\d+)", arg)
+        # "call pc+6", or bpftool's "call pc+6#bpf_prog_0eb5405ba529d7d5_F"
+        rel = re.fullmatch(r"pc\s*([+-]\s*\d+)(?:#\S*)?", arg)
         if rel:
             return Instruction(code, src=BPF_PSEUDO_CALL, imm=_rel(rel.group(1)))
         k = re.fullmatch(r"(?:kfunc|kernel-function)#(" + NUM + r")(?:@(\d+))?", arg)
