@@ -122,10 +122,19 @@ class Program:
         kern_version: int = 0,
         log_level: int = 0,
         ifindex: int = 0,
+        btf: Any = None,
+        func_info: bytes = b"",
+        func_info_rec_size: int = 8,
+        line_info: bytes = b"",
+        line_info_rec_size: int = 16,
     ) -> Program:
         """Load `insns` (asm Instructions or raw bytecode) as a program of `prog_type`, the
         kernel's name without BPF_PROG_TYPE_ in lower case ("socket_filter", "xdp", ...).
-        Raises VerifierError (with `.log`) when the verifier rejects it."""
+        Raises VerifierError (with `.log`) when the verifier rejects it.
+
+        `btf` (an fd or an object with `.fd`, as from `pybpf.btf.load.load_btf`) with
+        `func_info` / `line_info` records (struct bpf_func_info / bpf_line_info) describe the
+        program's functions and source lines; callbacks (bpf_loop) need func_info."""
         ptype = prog_type_of(prog_type)
         atype = attach_type_of(attach)
         code, refs = _encode(insns)
@@ -149,6 +158,18 @@ class Program:
             attach_btf_id=attach_btf_id,
             attach_prog_fd=attach_prog_fd,
         )
+        keep: list[Any] = []  # buffers the attr points into, alive until the syscall
+        if btf is not None:
+            btf_fd = getattr(btf, "fd", btf)
+            attr.prog_btf_fd = int(btf_fd)
+            for kind, data, rec in (("func_info", func_info, func_info_rec_size),
+                                    ("line_info", line_info, line_info_rec_size)):
+                if data:
+                    b = ctypes.create_string_buffer(bytes(data), len(data))
+                    keep.append(b)
+                    setattr(attr, kind, addr(b))
+                    setattr(attr, f"{kind}_rec_size", rec)
+                    setattr(attr, f"{kind}_cnt", len(data) // rec)
         # First try without a log (cheapest); on failure load again with a log to explain it.
         log_size = _LOG_START if log_level else 0
         while True:
