@@ -27,6 +27,10 @@ _counter = itertools.count()
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+class NetnsError(RuntimeError):
+    """Setting up namespaces or veth failed; the message carries `ip`'s own complaint."""
+
+
 def available() -> str | None:
     """None when veth_pair() can work here, else the reason it cannot."""
     if os.geteuid() != 0:
@@ -39,7 +43,10 @@ def available() -> str | None:
 def ip(*args: str, ns: str | None = None, check: bool = True,
        timeout: float = 10) -> subprocess.CompletedProcess[str]:
     cmd = ["ip", *(["-n", ns] if ns else []), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=timeout)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and res.returncode != 0:
+        raise NetnsError(f"`{' '.join(cmd)}` failed: {res.stderr.strip() or res.returncode}")
+    return res
 
 
 @dataclass(frozen=True)
