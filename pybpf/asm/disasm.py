@@ -14,11 +14,12 @@ the kfunc lives in module BTF number OFF).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from .errors import AsmError
 from .helpers import helper_name
-from .instruction import Instruction, encode
+from .instruction import Instruction, encode, slot_offsets
 from .isa import classify
 from .opcodes import (
     BPF_ADD,
@@ -104,7 +105,11 @@ class _Printer:
             return f"(r{reg} {'-' if off < 0 else '+'} {abs(off)})"
         return f"(r{reg} {off:+d})"
 
+    label: str | None = None  # set while formatting a jump whose target has a label
+
     def rel(self, off: int) -> str:
+        if self.label is not None:
+            return self.label
         return f"{off:+d}" if self.llvm else f"pc{off:+d}"
 
     def format(self, insn: Instruction) -> str:
@@ -156,7 +161,7 @@ class _Printer:
             value = f"btf_id[{lo}]"
         else:
             assert i.src == BPF_PSEUDO_FUNC
-            value = f"subprog[pc{_s32(lo):+d}]"
+            value = f"subprog[{self.label or f'pc{_s32(lo):+d}'}]"
         return f"r{i.dst} = {value}{' ll' if self.llvm else ''}"
 
     def f_ld_abs(self, i: Instruction) -> str:
@@ -232,7 +237,7 @@ class _Printer:
 
     def f_call(self, i: Instruction) -> str:
         if i.src == BPF_PSEUDO_CALL:
-            return f"call pc{i.imm:+d}"
+            return f"call {self.label or f'pc{i.imm:+d}'}"
         if i.src == BPF_PSEUDO_KFUNC_CALL:
             return f"call kfunc#{i.imm}" + (f"@{i.off}" if i.off else "")
         if self.llvm:
@@ -258,17 +263,67 @@ def format_instruction(insn: Instruction, syntax: str = "kernel") -> str:
     return _Printer(syntax).format(insn)
 
 
-def disassemble(insns: Iterable[Instruction], syntax: str = "kernel", *, prefix: bool = False) -> str:
+def relative_target(insn: Instruction) -> int | None:
+    """The slot offset a jump, gotol, bpf-to-bpf call or subprog address refers to."""
+    form = classify(insn)
+    if form in ("ja", "may_goto", "jcc"):
+        return insn.off
+    if form == "gotol" or (form == "call" and insn.src == BPF_PSEUDO_CALL):
+        return insn.imm
+    if form == "ld_imm64" and insn.src == BPF_PSEUDO_FUNC:
+        return _s32(insn.imm)
+    return None
+
+
+_IDENT = re.compile(r"[A-Za-z_][\w.]*\Z")
+
+
+def _label_names(insns: list[Instruction]) -> dict[int, str]:
+    """Label name for each slot some instruction targets (its ``target`` name if usable)."""
+    starts = set(slot_offsets(insns))
+    wanted: dict[int, list[str]] = {}
+    for pos, insn in zip(slot_offsets(insns), insns, strict=True):
+        rel = relative_target(insn)
+        if rel is not None and pos + 1 + rel in starts:
+            names = wanted.setdefault(pos + 1 + rel, [])
+            if insn.target and _IDENT.match(insn.target):
+                names.append(insn.target)
+    out: dict[int, str] = {}
+    used: set[str] = set()
+    for slot in sorted(wanted):
+        name = next((n for n in wanted[slot] if n not in used), f"L{slot}")
+        while name in used:
+            name += "_"
+        out[slot] = name
+        used.add(name)
+    return out
+
+
+def disassemble(
+    insns: Iterable[Instruction],
+    syntax: str = "kernel",
+    *,
+    prefix: bool = False,
+    labels: bool = False,
+) -> str:
     """Instructions as text, one per line.
 
     With ``prefix=True`` each line carries what the kernel (``12: (b7) ``) or
     llvm-objdump (``      12:\\tb7 00 ...\\t``) puts before it; the parser accepts both.
+    With ``labels=True`` jump and call targets inside the program become labels (the
+    instructions' ``target`` names where they have them, else ``L<slot>``).
     """
+    insns = list(insns)
     printer = _Printer(syntax)
+    names = _label_names(insns) if labels else {}
     lines: list[str] = []
-    pc = 0
-    for insn in insns:
+    for pc, insn in zip(slot_offsets(insns), insns, strict=True):
+        if pc in names:
+            lines.append(f"{names[pc]}:")
+        rel = relative_target(insn) if names else None
+        printer.label = names.get(pc + 1 + rel) if rel is not None else None
         text = printer.format(insn)
+        printer.label = None
         if not prefix:
             lines.append(text)
         elif printer.llvm:
@@ -278,5 +333,4 @@ def disassemble(insns: Iterable[Instruction], syntax: str = "kernel", *, prefix:
                 lines.append(f"{pc + k // 8:>8}:\t{hexes}\t{text if k == 0 else ''}".rstrip())
         else:
             lines.append(f"{pc}: ({insn.code:02x}) {text}")
-        pc += insn.size
     return "\n".join(lines)

@@ -95,11 +95,33 @@ def test_random_instructions_round_trip(insns: list[Instruction]) -> None:
         assert asm.assemble(asm.disassemble(insns, syntax), syntax=syntax) == insns
 
 
-@given(st.lists(st.sampled_from(CANONICAL), max_size=20))
-def test_random_canonical_programs_round_trip(insns: list[Instruction]) -> None:
+SHORT_JUMPS = [asm.ja(k) for k in range(-3, 4)] + [asm.jeq(asm.R1, 0, k) for k in (-2, 2)] + [
+    asm.gotol(-1), asm.call_local(1), asm.ld_func(asm.R2, 2)]
+
+
+@given(st.lists(st.sampled_from(CANONICAL + SHORT_JUMPS * 20), max_size=20),
+       st.booleans(), st.booleans())
+def test_random_canonical_programs_round_trip(insns: list[Instruction], prefix: bool,
+                                              labels: bool) -> None:
     for syntax in SYNTAXES:
-        text = asm.disassemble(insns, syntax, prefix=True)
+        text = asm.disassemble(insns, syntax, prefix=prefix, labels=labels)
         assert asm.assemble(text, syntax=syntax) == insns
+
+
+def test_disassemble_with_labels_uses_target_names() -> None:
+    insns = asm.resolve([
+        asm.label("top"), asm.mov(asm.R0, 0), asm.jeq(asm.R0, 1, "out"), asm.ja("top"),
+        asm.call_local("sub"), asm.label("out"), asm.exit(), asm.label("sub"), asm.exit(),
+    ])
+    text = asm.disassemble(insns, labels=True)
+    assert text.splitlines() == [
+        "top:", "r0 = 0", "if r0 == 0x1 goto out", "goto top", "call sub", "out:", "exit",
+        "sub:", "exit",
+    ]
+    assert asm.assemble(text) == insns
+    # without names, labels are made up from slot numbers
+    plain = asm.decode(asm.encode(insns))
+    assert asm.disassemble(plain, labels=True).splitlines()[0] == "L0:"
 
 
 @dataclass
