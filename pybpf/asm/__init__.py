@@ -94,7 +94,7 @@ from .builder import (
 )
 from .disasm import disassemble, format_instruction
 from .errors import AsmError
-from .helpers import helper_id, helper_name
+from .helpers import helper_id, helper_name, kfunc_id
 from .instruction import (
     R0,
     R1,
@@ -177,6 +177,7 @@ __all__ = [
     "jslt",
     "jslt32",
     "Label",
+    "kfunc_id",
     "label",
     "ld_abs",
     "ld_btf_id",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import AsmError
-from .helpers import helper_id
+from .helpers import helper_id, kfunc_id
 from .instruction import Instruction, Reg, map_fd
 from .opcodes import (
     BPF_ABS,
@@ -382,9 +382,11 @@ def call_local(target: Target) -> Instruction:
     return Instruction(BPF_JMP | BPF_CALL, src=BPF_PSEUDO_CALL, imm=imm, target=name)
 
 
-def call_kfunc(btf_id: int, module: int = 0) -> Instruction:
-    """Call a kernel function by BTF id; module is the fd_array index of its BTF, or 0."""
-    return Instruction(BPF_JMP | BPF_CALL, src=BPF_PSEUDO_KFUNC_CALL, off=module, imm=btf_id)
+def call_kfunc(kfunc: str | int, module: int = 0) -> Instruction:
+    """Call a kernel function by vmlinux BTF name or id; module is the fd_array index of
+    the BTF that holds it (0 for vmlinux)."""
+    imm = kfunc if isinstance(kfunc, int) else kfunc_id(kfunc)
+    return Instruction(BPF_JMP | BPF_CALL, src=BPF_PSEUDO_KFUNC_CALL, off=module, imm=imm)
 
 
 def exit() -> Instruction:

@@ -1,7 +1,7 @@
-"""Helper function ids and names (``enum bpf_func_id``).
+"""Helper function ids and names (``enum bpf_func_id``), and kfunc BTF ids.
 
-The running kernel's BTF is asked first (``pybpf.btf``, imported lazily); the built-in
-table from the UAPI header is the fallback.
+For helpers the running kernel's BTF is asked first (``pybpf.btf``, imported lazily); the
+built-in table from the UAPI header is the fallback. Kfuncs exist only in BTF.
 """
 
 from __future__ import annotations
@@ -70,3 +70,13 @@ def helper_name(helper: int) -> str:
     if name is None or helper == 0:
         raise AsmError(f"unknown helper id {helper}")
     return "bpf_" + name
+
+
+def kfunc_id(name: str) -> int:
+    """BTF id of a kernel function in vmlinux BTF, for BPF_PSEUDO_KFUNC_CALL."""
+    try:
+        from pybpf.btf import kernel_btf  # lazy: btf is a sibling layer below asm
+
+        return int(kernel_btf().func(name).id)
+    except Exception as exc:  # no BTF, or no such function
+        raise AsmError(f"unknown kernel function {name!r} ({exc})") from None

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import AsmError
-from .helpers import helper_id
+from .helpers import helper_id, kfunc_id
 from .instruction import Instruction, decode, map_fd
 from .lines import IDENT, Statement, split_statements
 from .opcodes import (
@@ -268,7 +268,12 @@ class _Parser:
             try:
                 return Instruction(code, imm=helper_id(arg))
             except AsmError:
-                raise _Fail(f"{arg!r} is neither a label nor a helper") from None
+                pass
+            try:
+                return Instruction(code, src=BPF_PSEUDO_KFUNC_CALL, imm=kfunc_id(arg))
+            except AsmError:
+                raise _Fail(f"{arg!r} is neither a label, a helper nor a kernel function"
+                            ) from None
         raise _Fail(f"bad call target {arg!r}")
 
     # loads and stores

@@ -189,3 +189,19 @@ def test_str_of_instruction_is_kernel_syntax() -> None:
     assert str(asm.call("ktime_get_ns")) == "call bpf_ktime_get_ns#5"
     assert str(asm.stx("u64", R10, -8, R1)) == "*(u64 *)(r10 -8) = r1"
     assert str(R10) == "r10"
+
+
+def test_kfunc_by_name() -> None:
+    try:
+        from pybpf.btf import kernel_btf
+
+        want = kernel_btf().func("bpf_obj_new_impl").id
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"kernel BTF has no bpf_obj_new_impl: {exc}")
+    assert asm.kfunc_id("bpf_obj_new_impl") == want
+    call = asm.call_kfunc("bpf_obj_new_impl")
+    assert call == Instruction(0x85, 0, 2, 0, want)
+    assert asm.assemble("call bpf_obj_new_impl") == [call]
+    assert asm.assemble(f"call bpf_obj_new_impl#{want}") == [call]  # as the verifier prints
+    with pytest.raises(AsmError, match="unknown kernel function"):
+        asm.kfunc_id("no_such_kfunc_at_all")

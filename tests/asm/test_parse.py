@@ -296,7 +296,7 @@ ERRORS = [
     ("w1 = 0x1 ll", 1, 1, "needs an r register"),
     ("r1 += 0x100000000", 1, 1, "does not fit"),
     ("r1 = 0x10000000000000000", 1, 1, "64 bits"),
-    ("call no_such_helper", 1, 1, "neither a label nor a helper"),
+    ("call no_such_helper", 1, 1, "neither a label, a helper nor a kernel function"),
     ("r0 = *(s64 *)(r1 +0)", 1, 1, "bad access size"),
     ("lock *(u8 *)(r1 +0) += r2", 1, 1, "32 or 64 bits"),
     ("r1 = bswap24 r1", 1, 1, "16, 32 or 64"),
