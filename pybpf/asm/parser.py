@@ -404,6 +404,8 @@ class _Parser:
         if kind == "btf_id":
             if value_ref:
                 raise _Fail("btf_id[...] takes no offset")
+            if not re.fullmatch(NUM, inner):
+                raise _Fail(f"btf_id[...] takes a number, not {inner!r}")
             return Instruction(LD_IMM64, dst, BPF_PSEUDO_BTF_ID, imm=_num(inner))
         if kind == "subprog":
             if value_ref:

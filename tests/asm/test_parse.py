@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pybpf import asm
 from pybpf.asm import AsmError, Instruction
@@ -333,3 +335,39 @@ def test_unknown_syntax() -> None:
         asm.assemble("exit", syntax="intel")
     with pytest.raises(AsmError, match="syntax"):
         asm.disassemble([I(0x95)], "intel")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("rw0123456789 +-*=()[]<>:;#.xsulbgotpcifal&|^%/\n")),
+               max_size=60))
+def test_garbage_raises_only_asm_error(text: str) -> None:
+    try:
+        asm.assemble(text)
+    except AsmError:
+        pass
+
+
+def _valid_lines() -> list[str]:
+    from asm_cases import all_canonical
+
+    cases = all_canonical()
+    return asm.disassemble(cases).splitlines() + asm.disassemble(cases, "llvm").splitlines()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(_valid_lines()), st.lists(st.tuples(
+    st.integers(0, 80), st.sampled_from(list("rw019 +-*=()[]<>:;#.xsulbgp&|^%/@")),
+    st.booleans()), min_size=1, max_size=3), st.sampled_from(["kernel", "llvm"]))
+def test_mutated_lines_raise_only_asm_error(line: str, edits: list, syntax: str) -> None:
+    chars = list(line)
+    for pos, char, insert in edits:
+        pos = min(pos, len(chars))
+        if insert or pos == len(chars):
+            chars.insert(pos, char)
+        else:
+            chars[pos] = char
+    try:
+        insns = asm.assemble("".join(chars), syntax=syntax)
+    except AsmError:
+        return
+    assert asm.assemble(asm.disassemble(insns, syntax), syntax=syntax) == insns
