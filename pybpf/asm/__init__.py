@@ -1,8 +1,21 @@
 """eBPF instructions: encode/decode, a builder, an assembler and a disassembler.
 
-Two text syntaxes: the kernel's (verifier log, ``bpftool prog dump xlated``) and LLVM's
-(``llvm-mc -triple bpf``, ``llvm-objdump -d``). Round trips are exact:
-``decode(encode(x)) == x`` and ``assemble(disassemble(x, s), maps, syntax=s) == x``.
+Two text syntaxes: the kernel's (verifier log, ``bpftool prog dump xlated``; the default)
+and LLVM's (``llvm-mc -triple bpf``, ``llvm-objdump -d``), selected by ``syntax=``. Round
+trips are exact: ``decode(encode(x)) == x`` and
+``assemble(disassemble(x, syntax), maps, syntax=syntax) == x``.
+
+>>> from pybpf import asm
+>>> insns = asm.assemble("r0 = 42\nexit")
+>>> insns == asm.resolve([asm.mov(asm.R0, 42), asm.exit()])
+True
+
+Text forms beyond the two tools' own: ``map[NAME]`` / ``map[NAME][0]+OFF`` (a map from
+``maps=`` / a pointer into its value), ``map[fd:N]``, ``map[id:N]``, ``map[idx:N]``,
+``btf_id[N]``, ``subprog[pc+N]`` or ``subprog[LABEL]``, ``call pc+N`` or ``call LABEL``
+(bpf-to-bpf), ``call kfunc#ID``, labels ``name:``, and ``.insn CODE, DST, SRC, OFF, IMM``
+for any encoding without a canonical spelling. In kernel syntax ``rN = 0x..`` is a
+ld_imm64 (as the verifier prints it); in LLVM syntax ld_imm64 needs ``ll``.
 """
 
 from .builder import (
