@@ -1,4 +1,4 @@
-"""eBPF instructions: encode/decode, a builder, an assembler and a disassembler.
+r"""eBPF instructions: encode/decode, a builder, an assembler and a disassembler.
 
 Two text syntaxes: the kernel's (verifier log, ``bpftool prog dump xlated``; the default)
 and LLVM's (``llvm-mc -triple bpf``, ``llvm-objdump -d``), selected by ``syntax=``. Round
