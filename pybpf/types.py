@@ -5,7 +5,9 @@ A type spec is one of:
 - a name: "u8".."u64", "s8".."s64" (also "__u32", "int", "unsigned int", "long", "bool"...),
 - an array: "char[16]" (a str, NUL-trimmed on read), "u8[6]" (bytes), "u32[4]" (a tuple),
 - a ctypes scalar type (u32 below is ctypes.c_uint32), a ctypes array or Structure class,
-- an int: raw bytes of that size.
+- an int: raw bytes of that size,
+- a tuple of specs: a C struct of those members (with C alignment), read back as a tuple,
+- a `pybpf.bpf.Struct` subclass: read back as an instance of it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Codec:
     ctype: Any = None
     elem: Codec | None = None
     count: int = 0
+    members: tuple[tuple[int, Codec], ...] = ()  # (offset, codec) of tuple members
+    pyclass: Any = None
 
     def pack(self, value: Any) -> bytes:
         try:
@@ -73,6 +77,20 @@ class Codec:
             if len(items) != self.count:
                 raise ValueError(f"need {self.count} items, got {len(items)}")
             return b"".join(self.elem.pack(v) for v in items)
+        if self.kind == "tuple-struct":
+            items = tuple(value)
+            if len(items) != len(self.members):
+                raise ValueError(f"need a tuple of {len(self.members)} items, got {len(items)}")
+            out = bytearray(self.size)
+            for (off, c), v in zip(self.members, items, strict=True):
+                out[off:off + c.size] = c.pack(v)
+            return bytes(out)
+        if self.kind == "pystruct":
+            if isinstance(value, self.pyclass):
+                return value.to_bytes()
+            if isinstance(value, dict):
+                return self.pyclass(**value).to_bytes()
+            return self.pyclass(*value).to_bytes()
         if self.kind == "struct":
             if isinstance(value, self.ctype):
                 return bytes(value)
@@ -102,6 +120,10 @@ class Codec:
             return tuple(self.elem.unpack(data[i * n:(i + 1) * n]) for i in range(self.count))
         if self.kind == "struct":
             return self.ctype.from_buffer_copy(data)
+        if self.kind == "tuple-struct":
+            return tuple(c.unpack(data[off:off + c.size]) for off, c in self.members)
+        if self.kind == "pystruct":
+            return self.pyclass.from_bytes(data)
         raise AssertionError(self.kind)
 
 
@@ -122,6 +144,11 @@ def codec(spec: Any) -> Codec:
         return Codec(f"{spec} bytes", spec, "raw")
     if isinstance(spec, str):
         return _codec_from_name(spec)
+    if isinstance(spec, tuple | list):
+        return _tuple_codec(spec)
+    if isinstance(spec, type) and hasattr(spec, "_ctype_") and hasattr(spec, "from_bytes"):
+        ct = spec._ctype_
+        return Codec(spec.__name__, ctypes.sizeof(ct), "pystruct", ctype=ct, pyclass=spec)
     if isinstance(spec, type) and issubclass(spec, ctypes._SimpleCData):
         for name, (fmt, ct) in _SCALARS.items():
             if spec is ct:
@@ -169,3 +196,21 @@ def _codec_from_name(spec: str) -> Codec:
         return Codec(canon, struct.calcsize(fmt), "int", fmt, ct)
     raise TypeError(f"unknown type {spec!r}: use 'u8'..'u64', 's8'..'s64', 'char[N]', 'u8[N]', "
                     "a ctypes type or Structure, or a size in bytes")
+
+
+def _tuple_codec(specs: tuple | list) -> Codec:
+    """A C struct whose members are `specs`, in order, with C alignment."""
+    if not specs:
+        raise TypeError("a tuple type needs at least one member")
+    codecs = [codec(s) for s in specs]
+    fields = [(f"f{i}", _ctype_of(c)) for i, c in enumerate(codecs)]
+    ct = type("Tuple", (ctypes.Structure,), {"_fields_": fields})
+    members = tuple((getattr(ct, f"f{i}").offset, c) for i, c in enumerate(codecs))
+    name = "(" + ", ".join(c.spec for c in codecs) + ")"
+    return Codec(name, ctypes.sizeof(ct), "tuple-struct", ctype=ct, members=members)
+
+
+def _ctype_of(c: Codec) -> Any:
+    if c.ctype is not None:
+        return c.ctype
+    return ctypes.c_uint8 * c.size

@@ -1,0 +1,334 @@
+"""The decorators (`bpf.tracepoint`, `bpf.function`, ...) and the compiled-program objects
+they return: compile on first use, load, attach, run through BPF_PROG_TEST_RUN, and show the
+code with its source lines."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Self
+
+from pybpf import asm
+from pybpf.compiler import codegen, ir
+from pybpf.compiler.errors import CompileError, InternalCompilerError, Loc
+from pybpf.compiler.pyfront import contexts
+from pybpf.compiler.pyfront.lower import Lowerer
+from pybpf.compiler.pyfront.source import source_of
+
+
+@dataclass
+class Compiled:
+    """What the compiler produced for one function."""
+
+    ir: ir.Function
+    insns: list[asm.Instruction]
+    extra: dict[str, Any]
+    var_types: dict[str, Any]
+
+    @property
+    def source_map(self) -> list[tuple[int, Loc]]:
+        """(slot index, source position) of every instruction."""
+        out, slot = [], 0
+        for insn in self.insns:
+            out.append((slot, insn.loc))
+            slot += insn.size
+        return out
+
+
+def compile_function(pyfunc: Callable[..., Any], context: contexts.Context) -> Compiled:
+    src = source_of(pyfunc)
+    lw = Lowerer(src, context)
+    fn = lw.lower_function(pyfunc.__name__)
+    from pybpf.compiler import fold
+
+    fold.run(fn)
+    insns = codegen.generate(fn)
+    return Compiled(fn, insns, lw.extra, {k: v.type for k, v in lw.vars.items()})
+
+
+class CompiledProgram:
+    """A Python function compiled to a BPF program of some kind. Compiles lazily (so that
+    decorating needs no privilege), loads on `load()`/`attach()`/`run()`."""
+
+    prog_type = "socket_filter"
+
+    def __init__(self, pyfunc: Callable[..., Any]) -> None:
+        self.pyfunc = pyfunc
+        self.__name__ = pyfunc.__name__
+        self.__doc__ = pyfunc.__doc__
+        self.__bpf_inline__ = pyfunc
+        self._compiled: Compiled | None = None
+        self._program: Any = None
+
+    # -- compile ------------------------------------------------------------------------------
+    def context(self) -> contexts.Context:
+        return contexts.Context(prog_type=self.prog_type)
+
+    @property
+    def compiled(self) -> Compiled:
+        if self._compiled is None:
+            self._compiled = compile_function(self.pyfunc, self.context())
+        return self._compiled
+
+    @property
+    def insns(self) -> list[asm.Instruction]:
+        return self.compiled.insns
+
+    @property
+    def source_map(self) -> list[tuple[int, Loc]]:
+        return self.compiled.source_map
+
+    def disassemble(self) -> str:
+        """The instructions in the kernel's syntax, each source line shown before its code."""
+        lines: list[str] = []
+        last = None
+        slot = 0
+        for insn in self.insns:
+            loc = insn.loc
+            if loc is not None and getattr(loc, "line", 0) and (loc.file, loc.line) != last:
+                last = (loc.file, loc.line)
+                lines.append(f"; {loc.file.rsplit('/', 1)[-1]}:{loc.line}: {loc.text.strip()}")
+            lines.append(f"{slot:4}: {asm.disassemble([insn]).strip()}")
+            slot += insn.size
+        return "\n".join(lines)
+
+    # -- kernel objects -----------------------------------------------------------------------
+    @property
+    def events(self) -> Any:
+        """The ring buffer that `submit()` writes to (None when the program submits nothing)."""
+        return self.compiled.extra.get("events")
+
+    @property
+    def stacks(self) -> Any:
+        return self.compiled.extra.get("stacks")
+
+    def poll(self, timeout_ms: int = -1) -> list[Any]:
+        """Records from `submit()`, decoded as the submitted struct type."""
+        rb = self.events
+        if rb is None:
+            return []
+        t = self.compiled.extra.get("event_type")
+        pyclass = getattr(t, "pyclass", None)
+        records = rb.poll(timeout_ms)
+        return [pyclass.from_bytes(r) for r in records] if pyclass else records
+
+    def load(self) -> Any:
+        """Load (once) and return the pybpf.Program."""
+        if self._program is None or self._program.closed:
+            from pybpf.program import Program
+            from pybpf.sys import VerifierError
+
+            try:
+                self._program = Program.load(self.prog_type, self.insns,
+                                             name=self.__name__[:15], **self.load_args())
+            except VerifierError as e:
+                raise _internal_error(e, self.insns) from None
+        return self._program
+
+    def load_args(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        if self._program is not None:
+            self._program.close()
+            self._program = None
+
+    def attach(self) -> Attachment:
+        prog = self.load()
+        return Attachment(self, self.attach_program(prog))
+
+    def attach_program(self, prog: Any) -> Any:
+        raise CompileError(f"{type(self).__name__} programs cannot be attached by pybpf; "
+                           "load() them and attach by hand")
+
+    def __call__(self, *args: Any) -> Any:
+        return self.py(*args)
+
+    def py(self, *args: Any) -> Any:
+        """Run the function as plain Python with the compiled program's integer semantics."""
+        from pybpf.compiler import pyref
+
+        return pyref.run(self, args)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.__name__}>"
+
+
+class Attachment:
+    """A compiled program attached to its hook: a context manager that detaches (and unloads
+    the program) on exit."""
+
+    def __init__(self, owner: CompiledProgram, link: Any) -> None:
+        self.owner, self.link = owner, link
+
+    def close(self) -> None:
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        self.owner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _internal_error(e: Any, insns: list[asm.Instruction]) -> InternalCompilerError:
+    loc = None
+    if e.insn_index is not None:
+        slot = 0
+        for insn in insns:
+            if slot == e.insn_index:
+                loc = insn.loc
+                break
+            slot += insn.size
+    return InternalCompilerError(str(e), loc, e.log)
+
+
+class FunctionProgram(CompiledProgram):
+    """@bpf.function: integer arguments in, an integer out; runs in the kernel through
+    BPF_PROG_TEST_RUN as a `syscall` program (`f.run(...)`) and as Python (`f.py(...)`)."""
+
+    prog_type = "syscall"
+
+    def context(self) -> contexts.Context:
+        return contexts.FunctionArgs()
+
+    @property
+    def nargs(self) -> int:
+        return len(source_of(self.pyfunc).tree.args.args)
+
+    def run(self, *args: int) -> int:
+        n = self.nargs
+        if len(args) != n:
+            raise TypeError(f"{self.__name__}() takes {n} arguments, got {len(args)}")
+        ctx = struct.pack(f"<{n + 1}Q", *[a & (2**64 - 1) for a in args], 0)
+        res = self.load().test_run(ctx=ctx)
+        raw = struct.unpack_from("<Q", res.ctx, 8 * n)[0]
+        t = self.compiled.ir.ret
+        from pybpf.compiler.irtypes import IntT, LitT
+
+        if isinstance(t, IntT) and not isinstance(t, LitT):
+            return t.wrap(raw)
+        return raw - (1 << 64) if raw >> 63 else raw
+
+
+class TracepointProgram(CompiledProgram):
+    prog_type = "tracepoint"
+
+    def __init__(self, pyfunc: Callable[..., Any], target: str) -> None:
+        super().__init__(pyfunc)
+        if ":" not in target:
+            raise ValueError(f"tracepoint {target!r}: write it as 'group:name'")
+        self.group, self.tp = target.split(":", 1)
+
+    def context(self) -> contexts.Context:
+        from pybpf.btf import BTFError, tracepoint_format
+
+        try:
+            fmt = tracepoint_format(self.group, self.tp)
+        except (BTFError, KeyError, OSError) as e:
+            loc = source_of(self.pyfunc).loc(None)
+            raise CompileError(f"unknown tracepoint {self.group}:{self.tp}: "
+                               f"{str(e).splitlines()[0]}", loc,
+                               "`pybpf trace -l 'tracepoint:*'` lists them.") from None
+        return contexts.Tracepoint(group=self.group, name=self.tp, fmt=fmt)
+
+    def attach_program(self, prog: Any) -> Any:
+        from pybpf import attach
+
+        return attach.tracepoint(prog, self.group, self.tp)
+
+
+class RawTracepointProgram(CompiledProgram):
+    prog_type = "raw_tracepoint"
+
+    def __init__(self, pyfunc: Callable[..., Any], name: str) -> None:
+        super().__init__(pyfunc)
+        self.tp = name
+
+    def context(self) -> contexts.Context:
+        from pybpf.btf import BTFError, kernel_btf
+        from pybpf.btf.rawtp import raw_tracepoint_args
+
+        try:
+            args = raw_tracepoint_args(kernel_btf(), self.tp)
+        except (BTFError, KeyError) as e:
+            raise CompileError(f"unknown raw tracepoint {self.tp!r}: {str(e).splitlines()[0]}",
+                               source_of(self.pyfunc).loc(None)) from None
+        return contexts.RawTracepoint(name=self.tp, args=list(args))
+
+    def attach_program(self, prog: Any) -> Any:
+        from pybpf import attach
+
+        return attach.raw_tracepoint(prog, self.tp)
+
+
+class PerfEventProgram(CompiledProgram):
+    prog_type = "perf_event"
+
+    def __init__(self, pyfunc: Callable[..., Any], type: str, config: str,
+                 **options: Any) -> None:
+        super().__init__(pyfunc)
+        self.type, self.config, self.options = type, config, options
+
+    def context(self) -> contexts.Context:
+        return contexts.PerfEvent()
+
+    def attach_program(self, prog: Any) -> Any:
+        from pybpf import attach
+
+        return attach.perf_event(prog, self.type, self.config, **self.options)
+
+
+class ProbeProgram(CompiledProgram):
+    """uprobe / uretprobe / kprobe / kretprobe: a pt_regs context."""
+
+    prog_type = "kprobe"
+
+    def __init__(self, pyfunc: Callable[..., Any], kind: str, target: str,
+                 symbol: str | int | None = None, **options: Any) -> None:
+        super().__init__(pyfunc)
+        self.kind, self.target, self.symbol, self.options = kind, target, symbol, options
+
+    def context(self) -> contexts.Context:
+        return contexts.PtRegs(kind=self.kind)
+
+    def attach_program(self, prog: Any) -> Any:
+        from pybpf import attach
+
+        if self.kind in ("uprobe", "uretprobe"):
+            return attach.uprobe(prog, self.target, self.symbol,
+                                 retprobe=self.kind == "uretprobe", **self.options)
+        return attach.kprobe(prog, self.target, retprobe=self.kind == "kretprobe")
+
+
+class PacketProgram(CompiledProgram):
+    """xdp / tc / socket_filter programs (packet access arrives with the packet issue)."""
+
+    def __init__(self, pyfunc: Callable[..., Any], prog_type: str) -> None:
+        super().__init__(pyfunc)
+        self.prog_type = prog_type
+
+    def context(self) -> contexts.Context:
+        return contexts.Context(kind=self.prog_type, prog_type=self.prog_type)
+
+
+class InlineFunction:
+    """@bpf.inline: a helper function compiled into its callers; as Python it just runs."""
+
+    def __init__(self, pyfunc: Callable[..., Any]) -> None:
+        self.pyfunc = pyfunc
+        self.__bpf_inline__ = pyfunc
+        self.__name__ = pyfunc.__name__
+        self.__doc__ = pyfunc.__doc__
+
+    def __call__(self, *args: Any) -> Any:
+        return self.pyfunc(*args)
+
+
+def iter_records(program: CompiledProgram, timeout_ms: int = 100) -> Iterator[Any]:
+    while True:
+        yield from program.poll(timeout_ms)

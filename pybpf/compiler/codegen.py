@@ -1,0 +1,776 @@
+"""IR -> BPF instructions.
+
+Statements are generated in order; expressions into pool temporaries (see `frame`). Code is
+shaped for the verifier: map keys and values are built in fully written stack slots, map
+lookups are null-checked on the register they return, probe reads go through the stack,
+and loops have constant bounds. Every instruction carries the source position of the IR
+node it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+from pybpf import asm
+from pybpf.asm import R0, R1, R2, R3, R4, R10, Reg
+from pybpf.compiler import ir
+from pybpf.compiler.errors import NO_LOC, CompileError, Loc
+from pybpf.compiler.frame import Frame, Pool, Temp, round8
+from pybpf.compiler.irtypes import ArrayT, IntT, LitT, PtrT, StructT, Type
+
+_SIZE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
+_JUMP = {  # (op, signed) -> jump builder taking the branch when the comparison holds
+    ("eq", False): asm.jeq, ("ne", False): asm.jne, ("eq", True): asm.jeq,
+    ("ne", True): asm.jne, ("lt", False): asm.jlt, ("le", False): asm.jle,
+    ("gt", False): asm.jgt, ("ge", False): asm.jge, ("lt", True): asm.jslt,
+    ("le", True): asm.jsle, ("gt", True): asm.jsgt, ("ge", True): asm.jsge,
+}
+_NEGATE = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "gt": "le", "le": "gt"}
+_ALU = {"add": asm.add, "sub": asm.sub, "mul": asm.mul, "and": asm.and_, "or": asm.or_,
+        "xor": asm.xor, "shl": asm.lsh}
+
+CTX_SLOT_NAME = "__ctx"
+_EXIT = asm.exit().code
+_JA = asm.ja(0).code
+BPF_NOEXIST = 1
+
+
+@functools.cache
+def has_cpu_v4() -> bool:
+    """Whether the kernel accepts the v4 ISA (sdiv/smod): probed once."""
+    from pybpf.program import Program
+    from pybpf.sys import BPFError
+
+    try:
+        Program.load("socket_filter", [asm.mov(R0, 7), asm.sdiv(R0, 2), asm.exit()]).close()
+        return True
+    except BPFError:
+        return False
+
+
+class CodeGen:
+    def __init__(self, fn: ir.Function) -> None:
+        self.fn = fn
+        self.out: list[asm.Instruction | asm.Label] = []
+        self.frame = Frame()
+        self.cur_loc: Loc = NO_LOC
+        self.pool = Pool(self._emit, self.frame, lambda: self.cur_loc)
+        self.labels = itertools.count()
+        self.loops: list[tuple[str, str]] = []  # (continue label, break label)
+        self.inline_ends: dict[int, str] = {}
+        self.ctx_slot: int | None = None
+        self.reachable = True
+        self.jump_targets: set[str] = set()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _emit(self, insn: asm.Instruction) -> None:
+        # code after an exit or an unconditional jump that no jump reaches is dropped: the
+        # verifier rejects unreachable instructions
+        if not self.reachable:
+            return
+        self.out.append(dataclasses.replace(insn, loc=self.cur_loc))
+        if insn.target is not None:
+            self.jump_targets.add(insn.target)
+        if insn.code in (_EXIT, _JA):
+            self.reachable = False
+
+    emit = _emit
+
+    def label(self, hint: str = "L") -> str:
+        return f".{hint}{next(self.labels)}"
+
+    def place(self, name: str) -> None:
+        self.out.append(asm.label(name))
+        if name in self.jump_targets:
+            self.reachable = True
+
+    def at(self, loc: Loc) -> _LocScope:
+        return _LocScope(self, loc)
+
+    # -- entry ----------------------------------------------------------------------------
+    def generate(self) -> list[asm.Instruction]:
+        variables = list(_collect_vars(self.fn.body))
+        # the context pointer is saved first so that every later read can reload it
+        self.ctx_slot = self.frame.alloc_fixed(8, NO_LOC, "the context pointer")
+        self.emit(asm.stx("u64", R10, self.ctx_slot, R1))
+        for var in variables:
+            var.slot = self.frame.alloc_fixed(var.type.size, var.loc, f"variable {var.name}")
+            if var.type.is_scalar:  # defined value even on paths that never assign it
+                self.emit(asm.st("u64", R10, var.slot, 0))
+        self.block(self.fn.body)
+        # falling off the end returns the default
+        self.cur_loc = NO_LOC
+        self.ret(ir.Const(ir.LIT, self.fn.default_return))
+        return asm.resolve(self.out)
+
+    # -- statements -------------------------------------------------------------------------
+    def block(self, stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            self.stmt(s)
+
+    def stmt(self, s: ir.Stmt) -> None:
+        mark = self.frame.mark()
+        live = list(self.pool.live)
+        with self.at(s.loc):
+            method = getattr(self, "s_" + type(s).__name__)
+            method(s)
+        assert self.pool.live == live, f"temporaries leaked by {s}"
+        self.frame.release(mark)
+
+    def s_Assign(self, s: ir.Assign) -> None:
+        var = s.var
+        assert var.slot is not None
+        if var.type.is_scalar:
+            t = self.expr(s.value)
+            (r,) = self.pool.reg(t)
+            self.emit(asm.stx("u64", R10, var.slot, r))
+            self.pool.release(t)
+            return
+        src = self.storage(s.value)
+        if src != var.slot:
+            self.copy(var.slot, src, var.type.size)
+
+    def s_Store(self, s: ir.Store) -> None:
+        assert s.var.slot is not None
+        if not s.type.is_scalar:
+            src = self.storage(s.value)
+            self.copy(s.var.slot + s.offset, src, s.type.size)
+            return
+        t = self.expr(s.value)
+        (r,) = self.pool.reg(t)
+        self.emit(asm.stx(_SIZE[s.type.size], R10, s.var.slot + s.offset, r))
+        self.pool.release(t)
+
+    def s_StoreIndex(self, s: ir.StoreIndex) -> None:
+        assert s.var.slot is not None and isinstance(s.var.type, ArrayT)
+        n = s.var.type.n
+        idx = self.expr(s.index)
+        val = self.expr(s.value)
+        ri, rv = self.pool.reg(idx, val)
+        skip = self.label("oob")
+        self.emit(asm.jge(ri, n, skip))  # unsigned: negative indices are out of range too
+        self.emit(asm.mul(ri, s.elem.size))
+        self.emit(asm.add(ri, R10))
+        self.emit(asm.stx(_SIZE[s.elem.size], ri, s.var.slot, rv))
+        self.place(skip)
+        self.pool.release(idx, val)
+
+    def s_Zero(self, s: ir.Zero) -> None:
+        assert s.var.slot is not None
+        size = s.var.type.size if s.size is None else s.size
+        self.zero(s.var.slot + s.offset, size)
+
+    def s_HelperInto(self, s: ir.HelperInto) -> None:
+        self.call(s.helper, s.args)
+        if s.result is not None:
+            assert s.result.slot is not None
+            self.emit(asm.stx("u64", R10, s.result.slot, R0))
+
+    def s_MapUpdate(self, s: ir.MapUpdate) -> None:
+        key = self.key_slot(s.map, s.key)
+        value = self.value_slot(s.map.value, s.value)
+        self.map_call("bpf_map_update_elem", s.map, key, value, s.flags)
+
+    def s_MapDelete(self, s: ir.MapDelete) -> None:
+        key = self.key_slot(s.map, s.key)
+        self.map_call("bpf_map_delete_elem", s.map, key)
+
+    def s_MapAdd(self, s: ir.MapAdd) -> None:
+        key = self.key_slot(s.map, s.key)
+        delta = self.expr(s.delta)
+        self.pool.hold(delta)
+        done, miss = self.label("added"), self.label("insert")
+        self.pool.flush(keep=(delta,))
+        self.map_call("bpf_map_lookup_elem", s.map, key)
+        self.emit(asm.jeq(R0, 0, miss))
+        self.add_into(R0, s.offset, s.vtype, delta, atomic=not s.map.percpu)
+        self.emit(asm.ja(done))
+        self.place(miss)
+        # absent: insert a zeroed value holding delta; if another CPU inserted first
+        # (BPF_NOEXIST fails), add to theirs
+        vslot = self.frame.alloc_scratch(s.map.value.size, self.cur_loc, "a map value")
+        self.zero(vslot, s.map.value.size)
+        (rd,) = self.pool.reg(delta)
+        self.emit(asm.stx(_SIZE[s.vtype.size], R10, vslot + s.offset, rd))
+        self.map_call("bpf_map_update_elem", s.map, key, vslot, BPF_NOEXIST)
+        self.emit(asm.jeq(R0, 0, done))
+        self.map_call("bpf_map_lookup_elem", s.map, key)
+        self.emit(asm.jeq(R0, 0, done))
+        self.add_into(R0, s.offset, s.vtype, delta, atomic=not s.map.percpu)
+        self.place(done)
+        self.pool.release(delta)
+
+    def add_into(self, ptr: Reg, offset: int, vtype: IntT, delta: Temp, atomic: bool) -> None:
+        (rd,) = self.pool.reg(delta)
+        size = _SIZE[vtype.size]
+        if atomic and vtype.size in (4, 8):
+            self.emit(asm.atomic_add(size, ptr, offset, rd))
+            return
+        self.emit(asm.ldx(size, R1, ptr, offset))
+        self.emit(asm.add(R1, rd))
+        self.emit(asm.stx(size, ptr, offset, R1))
+
+    def s_MapStoreField(self, s: ir.MapStoreField) -> None:
+        key = self.key_slot(s.map, s.key)
+        val = self.expr(s.value)
+        self.pool.hold(val)
+        self.pool.flush(keep=(val,))
+        found, done = self.label("found"), self.label("stored")
+        self.map_call("bpf_map_lookup_elem", s.map, key)
+        self.emit(asm.jne(R0, 0, found))
+        vslot = self.frame.alloc_scratch(s.map.value.size, self.cur_loc, "a map value")
+        self.zero(vslot, s.map.value.size)
+        self.map_call("bpf_map_update_elem", s.map, key, vslot, BPF_NOEXIST)
+        self.map_call("bpf_map_lookup_elem", s.map, key)
+        self.emit(asm.jeq(R0, 0, done))
+        self.place(found)
+        (rv,) = self.pool.reg(val)
+        self.emit(asm.stx(_SIZE[s.type.size], R0, s.offset, rv))
+        self.place(done)
+        self.pool.release(val)
+
+    def s_RingOutput(self, s: ir.RingOutput) -> None:
+        assert s.var.slot is not None
+        self.emit(asm.ld_map(R1, s.map.obj))
+        self.emit(asm.mov(R2, R10))
+        self.emit(asm.add(R2, s.var.slot))
+        self.emit(asm.mov(R3, s.var.type.size))
+        self.emit(asm.mov(R4, 0))
+        self.emit(asm.call("bpf_ringbuf_output"))
+        if s.result is not None:
+            assert s.result.slot is not None
+            self.emit(asm.stx("u64", R10, s.result.slot, R0))
+
+    def s_If(self, s: ir.If) -> None:
+        other, end = self.label("else"), self.label("endif")
+        self.branch_false(s.cond, other if s.other else end)
+        self.block(s.then)
+        if s.other:
+            self.emit(asm.ja(end))
+            self.place(other)
+            self.block(s.other)
+        self.place(end)
+
+    def s_Loop(self, s: ir.Loop) -> None:
+        var = s.var
+        assert var.slot is not None
+        head, cont, end = self.label("loop"), self.label("next"), self.label("done")
+        self.emit(asm.mov(R0, s.start) if -2**31 <= s.start < 2**31
+                  else asm.ld_imm64(R0, s.start & (2**64 - 1)))
+        self.emit(asm.stx("u64", R10, var.slot, R0))
+        self.place(head)
+        self.emit(asm.ldx("u64", R0, R10, var.slot))
+        self.emit((asm.jsge if s.step > 0 else asm.jsle)(R0, s.stop, end))
+        if s.cond is not None:
+            self.branch_false(s.cond, end)
+        self.loops.append((cont, end))
+        self.block(s.body)
+        self.loops.pop()
+        self.place(cont)
+        self.emit(asm.ldx("u64", R0, R10, var.slot))
+        self.emit(asm.add(R0, s.step))
+        self.emit(asm.stx("u64", R10, var.slot, R0))
+        self.emit(asm.ja(head))
+        self.place(end)
+
+    def s_Break(self, s: ir.Break) -> None:
+        self.emit(asm.ja(self.loops[-1][1]))
+
+    def s_Continue(self, s: ir.Continue) -> None:
+        self.emit(asm.ja(self.loops[-1][0]))
+
+    def s_Return(self, s: ir.Return) -> None:
+        self.ret(s.value)
+
+    def ret(self, value: ir.Expr | None) -> None:
+        mode = self.fn.ret_mode
+        if value is None:
+            value = ir.Const(ir.LIT, self.fn.default_return)
+        t = self.expr(value)
+        (r,) = self.pool.reg(t)
+        if mode.startswith("ctx:"):
+            assert self.ctx_slot is not None
+            self.emit(asm.ldx("u64", R1, R10, self.ctx_slot))
+            self.emit(asm.stx("u64", R1, int(mode[4:]), r))
+            self.emit(asm.mov(R0, 0))
+        else:
+            self.emit(asm.mov(R0, r))
+        self.pool.release(t)
+        self.emit(asm.exit())
+
+    def s_ExprStmt(self, s: ir.ExprStmt) -> None:
+        self.pool.release(self.expr(s.value))
+
+    def s_InlineReturn(self, s: ir.InlineReturn) -> None:
+        if s.value is not None and s.result is not None:
+            self.s_Assign(ir.Assign(s.result, s.value, loc=s.loc))
+        self.emit(asm.ja(self.inline_ends[s.depth]))
+
+    # -- memory helpers ---------------------------------------------------------------------
+    def zero(self, slot: int, size: int) -> None:
+        off = 0
+        for width in (8, 4, 2, 1):
+            while size - off >= width:
+                self.emit(asm.st(_SIZE[width], R10, slot + off, 0))
+                off += width
+
+    def copy(self, dst: int, src: int, size: int) -> None:
+        off = 0
+        for width in (8, 4, 2, 1):
+            while size - off >= width:
+                self.emit(asm.ldx(_SIZE[width], R0, R10, src + off))
+                self.emit(asm.stx(_SIZE[width], R10, dst + off, R0))
+                off += width
+
+    def storage(self, e: ir.Expr) -> int:
+        """The stack slot that holds an aggregate-valued expression."""
+        if isinstance(e, ir.VarRef):
+            assert e.var.slot is not None
+            return e.var.slot
+        if isinstance(e, ir.Agg):
+            self.block(e.init)
+            assert e.var.slot is not None
+            return e.var.slot
+        raise CompileError(f"a {e.type} value cannot be used here", e.loc)
+
+    def key_slot(self, m: ir.MapRef, key: ir.Expr) -> int:
+        return self.value_slot(m.key, key)
+
+    def value_slot(self, t: Type, e: ir.Expr) -> int:
+        """A fully written stack buffer of type `t` holding `e`."""
+        if t.is_scalar:
+            v = self.expr(e)
+            slot = self.frame.alloc_scratch(t.size, self.cur_loc, "a map key or value")
+            (r,) = self.pool.reg(v)
+            self.emit(asm.stx(_SIZE[t.size], R10, slot, r))
+            self.pool.release(v)
+            return slot
+        return self.storage(e)
+
+    def map_call(self, helper: str, m: ir.MapRef, key: int, value: int | None = None,
+                 flags: int | None = None) -> None:
+        self.emit(asm.ld_map(R1, m.obj))
+        self.emit(asm.mov(R2, R10))
+        self.emit(asm.add(R2, key))
+        if value is not None:
+            self.emit(asm.mov(R3, R10))
+            self.emit(asm.add(R3, value))
+        if flags is not None:
+            self.emit(asm.mov(R4, flags))
+        self.emit(asm.call(helper))
+
+    def call(self, helper: str, args: list[ir.Expr]) -> None:
+        """Evaluate args, move them to r1..r5, call; result in r0."""
+        if len(args) > 5:
+            raise CompileError(f"{helper} takes at most 5 arguments", self.cur_loc)
+        temps = [self.expr(a) for a in args]
+        regs = self.pool.reg(*temps)
+        for i, r in enumerate(regs):
+            self.emit(asm.mov(Reg(i + 1), r))
+        self.pool.release(*temps)
+        self.emit(asm.call(helper))
+
+    # -- expressions ------------------------------------------------------------------------
+    def expr(self, e: ir.Expr) -> Temp:
+        with self.at(e.loc if e.loc.line else self.cur_loc):
+            return getattr(self, "e_" + type(e).__name__)(e)
+
+    def e_Const(self, e: ir.Const) -> Temp:
+        t = self.pool.new()
+        (r,) = self.pool.reg(t)
+        self.load_const(r, e.type, e.value)
+        return t
+
+    def load_const(self, r: Reg, t: Type, value: int) -> None:
+        if isinstance(t, IntT) and not isinstance(t, LitT):
+            value = t.wrap(value)
+        if -2**31 <= value < 2**31:
+            self.emit(asm.mov(r, value))
+        elif 0 <= value < 2**32:
+            self.emit(asm.mov32(r, value - 2**32 if value >= 2**31 else value))
+        else:
+            self.emit(asm.ld_imm64(r, value & (2**64 - 1)))
+
+    def e_Load(self, e: ir.Load) -> Temp:
+        t = self.pool.new()
+        (r,) = self.pool.reg(t)
+        assert e.var.slot is not None
+        self.emit(asm.ldx("u64", r, R10, e.var.slot))
+        return t
+
+    def e_AddrOf(self, e: ir.AddrOf) -> Temp:
+        t = self.pool.new()
+        (r,) = self.pool.reg(t)
+        assert e.var.slot is not None
+        self.emit(asm.mov(r, R10))
+        self.emit(asm.add(r, e.var.slot + e.offset))
+        return t
+
+    def e_VarRef(self, e: ir.VarRef) -> Temp:
+        return self.e_AddrOf(ir.AddrOf(e.type, e.var, loc=e.loc))
+
+    def e_Agg(self, e: ir.Agg) -> Temp:
+        self.block(e.init)
+        return self.e_AddrOf(ir.AddrOf(e.type, e.var, loc=e.loc))
+
+    def e_CtxPtr(self, e: ir.CtxPtr) -> Temp:
+        t = self.pool.new()
+        (r,) = self.pool.reg(t)
+        assert self.ctx_slot is not None
+        self.emit(asm.ldx("u64", r, R10, self.ctx_slot))
+        return t
+
+    def e_CtxLoad(self, e: ir.CtxLoad) -> Temp:
+        t = self.e_CtxPtr(e)
+        (r,) = self.pool.reg(t)
+        self.emit(asm.ldx(_SIZE[e.size], r, r, e.offset))
+        self.normalize(r, e.type, from_bits=e.size * 8)
+        return t
+
+    def e_MemLoad(self, e: ir.MemLoad) -> Temp:
+        t = self.expr(e.ptr)
+        (r,) = self.pool.reg(t)
+        size = e.type.size if not e.bit_size else _container(e.bit_offset, e.bit_size)
+        self.emit(asm.ldx(_SIZE[size], r, r, e.offset))
+        self.extract(r, e.type, size, e.bit_offset, e.bit_size)
+        return t
+
+    def e_LoadIndex(self, e: ir.LoadIndex) -> Temp:
+        assert e.var.slot is not None and isinstance(e.var.type, ArrayT)
+        idx = self.expr(e.index)
+        (ri,) = self.pool.reg(idx)
+        oob, done = self.label("oob"), self.label("idx")
+        self.emit(asm.jge(ri, e.var.type.n, oob))
+        self.emit(asm.mul(ri, e.type.size))
+        self.emit(asm.add(ri, R10))
+        self.emit(asm.ldx(_SIZE[e.type.size], ri, ri, e.var.slot))
+        self.normalize(ri, e.type, from_bits=e.type.size * 8)
+        self.emit(asm.ja(done))
+        self.place(oob)
+        self.emit(asm.mov(ri, 0))
+        self.place(done)
+        return idx
+
+    def e_ProbeRead(self, e: ir.ProbeRead) -> Temp:
+        size = e.type.size if not e.bit_size else _container(e.bit_offset, e.bit_size)
+        slot = self.frame.alloc_scratch(8, self.cur_loc, "a probe-read buffer")
+        addr = self.expr(e.addr)
+        (ra,) = self.pool.reg(addr)
+        self.emit(asm.mov(R3, ra))
+        self.pool.release(addr)
+        self.emit(asm.mov(R1, R10))
+        self.emit(asm.add(R1, slot))
+        self.emit(asm.mov(R2, size))
+        self.emit(asm.call(f"bpf_probe_read_{e.space}"))
+        t = self.pool.new()
+        (r,) = self.pool.reg(t)
+        self.emit(asm.ldx(_SIZE[size], r, R10, slot))
+        self.extract(r, e.type, size, e.bit_offset, e.bit_size)
+        return t
+
+    def extract(self, r: Reg, t: Type, size: int, bit_offset: int, bit_size: int) -> None:
+        if bit_size:
+            # little-endian bitfield: shift it to the top of the register, then back down
+            self.emit(asm.lsh(r, 64 - bit_offset - bit_size))
+            signed = isinstance(t, IntT) and t.signed
+            self.emit((asm.arsh if signed else asm.rsh)(r, 64 - bit_size))
+            return
+        self.normalize(r, t, from_bits=size * 8)
+
+    def e_BinOp(self, e: ir.BinOp) -> Temp:
+        t = e.type
+        assert isinstance(t, IntT | PtrT)
+        a = self.expr(e.left)
+        b = self.expr(e.right)
+        ra, rb = self.pool.reg(a, b)
+        op = e.op
+        signed = isinstance(t, IntT) and t.signed
+        bits = t.bits if isinstance(t, IntT) else 64
+        if op in ("shl", "shr"):
+            self.emit(asm.and_(rb, 63 if bits == 64 else 31))
+            if op == "shl":
+                self.emit(asm.lsh(ra, rb))
+            else:
+                self.emit((asm.arsh if signed else asm.rsh)(ra, rb))
+        elif op in ("div", "mod"):
+            if signed and not has_cpu_v4():
+                self.signed_divmod(ra, rb, op)
+            elif signed:
+                self.emit((asm.sdiv if op == "div" else asm.smod)(ra, rb))
+            else:
+                self.emit((asm.div if op == "div" else asm.mod)(ra, rb))
+        else:
+            self.emit(_ALU[op](ra, rb))
+        if isinstance(t, IntT) and op not in ("and", "or", "xor"):
+            self.normalize(ra, t)
+        self.pool.release(b)
+        return a
+
+    def signed_divmod(self, ra: Reg, rb: Reg, op: str) -> None:
+        """Signed division for kernels without sdiv/smod: divide magnitudes, fix the sign.
+        r0 = sign flag (a < 0 for mod, (a ^ b) < 0 for div)."""
+        pos_a, pos_b, done = self.label("pa"), self.label("pb"), self.label("sd")
+        self.emit(asm.mov(R0, ra))
+        if op == "div":
+            self.emit(asm.xor(R0, rb))
+        self.emit(asm.jsge(ra, 0, pos_a))
+        self.emit(asm.neg(ra))
+        self.place(pos_a)
+        self.emit(asm.jsge(rb, 0, pos_b))
+        self.emit(asm.neg(rb))
+        self.place(pos_b)
+        self.emit((asm.div if op == "div" else asm.mod)(ra, rb))
+        self.emit(asm.jsge(R0, 0, done))
+        self.emit(asm.neg(ra))
+        self.place(done)
+
+    def normalize(self, r: Reg, t: Type, from_bits: int = 64) -> None:
+        """Make `r` canonical for `t`: zero-extend unsigned, sign-extend signed values."""
+        if not isinstance(t, IntT) or isinstance(t, LitT):
+            return
+        bits = t.bits
+        if t.signed:
+            if bits < 64:
+                self.emit(asm.lsh(r, 64 - bits))
+                self.emit(asm.arsh(r, 64 - bits))
+        elif bits == 32:
+            if from_bits > 32:
+                self.emit(asm.mov32(r, r))
+        elif bits < 32 and from_bits > bits:
+            self.emit(asm.and_(r, (1 << bits) - 1))
+
+    def e_UnOp(self, e: ir.UnOp) -> Temp:
+        a = self.expr(e.operand)
+        (r,) = self.pool.reg(a)
+        if e.op == "neg":
+            self.emit(asm.neg(r))
+        else:
+            self.emit(asm.xor(r, -1))
+        self.normalize(r, e.type)
+        return a
+
+    def e_Cast(self, e: ir.Cast) -> Temp:
+        a = self.expr(e.operand)
+        (r,) = self.pool.reg(a)
+        self.normalize(r, e.type)
+        return a
+
+    def e_Call(self, e: ir.Call) -> Temp:
+        self.call(e.helper, e.args)
+        t = self.pool.new()
+        (r,) = self.pool.reg(t)
+        self.emit(asm.mov(r, R0))
+        return t
+
+    def truth(self, e: ir.Expr) -> Temp:
+        """0/1 from a condition, through branches."""
+        self.pool.flush()
+        t = self.pool.new()
+        self.pool.hold(t)
+        (r,) = self.pool.reg(t)
+        false, done = self.label("f"), self.label("t")
+        self.branch_false(e, false)
+        (r,) = self.pool.reg(t)
+        self.emit(asm.mov(r, 1))
+        self.emit(asm.ja(done))
+        self.place(false)
+        self.emit(asm.mov(r, 0))
+        self.place(done)
+        t.held = False
+        return t
+
+    e_Compare = e_Logic = e_Not = truth
+
+    def e_Cond(self, e: ir.Cond) -> Temp:
+        self.pool.flush()
+        t = self.pool.new()
+        self.pool.hold(t)
+        other, done = self.label("c"), self.label("cd")
+        self.branch_false(e.cond, other)
+        self.into(t, e.then)
+        self.emit(asm.ja(done))
+        self.place(other)
+        self.into(t, e.other)
+        self.place(done)
+        t.held = False
+        return t
+
+    def into(self, t: Temp, e: ir.Expr) -> None:
+        v = self.expr(e)
+        rt, rv = self.pool.reg(t, v)
+        self.emit(asm.mov(rt, rv))
+        self.pool.release(v)
+        self.pool.flush(keep=(t,))
+
+    def e_MapGet(self, e: ir.MapGet) -> Temp:
+        key = self.key_slot(e.map, e.key)
+        self.pool.flush()
+        t = self.pool.new()
+        self.pool.hold(t)
+        miss, done = self.label("miss"), self.label("got")
+        self.map_call("bpf_map_lookup_elem", e.map, key)
+        self.emit(asm.jeq(R0, 0, miss))
+        (r,) = self.pool.reg(t)
+        size = e.type.size
+        self.emit(asm.ldx(_SIZE[size], r, R0, e.offset))
+        self.normalize(r, e.type, from_bits=size * 8)
+        self.emit(asm.ja(done))
+        self.place(miss)
+        self.into(t, e.default)
+        self.place(done)
+        t.held = False
+        return t
+
+    def e_MapHas(self, e: ir.MapHas) -> Temp:
+        key = self.key_slot(e.map, e.key)
+        self.map_call("bpf_map_lookup_elem", e.map, key)
+        t = self.pool.new()
+        (r,) = self.pool.reg(t)
+        done = self.label("has")
+        self.emit(asm.mov(r, 0))
+        self.emit(asm.jeq(R0, 0, done))
+        self.emit(asm.mov(r, 1))
+        self.place(done)
+        return t
+
+    def e_Inline(self, e: ir.Inline) -> Temp:
+        depth = len(self.inline_ends)
+        end = self.label("ret")
+        self.inline_ends[depth] = end
+        saved = list(self.pool.live)
+        self.pool.flush()
+        self.block(e.body)
+        self.place(end)
+        del self.inline_ends[depth]
+        assert self.pool.live == saved
+        if e.result is None:
+            return self.e_Const(ir.Const(ir.LIT, 0))
+        return self.e_Load(ir.Load(e.result.type, e.result))
+
+    # -- conditions -------------------------------------------------------------------------
+    def branch_false(self, e: ir.Expr, target: str) -> None:
+        """Jump to `target` when `e` is false; fall through when true."""
+        with self.at(e.loc if e.loc.line else self.cur_loc):
+            if isinstance(e, ir.Compare):
+                self.compare_jump(e, target, negate=True)
+            elif isinstance(e, ir.Not):
+                self.branch_true(e.operand, target)
+            elif isinstance(e, ir.Logic) and e.op == "and":
+                self.branch_false(e.left, target)
+                self.branch_false(e.right, target)
+            elif isinstance(e, ir.Logic):
+                true = self.label("or")
+                self.branch_true(e.left, true)
+                self.branch_false(e.right, target)
+                self.place(true)
+            elif isinstance(e, ir.Const):
+                if not e.value:
+                    self.emit(asm.ja(target))
+            else:
+                t = self.expr(e)
+                (r,) = self.pool.reg(t)
+                self.pool.release(t)
+                self.emit(asm.jeq(r, 0, target))
+
+    def branch_true(self, e: ir.Expr, target: str) -> None:
+        with self.at(e.loc if e.loc.line else self.cur_loc):
+            if isinstance(e, ir.Compare):
+                self.compare_jump(e, target, negate=False)
+            elif isinstance(e, ir.Not):
+                self.branch_false(e.operand, target)
+            elif isinstance(e, ir.Logic) and e.op == "or":
+                self.branch_true(e.left, target)
+                self.branch_true(e.right, target)
+            elif isinstance(e, ir.Logic):
+                false = self.label("and")
+                self.branch_false(e.left, false)
+                self.branch_true(e.right, target)
+                self.place(false)
+            elif isinstance(e, ir.Const):
+                if e.value:
+                    self.emit(asm.ja(target))
+            else:
+                t = self.expr(e)
+                (r,) = self.pool.reg(t)
+                self.pool.release(t)
+                self.emit(asm.jne(r, 0, target))
+
+    def compare_jump(self, e: ir.Compare, target: str, negate: bool) -> None:
+        op = _NEGATE[e.op] if negate else e.op
+        a = self.expr(e.left)
+        if isinstance(e.right, ir.Const) and _fits_imm(e.right, e):
+            (ra,) = self.pool.reg(a)
+            self.pool.release(a)
+            self.emit(_JUMP[op, e.signed](ra, _imm_of(e.right, e), target))
+            return
+        b = self.expr(e.right)
+        ra, rb = self.pool.reg(a, b)
+        self.pool.release(a, b)
+        self.emit(_JUMP[op, e.signed](ra, rb, target))
+
+
+def _fits_imm(c: ir.Const, cmp: ir.Compare) -> bool:
+    v = _imm_of(c, cmp)
+    # a jump immediate is sign-extended to 64 bits: it must equal the canonical value
+    return -2**31 <= v < 2**31
+
+
+def _imm_of(c: ir.Const, cmp: ir.Compare) -> int:
+    t = c.type
+    v = t.wrap(c.value) if isinstance(t, IntT) and not isinstance(t, LitT) else c.value
+    return v
+
+
+def _container(bit_offset: int, bit_size: int) -> int:
+    need = bit_offset + bit_size
+    for size in (1, 2, 4, 8):
+        if need <= size * 8:
+            return size
+    raise CompileError("bitfield wider than 64 bits")
+
+
+class _LocScope:
+    def __init__(self, gen: CodeGen, loc: Loc) -> None:
+        self.gen, self.loc = gen, loc
+
+    def __enter__(self) -> None:
+        self.saved = self.gen.cur_loc
+        if self.loc.line:
+            self.gen.cur_loc = self.loc
+
+    def __exit__(self, *exc: object) -> None:
+        self.gen.cur_loc = self.saved
+
+
+def _collect_vars(stmts: list[ir.Stmt]) -> Iterator[ir.Var]:
+    seen: set[int] = set()
+    for node in _walk(stmts):
+        for value in vars(node).values():
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, ir.Var) and id(v) not in seen:
+                    seen.add(id(v))
+                    yield v
+
+
+def _walk(nodes: Any) -> Iterator[Any]:
+    stack = list(nodes) if isinstance(nodes, list) else [nodes]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, ir.Stmt | ir.Expr):
+            yield node
+            for value in vars(node).values():
+                if isinstance(value, list):
+                    stack.extend(value)
+                elif isinstance(value, ir.Stmt | ir.Expr):
+                    stack.append(value)
+
+
+def generate(fn: ir.Function) -> list[asm.Instruction]:
+    return CodeGen(fn).generate()
+
+
+__all__ = ["CodeGen", "generate", "has_cpu_v4", "round8", "ArrayT", "StructT"]

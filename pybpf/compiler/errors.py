@@ -1,0 +1,52 @@
+"""Compiler diagnostics: CompileError with file:line:col, the source line and a caret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """A source position: file, 1-based line and column, and the text of that line."""
+
+    file: str
+    line: int
+    col: int
+    text: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+NO_LOC = Loc("<unknown>", 0, 0)
+
+
+class CompileError(Exception):
+    """Source the compiler cannot turn into BPF. The message names the place, shows the line
+    with a caret, and says what is allowed instead."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = "") -> None:
+        self.message = message
+        self.loc = loc or NO_LOC
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        head = f"{self.loc}: error: {self.message}" if self.loc.line else f"error: {self.message}"
+        lines = [head]
+        if self.loc.text:
+            lines.append("    " + self.loc.text.rstrip())
+            lines.append("    " + " " * max(self.loc.col - 1, 0) + "^")
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
+
+
+class InternalCompilerError(CompileError):
+    """The kernel verifier rejected code that the compiler accepted: a compiler bug."""
+
+    def __init__(self, message: str, loc: Loc | None = None, verifier_log: str = "") -> None:
+        self.verifier_log = verifier_log
+        super().__init__(
+            f"internal compiler error: the verifier rejected the generated code: {message}",
+            loc, "This is a bug in pybpf's compiler; please report it with this source line.")

@@ -1,0 +1,239 @@
+"""What `ctx` and the parameters mean for each kind of program.
+
+A context model answers: which parameters the function has and how they are loaded, what
+`ctx.<name>` is, and how the program returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pybpf.compiler import ir
+from pybpf.compiler.errors import CompileError, Loc
+from pybpf.compiler.irtypes import (
+    LIT,
+    S64,
+    U64,
+    ArrayT,
+    IntT,
+    PtrT,
+    StructT,
+    Type,
+    str_type,
+)
+
+
+@dataclass
+class Context:
+    """The base model: no context fields."""
+
+    kind: str = "generic"
+    prog_type: str = "socket_filter"
+    ret: Type = field(default_factory=lambda: LIT)
+    default_return: int = 0
+
+    def params(self, names: list[str], annotations: list[Type | None],
+               loc: Loc) -> list[tuple[str, Type, ir.Expr | None]]:
+        """(name, type, initial value) of each parameter; the first is ctx for probes."""
+        if len(names) > 1:
+            raise CompileError(f"{self.kind} programs take one parameter (ctx); got "
+                               f"{len(names)}", loc)
+        return []
+
+    def field(self, name: str, loc: Loc) -> ir.Expr:
+        raise CompileError(f"{self.kind} programs have no context field {name!r}", loc)
+
+    def ret_mode(self) -> str:
+        return "r0"
+
+
+@dataclass
+class FunctionArgs(Context):
+    """bpf.function: integer arguments in a u64 array context; the result is written after
+    them (the kernel copies the context back), so 64-bit results survive."""
+
+    kind: str = "function"
+    prog_type: str = "syscall"
+    nargs: int = 0
+
+    def params(self, names: list[str], annotations: list[Type | None],
+               loc: Loc) -> list[tuple[str, Type, ir.Expr | None]]:
+        self.nargs = len(names)
+        out: list[tuple[str, Type, ir.Expr | None]] = []
+        for i, (name, t) in enumerate(zip(names, annotations, strict=True)):
+            t = t or U64
+            if not isinstance(t, IntT):
+                raise CompileError(f"parameter {name!r} of a bpf.function must be an integer "
+                                   f"type (u8..u64, s8..s64), not {t}", loc)
+            load = ir.CtxLoad(t, 8 * i, 8, loc=loc)
+            out.append((name, t, ir.Cast(t, load, loc=loc)))
+        return out
+
+    def ret_mode(self) -> str:
+        return f"ctx:{8 * self.nargs}"
+
+
+@dataclass
+class Tracepoint(Context):
+    """Classic tracepoint: the record laid out as the tracefs format file says."""
+
+    kind: str = "tracepoint"
+    prog_type: str = "tracepoint"
+    group: str = ""
+    name: str = ""
+    fmt: Any = None
+
+    def field(self, name: str, loc: Loc) -> ir.Expr:
+        try:
+            f = self.fmt.field(name)
+        except KeyError as e:
+            names = ", ".join(x.name for x in self.fmt.fields)
+            raise CompileError(f"tracepoint {self.group}:{self.name} has no field {name!r}",
+                               loc, f"Its fields: {names}. {_suggest(e)}") from None
+        return tracepoint_field(f, self.group, loc)
+
+
+def tracepoint_field(f: Any, group: str, loc: Loc) -> ir.Expr:
+    space = "user" if group == "syscalls" else "kernel"
+    if f.is_data_loc:
+        # __data_loc: u32 = length << 16 | offset of the data inside the record
+        return ir.CtxLoad(IntT(32, False), f.offset, 4, loc=loc)
+    if f.is_array:
+        n = f.array_len or 0
+        elem = _int_type(f.elem_type, f.size // max(n, 1), f.signed)
+        t = str_type(n) if f.elem_type == "char" else ArrayT(elem, n)
+        return CtxArray(t, f.offset, loc=loc)
+    if f.is_pointer:
+        target = _int_type(f.elem_type, 1, True) if "char" in f.c_type else None
+        return ir.CtxLoad(PtrT(target, space), f.offset, 8, loc=loc)
+    return ir.CtxLoad(IntT(f.size * 8, f.signed), f.offset, f.size, loc=loc)
+
+
+@dataclass(eq=False)
+class CtxArray(ir.Expr):
+    """An array field of the context (e.g. raw_syscalls args[6]): indexed with a constant."""
+
+    offset: int
+
+
+def _int_type(c_type: str, size: int, signed: bool) -> IntT:
+    size = size if size in (1, 2, 4, 8) else 8
+    return IntT(size * 8, signed)
+
+
+def _suggest(e: Exception) -> str:
+    sug = getattr(e, "suggestions", None)
+    return f"Did you mean {sug[0]!r}?" if sug else ""
+
+
+@dataclass
+class RawTracepoint(Context):
+    """Raw tracepoint: ctx is an array of u64 arguments, typed from the tracepoint's BTF."""
+
+    kind: str = "raw_tracepoint"
+    prog_type: str = "raw_tracepoint"
+    name: str = ""
+    args: list[tuple[str, Any]] = field(default_factory=list)  # (name, BTF type)
+
+    def field(self, name: str, loc: Loc) -> ir.Expr:
+        for i, (arg, btype) in enumerate(self.args):
+            if arg == name:
+                return ir.CtxLoad(btf_to_ir(btype), 8 * i, 8, loc=loc)
+        if name == "args":
+            return CtxArray(ArrayT(U64, max(len(self.args), 1)), 0, loc=loc)
+        names = ", ".join(a for a, _ in self.args)
+        raise CompileError(f"raw tracepoint {self.name} has no argument {name!r}", loc,
+                           f"Its arguments: {names}.")
+
+
+# x86-64 struct pt_regs offsets (what uprobe, kprobe and perf_event contexts hold)
+PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48,
+           "r10": 56, "r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112,
+           "orig_ax": 120, "ip": 128, "cs": 136, "flags": 144, "sp": 152, "ss": 160}
+ARG_REGS = ("di", "si", "dx", "cx", "r8", "r9")
+
+
+@dataclass
+class PtRegs(Context):
+    """uprobe/uretprobe/kprobe: ctx is struct pt_regs; `ctx.arg0..5`, `ctx.retval`, and
+    registers by name (`ctx.ip`, `ctx.sp`)."""
+
+    kind: str = "uprobe"
+    prog_type: str = "kprobe"
+    base: int = 0  # offset of pt_regs inside the context (perf_event: 0 as well)
+
+    def field(self, name: str, loc: Loc) -> ir.Expr:
+        if name.startswith("arg") and name[3:].isdigit() and int(name[3:]) < len(ARG_REGS):
+            reg = ARG_REGS[int(name[3:])]
+        elif name in ("retval", "ret"):
+            reg = "ax"
+        elif name in PT_REGS:
+            reg = name
+        else:
+            raise CompileError(f"{self.kind} programs have no context field {name!r}", loc,
+                               "Use ctx.arg0..ctx.arg5, ctx.retval, or a register name "
+                               "(ctx.ip, ctx.sp, ...).")
+        return ir.CtxLoad(U64, self.base + PT_REGS[reg], 8, loc=loc)
+
+
+@dataclass
+class PerfEvent(PtRegs):
+    """perf_event: struct bpf_perf_event_data {pt_regs regs; u64 sample_period; u64 addr}."""
+
+    kind: str = "perf_event"
+    prog_type: str = "perf_event"
+
+    def field(self, name: str, loc: Loc) -> ir.Expr:
+        if name == "sample_period":
+            return ir.CtxLoad(U64, 168, 8, loc=loc)
+        if name == "addr":
+            return ir.CtxLoad(U64, 176, 8, loc=loc)
+        return super().field(name, loc)
+
+
+def btf_to_ir(t: Any, depth: int = 0) -> Type:
+    """The IR type of a kernel BTF type (pointers keep their target for field access)."""
+    t = t.resolve() if hasattr(t, "resolve") else t
+    kind = getattr(t, "kind", "")
+    if kind == "int":
+        if t.is_bool:
+            return IntT(8, False)
+        return IntT(t.size * 8, bool(t.signed)) if t.size in (1, 2, 4, 8) else U64
+    if kind in ("enum", "enum64"):
+        return IntT(t.size * 8, bool(getattr(t, "signed", False))) if t.size in (1, 2, 4, 8) \
+            else S64
+    if kind == "ptr":
+        target = t.type if hasattr(t, "type") else None
+        return PtrT(BTFRef(target) if target is not None else None, "kernel")
+    if kind == "array":
+        elem = btf_to_ir(t.type, depth + 1)
+        if isinstance(elem, IntT) and elem.bits == 8 and getattr(t.type.resolve(), "is_char",
+                                                                   False):
+            return str_type(t.nelems)
+        return ArrayT(elem, t.nelems)
+    if kind in ("struct", "union"):
+        return BTFStruct(t)
+    return U64
+
+
+@dataclass(frozen=True)
+class BTFRef(Type):
+    """A kernel type behind a pointer, resolved lazily from BTF when a field is accessed."""
+
+    btf_type: Any = field(compare=False, hash=False)
+
+    @property
+    def size(self) -> int:
+        t = self.btf_type.resolve()
+        return getattr(t, "size", 0) or 0
+
+    def __str__(self) -> str:
+        return str(self.btf_type)
+
+
+def BTFStruct(t: Any) -> BTFRef:  # noqa: N802 - reads as a type
+    return BTFRef(t)
+
+
+__all__ = ["CtxArray", "Context", "FunctionArgs", "PerfEvent", "PtRegs", "RawTracepoint",
+           "Tracepoint", "btf_to_ir", "BTFRef", "StructT", "tracepoint_field"]

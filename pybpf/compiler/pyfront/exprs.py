@@ -1,0 +1,540 @@
+"""Python syntax -> IR: expressions (a mixin of the Lowerer)."""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING, Any
+
+from pybpf.compiler import ir
+from pybpf.compiler.irtypes import (
+    INTS,
+    LIT,
+    U64,
+    ArrayT,
+    FieldT,
+    IntT,
+    LitT,
+    PtrT,
+    StructT,
+    Type,
+    common,
+    from_ctypes,
+    from_spec,
+)
+from pybpf.compiler.pyfront.contexts import BTFRef, CtxArray, btf_to_ir
+
+if TYPE_CHECKING:
+    from pybpf.compiler.pyfront.lower import Lowerer
+
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.FloorDiv: "div",
+           ast.Mod: "mod", ast.BitAnd: "and", ast.BitOr: "or", ast.BitXor: "xor",
+           ast.LShift: "shl", ast.RShift: "shr"}
+_CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt",
+           ast.GtE: "ge"}
+_FOLD = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+         "and": lambda a, b: a & b, "or": lambda a, b: a | b, "xor": lambda a, b: a ^ b}
+_UNSUPPORTED_EXPR = {
+    ast.Lambda: "lambdas cannot be compiled",
+    ast.ListComp: "list comprehensions cannot be compiled (no heap in BPF)",
+    ast.DictComp: "dict comprehensions cannot be compiled (no heap in BPF); use a map",
+    ast.SetComp: "set comprehensions cannot be compiled (no heap in BPF)",
+    ast.GeneratorExp: "generators cannot be compiled",
+    ast.List: "lists cannot be compiled (no heap in BPF); use a fixed array variable or a map",
+    ast.Dict: "dicts cannot be compiled (no heap in BPF); use a map",
+    ast.Set: "sets cannot be compiled (no heap in BPF); use a map",
+    ast.JoinedStr: "f-strings cannot be compiled; format in user space",
+    ast.Await: "await cannot be compiled",
+    ast.Yield: "generators cannot be compiled",
+    ast.Starred: "*args cannot be compiled",
+    ast.NamedExpr: "`:=` is not supported",
+}
+
+
+class ExprLowering:
+    pending_stmts: list[ir.Stmt]
+
+    def pending(self: Lowerer) -> list[ir.Stmt]:
+        out = getattr(self, "pending_stmts", [])
+        self.pending_stmts = []
+        return out
+
+    # -- entry ------------------------------------------------------------------------------
+    def expr(self: Lowerer, node: ast.expr) -> ir.Expr:
+        method = getattr(self, "e_" + type(node).__name__, None)
+        if method is None:
+            reason = _UNSUPPORTED_EXPR.get(type(node), f"{type(node).__name__} expressions "
+                                                       "cannot be compiled")
+            self.error(node, reason)
+        return method(node)
+
+    def condition(self: Lowerer, node: ast.expr) -> ir.Expr:
+        e = self.expr(node)
+        if not isinstance(e.type, IntT | PtrT):
+            self.error(node, f"a {e.type} value cannot be used as a condition")
+        return e
+
+    def static_value(self: Lowerer, node: ast.expr) -> Any:
+        """The compile-time Python value of a name or dotted name (types, maps, modules)."""
+        if isinstance(node, ast.Name):
+            if node.id in self.bound:
+                return self.bound[node.id]
+            if node.id in self.src.env:
+                return self.src.env[node.id]
+            import builtins
+
+            if hasattr(builtins, node.id):
+                return getattr(builtins, node.id)
+            self.error(node, f"unknown name {node.id!r}",
+                       self.suggest(node.id, [*self.vars, *self.src.env]))
+        if isinstance(node, ast.Attribute):
+            base = self.static_value(node.value)
+            if not hasattr(base, node.attr):
+                self.error(node, f"{ast.unparse(node.value)!r} has no attribute {node.attr!r}")
+            return getattr(base, node.attr)
+        if isinstance(node, ast.Constant):
+            return node.value
+        self.error(node, f"{ast.unparse(node)!r} must be known at compile time")
+
+    # -- conversions ------------------------------------------------------------------------
+    def convert(self: Lowerer, e: ir.Expr, t: Type, node: ast.AST) -> ir.Expr:
+        if e.type == t:
+            return e
+        if isinstance(t, IntT | PtrT) and isinstance(e.type, IntT | PtrT):
+            if isinstance(e, ir.Const) and isinstance(t, IntT):
+                return ir.Const(t, e.value if isinstance(t, LitT) else t.wrap(e.value),
+                                loc=e.loc)
+            if isinstance(t, PtrT) or isinstance(e.type, PtrT):
+                return ir.Cast(t, e, loc=e.loc) if isinstance(t, IntT) else _retype(e, t)
+            return ir.Cast(t, e, loc=e.loc)
+        self.error(node, f"expected a {t} value, got {e.type}")
+
+    # -- leaves -----------------------------------------------------------------------------
+    def e_Constant(self: Lowerer, node: ast.Constant) -> ir.Expr:
+        v = node.value
+        if isinstance(v, bool):
+            return ir.Const(LIT, int(v), loc=self.loc(node))
+        if isinstance(v, int):
+            if not -2**63 <= v < 2**64:
+                self.error(node, f"{v} does not fit in 64 bits")
+            return ir.Const(LIT, v, loc=self.loc(node))
+        if isinstance(v, float):
+            self.error(node, "floating point cannot be compiled: BPF has integers only",
+                       "Scale to integers (e.g. nanoseconds, or value * 1000).")
+        if isinstance(v, str | bytes):
+            return self.string_const(v, node)
+        if v is None:
+            self.error(node, "None cannot be compiled; use 0")
+        self.error(node, f"{type(v).__name__} constants cannot be compiled")
+
+    def string_const(self: Lowerer, value: str | bytes, node: ast.AST,
+                     size: int | None = None) -> ir.Expr:
+        raw = value.encode() if isinstance(value, str) else value
+        n = size if size is not None else len(raw) + 1
+        if len(raw) > n:
+            self.error(node, f"the string is longer than {n} bytes")
+        t = ArrayT(INTS["s8"], n, is_str=True)
+        var = self.temp(t, node, "str")
+        init: list[ir.Stmt] = [ir.Zero(var, loc=self.loc(node))]
+        for i in range(0, len(raw), 8):
+            chunk = raw[i:i + 8]
+            for width in (8, 4, 2, 1):
+                while len(chunk) >= width:
+                    part, chunk = chunk[:width], chunk[width:]
+                    init.append(ir.Store(var, i + (len(raw[i:i + 8]) - len(chunk) - width),
+                                         INTS[f"u{width * 8}"],
+                                         ir.Const(INTS[f"u{width * 8}"],
+                                                  int.from_bytes(part, "little")),
+                                         loc=self.loc(node)))
+        return ir.Agg(t, var, init, loc=self.loc(node))
+
+    def e_Name(self: Lowerer, node: ast.Name) -> ir.Expr:
+        loc = self.loc(node)
+        var = self.vars.get(node.id)
+        if var is not None:
+            if var.type.is_scalar:
+                return ir.Load(var.type, var, loc=loc)
+            return ir.VarRef(var.type, var, loc=loc)
+        if node.id == self.ctx_name:
+            return ir.CtxPtr(PtrT(None, "ctx"), loc=loc)
+        value = self.static_value(node)
+        if isinstance(value, bool | int):
+            return ir.Const(LIT, int(value), loc=loc)
+        if isinstance(value, str | bytes):
+            return self.string_const(value, node)
+        if self.is_map_value(value):
+            self.error(node, f"map {node.id!r} cannot be used as a value",
+                       f"Index it ({node.id}[key]) or call its methods.")
+        self.error(node, f"{node.id!r} is a {type(value).__name__}, which cannot be used in a "
+                         "compiled program", "Use integers, strings, maps and helpers.")
+
+    # -- operators --------------------------------------------------------------------------
+    def binop_name(self: Lowerer, op: ast.operator, node: ast.AST) -> str:
+        name = _BINOPS.get(type(op))
+        if name is None:
+            hint = "Use // for integer division." if isinstance(op, ast.Div) else ""
+            self.error(node, f"operator {type(op).__name__} cannot be compiled "
+                             "(integers only)", hint)
+        return name
+
+    def e_BinOp(self: Lowerer, node: ast.BinOp) -> ir.Expr:
+        op = self.binop_name(node.op, node)
+        a, b = self.expr(node.left), self.expr(node.right)
+        return self.arith(op, a, b, node)
+
+    def arith(self: Lowerer, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        loc = self.loc(node)
+        if isinstance(a.type, PtrT) and isinstance(b.type, IntT) and op in ("add", "sub"):
+            return ir.BinOp(PtrT(None, a.type.space), op, a, self.convert(b, U64, node),
+                            loc=loc)
+        for side in (a, b):
+            if not isinstance(side.type, IntT):
+                self.error(node, f"cannot compute with a {side.type} value")
+        t = common(a.type, b.type)  # type: ignore[arg-type]
+        if isinstance(a, ir.Const) and isinstance(b, ir.Const):
+            value = _fold(op, a.value, b.value, t)
+            if value is not None:
+                return ir.Const(t, value, loc=loc)
+        return ir.BinOp(t, op, self.convert(a, t, node), self.convert(b, t, node), loc=loc)
+
+    def e_UnaryOp(self: Lowerer, node: ast.UnaryOp) -> ir.Expr:
+        loc = self.loc(node)
+        e = self.expr(node.operand)
+        if isinstance(node.op, ast.Not):
+            if isinstance(e, ir.Const):
+                return ir.Const(LIT, int(not e.value), loc=loc)
+            return ir.Not(LIT, e, loc=loc)
+        if not isinstance(e.type, IntT):
+            self.error(node, f"cannot apply {type(node.op).__name__} to a {e.type} value")
+        if isinstance(node.op, ast.UAdd):
+            return e
+        if isinstance(e, ir.Const):
+            v = -e.value if isinstance(node.op, ast.USub) else ~e.value
+            return ir.Const(e.type, v if isinstance(e.type, LitT) else e.type.wrap(v), loc=loc)
+        return ir.UnOp(e.type, "neg" if isinstance(node.op, ast.USub) else "invert", e, loc=loc)
+
+    def e_BoolOp(self: Lowerer, node: ast.BoolOp) -> ir.Expr:
+        op = "and" if isinstance(node.op, ast.And) else "or"
+        values = [self.condition(v) for v in node.values]
+        result = values[0]
+        for v in values[1:]:
+            result = ir.Logic(LIT, op, result, v, loc=self.loc(node))
+        return result
+
+    def e_Compare(self: Lowerer, node: ast.Compare) -> ir.Expr:
+        loc = self.loc(node)
+        left = self.expr(node.left)
+        result: ir.Expr | None = None
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, ast.In | ast.NotIn):
+                if not self.is_map(right_node):
+                    self.error(node, "`in` works with maps only (key in m)")
+                mref = self.map_ref(right_node)
+                test: ir.Expr = ir.MapHas(LIT, mref, self.map_key_expr(mref, left, node),
+                                          loc=loc)
+                if isinstance(op, ast.NotIn):
+                    test = ir.Not(LIT, test, loc=loc)
+                right = left
+            else:
+                name = _CMPOPS.get(type(op))
+                if name is None:
+                    self.error(node, f"comparison {type(op).__name__} cannot be compiled",
+                               "Compare integers with == != < <= > >=.")
+                right = self.expr(right_node)
+                test = self.compare(name, left, right, node)
+            result = test if result is None else ir.Logic(LIT, "and", result, test, loc=loc)
+            left = right
+        assert result is not None
+        return result
+
+    def compare(self: Lowerer, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
+        loc = self.loc(node)
+        if isinstance(a.type, ArrayT) or isinstance(b.type, ArrayT):
+            self.error(node, "strings and arrays cannot be compared yet",
+                       "Compare integer fields, or filter in user space.")
+        if isinstance(a.type, PtrT) or isinstance(b.type, PtrT):
+            return ir.Compare(LIT, op, self.convert(a, U64, node), self.convert(b, U64, node),
+                              False, loc=loc)
+        if not isinstance(a.type, IntT) or not isinstance(b.type, IntT):
+            self.error(node, f"cannot compare {a.type} with {b.type}")
+        t = common(a.type, b.type)
+        if isinstance(a, ir.Const) and isinstance(b, ir.Const):
+            x, y = (a.value, b.value) if isinstance(t, LitT) else (t.wrap(a.value),
+                                                                   t.wrap(b.value))
+            return ir.Const(LIT, int(_CMP[op](x, y)), loc=loc)
+        if isinstance(a, ir.Const) and not isinstance(b, ir.Const):  # constant on the right
+            a, b, op = b, a, _SWAP[op]
+        return ir.Compare(LIT, op, self.convert(a, t, node), self.convert(b, t, node),
+                          t.signed, loc=loc)
+
+    def e_IfExp(self: Lowerer, node: ast.IfExp) -> ir.Expr:
+        cond = self.condition(node.test)
+        a, b = self.expr(node.body), self.expr(node.orelse)
+        if not isinstance(a.type, IntT) or not isinstance(b.type, IntT):
+            self.error(node, "conditional expressions must give integers")
+        t = common(a.type, b.type)
+        if isinstance(cond, ir.Const):
+            return self.convert(a if cond.value else b, t, node)
+        return ir.Cond(t, cond, self.convert(a, t, node), self.convert(b, t, node),
+                       loc=self.loc(node))
+
+    # -- attributes and subscripts ------------------------------------------------------------
+    def e_Attribute(self: Lowerer, node: ast.Attribute) -> ir.Expr:
+        loc = self.loc(node)
+        base = node.value
+        if isinstance(base, ast.Name) and base.id == self.ctx_name and base.id not in self.vars:
+            return self.context.field(node.attr, loc)
+        if isinstance(base, ast.Name) and base.id not in self.vars \
+                and base.id != self.ctx_name:
+            value = self.static_value(node)
+            if isinstance(value, bool | int):
+                return ir.Const(LIT, int(value), loc=loc)
+            self.error(node, f"{ast.unparse(node)!r} cannot be used as a value")
+        if isinstance(base, ast.Subscript) and self.is_map(base.value):
+            mref = self.map_ref(base.value)
+            f = self.struct_field(mref.value, node.attr, node)
+            key = self.map_key(mref, base.slice)
+            return ir.MapGet(f.type, mref, key, ir.Const(f.type, 0), f.offset, loc=loc)
+        obj = self.expr(base)
+        return self.field_of(obj, node.attr, node)
+
+    def field_of(self: Lowerer, obj: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
+        loc = self.loc(node)
+        t = obj.type
+        if isinstance(t, StructT) and isinstance(obj, ir.VarRef | ir.Agg):
+            f = self.struct_field(t, name, node)
+            addr = ir.AddrOf(PtrT(f.type, "stack"), _storage_var(obj), 0, loc=loc)
+            if isinstance(obj, ir.Agg):
+                self.pending_stmts = [*getattr(self, "pending_stmts", []), *obj.init]
+            if f.type.is_scalar:
+                return ir.MemLoad(f.type, addr, f.offset, loc=loc)
+            self.error(node, "nested aggregate fields cannot be read yet")
+        if isinstance(t, PtrT) and t.space in ("kernel", "user"):
+            return self.kernel_field(obj, name, node)
+        self.error(node, f"a {t} value has no field {name!r}")
+
+    def kernel_field(self: Lowerer, ptr: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
+        """ptr->name for a BTF-typed kernel pointer: a probe read at the member's offset."""
+        t = ptr.type
+        assert isinstance(t, PtrT)
+        target = t.target
+        if not isinstance(target, BTFRef):
+            self.error(node, f"cannot read field {name!r}: the pointer's target type is "
+                             "unknown", "Only pointers typed from kernel BTF can be followed.")
+        from pybpf.btf import BTFError, kernel_btf
+
+        struct_t = target.btf_type.resolve()
+        try:
+            member = kernel_btf().member(struct_t, name, follow_pointers=False)
+        except BTFError as e:
+            self.error(node, str(e).split("\n")[0])
+        mtype = btf_to_ir(member.type)
+        addr = ir.BinOp(PtrT(None, t.space), "add", ptr, ir.Const(U64, member.offset),
+                        loc=self.loc(node))
+        if isinstance(mtype, IntT | PtrT):
+            return ir.ProbeRead(mtype, addr, t.space, member.bit_offset if member.bitfield_size
+                                else 0, member.bitfield_size or 0, loc=self.loc(node))
+        if isinstance(mtype, BTFRef):  # an embedded struct: its address, typed
+            return _retype(addr, PtrT(mtype, t.space))
+        if isinstance(mtype, ArrayT) and mtype.is_str:
+            return self.read_string(addr, t.space, mtype.n, node)
+        self.error(node, f"field {name!r} is a {mtype}, which cannot be read yet")
+
+    def struct_field(self: Lowerer, t: Type, name: str, node: ast.AST) -> FieldT:
+        if not isinstance(t, StructT):
+            self.error(node, f"a {t} value has no fields")
+        f = t.field(name)
+        if f is None:
+            self.error(node, f"{t} has no field {name!r}",
+                       self.suggest(name, [x.name for x in t.fields]))
+        return f
+
+    def e_Subscript(self: Lowerer, node: ast.Subscript) -> ir.Expr:
+        loc = self.loc(node)
+        if self.is_map(node.value):
+            mref = self.map_ref(node.value)
+            if mref.kind in ("ringbuf", "perf_event_array"):
+                self.error(node, f"a {mref.kind} map cannot be read in the kernel")
+            key = self.map_key(mref, node.slice)
+            if not mref.value.is_scalar:
+                self.error(node, "a map value that is a struct or string cannot be copied "
+                                 "out yet; read its fields (m[k].field)")
+            return ir.MapGet(mref.value, mref, key, ir.Const(mref.value, 0), loc=loc)
+        base = self.expr(node.value)
+        index = self.expr(node.slice)
+        if isinstance(base, CtxArray):
+            if not isinstance(index, ir.Const):
+                self.error(node.slice, "context arrays take constant indices")
+            at = base.type
+            assert isinstance(at, ArrayT)
+            if not 0 <= index.value < at.n:
+                self.error(node.slice, f"index {index.value} is out of range 0..{at.n - 1}")
+            return ir.CtxLoad(at.elem, base.offset + index.value * at.elem.size,
+                              at.elem.size, loc=loc)
+        if isinstance(base.type, ArrayT) and isinstance(base, ir.VarRef):
+            elem = base.type.elem
+            if isinstance(index, ir.Const):
+                if not 0 <= index.value < base.type.n:
+                    self.error(node.slice, f"index {index.value} is out of range for "
+                                           f"{base.type}")
+                addr = ir.AddrOf(PtrT(elem, "stack"), base.var, 0, loc=loc)
+                return ir.MemLoad(elem, addr, index.value * elem.size, loc=loc)
+            return ir.LoadIndex(elem, base.var, self.convert(index, U64, node.slice), loc=loc)
+        self.error(node, f"a {base.type} value cannot be indexed")
+
+    # -- maps -------------------------------------------------------------------------------
+    def is_map_value(self: Lowerer, value: Any) -> bool:
+        from pybpf.maps import Map
+
+        return isinstance(value, Map)
+
+    def is_map(self: Lowerer, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name) and node.id in self.vars:
+            return False
+        if isinstance(node, ast.Name | ast.Attribute):
+            try:
+                return self.is_map_value(self.static_value(node))
+            except Exception:  # noqa: BLE001 - not a compile-time name
+                return False
+        return False
+
+    def map_ref(self: Lowerer, node: ast.expr) -> ir.MapRef:
+        obj = self.static_value(node)
+        return self.map_of(obj, ast.unparse(node))
+
+    def map_of(self: Lowerer, obj: Any, name: str) -> ir.MapRef:
+        from pybpf import maps
+
+        ref = self.maps.get(id(obj))
+        if ref is None:
+            kind = {maps.RingBuf: "ringbuf", maps.StackTrace: "stack_trace",
+                    maps.PerfEventArray: "perf_event_array"}.get(type(obj), "hash")
+            if isinstance(obj, maps.Array):
+                kind = "array"
+            percpu = isinstance(obj, maps.PerCPUHash | maps.PerCPUArray | maps.LRUPerCPUHash)
+            if kind in ("ringbuf", "perf_event_array"):
+                key_t: Type = U64
+                value_t: Type = U64
+            elif isinstance(obj, maps.StackTrace):
+                key_t, value_t = INTS["u32"], ArrayT(U64, obj.value_codec.size // 8)
+            else:
+                key_t, value_t = from_spec(obj.key_codec), from_spec(obj.value_codec)
+            ref = ir.MapRef(obj, name, key_t, value_t, percpu, kind)
+            self.maps[id(obj)] = ref
+        return ref
+
+    def map_key(self: Lowerer, mref: ir.MapRef, node: ast.expr) -> ir.Expr:
+        if isinstance(node, ast.Tuple):
+            return self.tuple_value(mref.key, node)
+        return self.map_key_expr(mref, self.expr(node), node)
+
+    def map_key_expr(self: Lowerer, mref: ir.MapRef, e: ir.Expr, node: ast.AST) -> ir.Expr:
+        t = mref.key
+        if t.is_scalar:
+            return self.convert(e, t, node)
+        return self.aggregate_as(e, t, node)
+
+    def map_value(self: Lowerer, mref: ir.MapRef, e: ir.Expr, node: ast.AST) -> ir.Expr:
+        t = mref.value
+        if t.is_scalar:
+            return self.convert(e, t, node)
+        return self.aggregate_as(e, t, node)
+
+    def aggregate_as(self: Lowerer, e: ir.Expr, t: Type, node: ast.AST) -> ir.Expr:
+        """`e` as an aggregate of exactly type `t` (strings are copied into the bigger
+        buffer, zero padded)."""
+        if e.type == t:
+            return e
+        if isinstance(t, ArrayT) and t.is_str and isinstance(e.type, ArrayT) and e.type.is_str:
+            var = self.temp(t, node, "key")
+            return ir.Agg(t, var, [ir.Zero(var, loc=self.loc(node)),
+                                   ir.Store(var, 0, e.type, e, loc=self.loc(node))]
+                          if e.type.n <= t.n else self.error(node, f"a {e.type} string does "
+                                                                   f"not fit in {t}"),
+                          loc=self.loc(node))
+        self.error(node, f"expected a {t} value, got {e.type}")
+
+    def tuple_value(self: Lowerer, t: Type, node: ast.Tuple) -> ir.Expr:
+        if not isinstance(t, StructT) or len(t.fields) != len(node.elts):
+            self.error(node, f"this map's key is {t}, not a tuple of {len(node.elts)}")
+        var = self.temp(t, node, "tuple")
+        init: list[ir.Stmt] = [ir.Zero(var, loc=self.loc(node))]
+        for f, elt in zip(t.fields, node.elts, strict=True):
+            v = self.expr(elt)
+            v = self.convert(v, f.type, elt) if f.type.is_scalar else \
+                self.aggregate_as(v, f.type, elt)
+            init.append(ir.Store(var, f.offset, f.type, v, loc=self.loc(elt)))
+        return ir.Agg(t, var, init, loc=self.loc(node))
+
+    # -- calls --------------------------------------------------------------------------------
+    def e_Call(self: Lowerer, node: ast.Call) -> ir.Expr:
+        from pybpf.compiler.pyfront.builtins import lower_call
+
+        return lower_call(self, node)
+
+    def read_string(self: Lowerer, addr: ir.Expr, space: str, n: int,
+                    node: ast.AST) -> ir.Expr:
+        t = ArrayT(INTS["s8"], n, is_str=True)
+        var = self.temp(t, node, "str")
+        loc = self.loc(node)
+        init: list[ir.Stmt] = [
+            ir.Zero(var, loc=loc),
+            ir.HelperInto(f"bpf_probe_read_{space}_str",
+                          [ir.AddrOf(PtrT(t, "stack"), var, loc=loc), ir.Const(U64, n, loc=loc),
+                           self.convert(addr, U64, node)], loc=loc),
+        ]
+        return ir.Agg(t, var, init, loc=loc)
+
+
+def _storage_var(e: ir.Expr) -> ir.Var:
+    assert isinstance(e, ir.VarRef | ir.Agg)
+    return e.var
+
+
+def _retype(e: ir.Expr, t: Type) -> ir.Expr:
+    """The same expression with another pointer type (no code)."""
+    if isinstance(e, ir.BinOp):
+        return ir.BinOp(t, e.op, e.left, e.right, loc=e.loc)
+    if isinstance(e, ir.CtxLoad):
+        return ir.CtxLoad(t, e.offset, e.size, loc=e.loc)
+    if isinstance(e, ir.Call):
+        return ir.Call(t, e.helper, e.args, loc=e.loc)
+    if isinstance(e, ir.Load):
+        return ir.Load(t, e.var, loc=e.loc)
+    if isinstance(e, ir.ProbeRead):
+        return ir.ProbeRead(t, e.addr, e.space, loc=e.loc)
+    return ir.Cast(t, e, loc=e.loc)
+
+
+def _fold(op: str, a: int, b: int, t: IntT) -> int | None:
+    """Constant folding with the run-time semantics (wrap, BPF division)."""
+    if not isinstance(t, LitT):
+        a, b = t.wrap(a), t.wrap(b)
+    if op in _FOLD:
+        v = _FOLD[op](a, b)
+    elif op in ("div", "mod"):
+        if b == 0:
+            v = 0 if op == "div" else a
+        else:
+            q = abs(a) // abs(b)
+            if (a < 0) != (b < 0):
+                q = -q
+            v = q if op == "div" else a - q * b
+    elif op in ("shl", "shr"):
+        bits = 64 if isinstance(t, LitT) else (64 if t.bits == 64 else 32)
+        b &= bits - 1
+        if op == "shl":
+            v = a << b
+        else:
+            v = a >> b if (t.signed or a >= 0) else (a & t.mask) >> b
+    else:
+        return None
+    if isinstance(t, LitT):
+        return v if -2**63 <= v < 2**64 else None
+    return t.wrap(v)
+
+
+_CMP = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+        "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b}
+_SWAP = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+__all__ = ["ExprLowering", "from_ctypes"]

@@ -1,0 +1,380 @@
+"""Python syntax -> IR: statements. Expressions are in `exprs`, builtin functions in
+`builtins`; this module holds the Lowerer's state (variables, maps, loops) and the statement
+forms the restricted language allows."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from typing import Any, NoReturn
+
+from pybpf.compiler import ir
+from pybpf.compiler.errors import CompileError, Loc
+from pybpf.compiler.irtypes import LIT, S64, ArrayT, IntT, LitT, PtrT, StructT, Type, from_spec
+from pybpf.compiler.pyfront.contexts import Context
+from pybpf.compiler.pyfront.exprs import ExprLowering
+from pybpf.compiler.pyfront.source import Source
+
+MAX_WHILE_ITERATIONS = 1 << 12
+_UNSUPPORTED_STMT = {
+    ast.Try: "exceptions (try/except) do not exist in BPF programs",
+    ast.With: "`with` blocks cannot be compiled",
+    ast.FunctionDef: "nested functions cannot be compiled; define a separate @bpf.inline "
+                     "function at module level",
+    ast.ClassDef: "classes must be declared at module level (bpf.Struct)",
+    ast.Global: "`global` cannot be compiled: module-level values are constants inside the "
+                "program; keep state in a map",
+    ast.Nonlocal: "`nonlocal` cannot be compiled",
+    ast.Raise: "exceptions do not exist in BPF programs",
+    ast.Import: "imports cannot run inside a BPF program; import at module level",
+    ast.ImportFrom: "imports cannot run inside a BPF program; import at module level",
+    ast.AsyncFunctionDef: "async functions cannot be compiled",
+    ast.Match: "`match` is not supported; use if/elif",
+}
+_INLINE_STACK: list[Any] = []
+
+
+class Lowerer(ExprLowering):
+    def __init__(self, src: Source, context: Context, *, maps: dict[int, ir.MapRef] | None = None,
+                 prefix: str = "", depth: int = 0) -> None:
+        self.src = src
+        self.context = context
+        self.vars: dict[str, ir.Var] = {}
+        self.bound: dict[str, Any] = {}  # compile-time names (maps passed to inline functions)
+        self.maps = maps if maps is not None else {}
+        self.prefix = prefix
+        self.depth = depth
+        self.loop_depth = 0
+        self.ctx_name: str | None = None
+        self.ret_type: Type = context.ret
+        self.inline_result: ir.Var | None = None
+        self.temp_count = 0
+        self.extra: dict[str, Any] = {}  # maps the compiled program creates (stacks, events)
+
+    # -- diagnostics --------------------------------------------------------------------------
+    def loc(self, node: ast.AST | None) -> Loc:
+        return self.src.loc(node)
+
+    def error(self, node: ast.AST | None, message: str, hint: str = "") -> NoReturn:
+        raise CompileError(message, self.loc(node), hint)
+
+    def suggest(self, name: str, candidates: list[str]) -> str:
+        close = difflib.get_close_matches(name, candidates, n=1)
+        return f"Did you mean {close[0]!r}?" if close else ""
+
+    # -- variables ------------------------------------------------------------------------------
+    def new_var(self, name: str, t: Type, node: ast.AST | None) -> ir.Var:
+        if isinstance(t, LitT):
+            t = S64  # an untyped value stored in a variable is a Python int: 64-bit signed
+        var = ir.Var(self.prefix + name, t, self.loc(node))
+        self.vars[name] = var
+        return var
+
+    def temp(self, t: Type, node: ast.AST | None, hint: str = "tmp") -> ir.Var:
+        self.temp_count += 1
+        return ir.Var(f"{self.prefix}.{hint}{self.temp_count}", t, self.loc(node))
+
+    def annotation_type(self, node: ast.expr) -> Type:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            spec: Any = node.value
+        else:
+            spec = self.static_value(node)
+        if spec is int or spec is bool:
+            return S64
+        try:
+            return from_spec(spec)
+        except (TypeError, ValueError):
+            self.error(node, f"unknown type {ast.unparse(node)!r}",
+                       "Use u8..u64, s8..s64, 'char[N]' or a bpf.Struct class.")
+
+    # -- the function -----------------------------------------------------------------------
+    def lower_function(self, name: str) -> ir.Function:
+        fdef = self.src.tree
+        args = fdef.args
+        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
+            self.error(fdef, "compiled functions take plain positional parameters only")
+        names = [a.arg for a in args.args]
+        annotations = [self.annotation_type(a.annotation) if a.annotation else None
+                       for a in args.args]
+        body: list[ir.Stmt] = []
+        if self.context.kind not in ("function",):
+            if names:
+                self.ctx_name = names[0]
+            params = self.context.params(names, annotations, self.loc(fdef))
+        else:
+            params = self.context.params(names, annotations, self.loc(fdef))
+        for pname, ptype, init in params:
+            var = self.new_var(pname, ptype, fdef)
+            if init is not None:
+                body.append(ir.Assign(var, init, loc=self.loc(fdef)))
+        if fdef.returns is not None:
+            self.ret_type = self.annotation_type(fdef.returns)
+        body += self.block(fdef.body)
+        return ir.Function(name, body, list(self.maps.values()), self.ret_type,
+                           self.context.ret_mode(), self.context.default_return,
+                           self.src.text, self.src.file)
+
+    # -- statements ---------------------------------------------------------------------------
+    def block(self, nodes: list[ast.stmt]) -> list[ir.Stmt]:
+        out: list[ir.Stmt] = []
+        for node in nodes:
+            out += self.stmt(node)
+        return out
+
+    def stmt(self, node: ast.stmt) -> list[ir.Stmt]:
+        method = getattr(self, "s_" + type(node).__name__, None)
+        if method is None:
+            reason = _UNSUPPORTED_STMT.get(type(node), f"{type(node).__name__} statements "
+                                                       "cannot be compiled")
+            self.error(node, reason)
+        return method(node)
+
+    def s_Pass(self, node: ast.Pass) -> list[ir.Stmt]:
+        return []
+
+    def s_Expr(self, node: ast.Expr) -> list[ir.Stmt]:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return []  # a docstring
+        value = self.expr(node.value)
+        return self.pending() + [ir.ExprStmt(value, loc=self.loc(node))]
+
+    def s_Assign(self, node: ast.Assign) -> list[ir.Stmt]:
+        if len(node.targets) != 1:
+            self.error(node, "chained assignment (a = b = c) is not supported")
+        return self.assign(node.targets[0], node.value, node)
+
+    def s_AnnAssign(self, node: ast.AnnAssign) -> list[ir.Stmt]:
+        if not isinstance(node.target, ast.Name):
+            self.error(node, "only local variables can be declared with a type")
+        t = self.annotation_type(node.annotation)
+        name = node.target.id
+        if name in self.vars:
+            self.error(node, f"variable {name!r} is already declared")
+        var = self.new_var(name, t, node)
+        if node.value is None:
+            return [ir.Zero(var, loc=self.loc(node))] if not t.is_scalar else []
+        return self.store_var(var, self.expr(node.value), node)
+
+    def assign(self, target: ast.expr, value_node: ast.expr, node: ast.stmt) -> list[ir.Stmt]:
+        loc = self.loc(node)
+        if isinstance(target, ast.Name):
+            value = self.expr(value_node)
+            var = self.vars.get(target.id)
+            if var is None:
+                if target.id == self.ctx_name:
+                    self.error(target, "the context cannot be reassigned")
+                t = value.type
+                if isinstance(t, ArrayT | StructT):
+                    var = self.new_var(target.id, t, target)
+                elif isinstance(t, IntT | PtrT):
+                    var = self.new_var(target.id, t, target)
+                else:
+                    self.error(value_node, f"a {t} value cannot be stored in a variable")
+            return self.pending() + self.store_var(var, value, node)
+        if isinstance(target, ast.Subscript):
+            return self.assign_subscript(target, value_node, node)
+        if isinstance(target, ast.Attribute):
+            return self.assign_attribute(target, value_node, node)
+        if isinstance(target, ast.Tuple):
+            self.error(target, "tuple unpacking is not supported",
+                       "Assign each variable on its own line.")
+        self.error(target, f"cannot assign to {ast.unparse(target)!r}")
+        del loc
+
+    def store_var(self, var: ir.Var, value: ir.Expr, node: ast.AST) -> list[ir.Stmt]:
+        loc = self.loc(node)
+        if var.type.is_scalar:
+            return self.pending() + [ir.Assign(var, self.convert(value, var.type, node),
+                                               loc=loc)]
+        self.check_aggregate(value, var.type, node)
+        return self.pending() + [ir.Assign(var, value, loc=loc)]
+
+    def check_aggregate(self, value: ir.Expr, t: Type, node: ast.AST) -> None:
+        if value.type != t:
+            if isinstance(t, ArrayT) and t.is_str and isinstance(value.type, ArrayT) \
+                    and value.type.is_str and value.type.n <= t.n:
+                return
+            self.error(node, f"cannot store a {value.type} value in a {t} variable")
+
+    def assign_attribute(self, target: ast.Attribute, value_node: ast.expr,
+                         node: ast.stmt) -> list[ir.Stmt]:
+        loc = self.loc(node)
+        base = target.value
+        # map[key].field = value
+        if isinstance(base, ast.Subscript) and self.is_map(base.value):
+            mref = self.map_ref(base.value)
+            key = self.map_key(mref, base.slice)
+            f = self.struct_field(mref.value, target.attr, target)
+            value = self.convert(self.expr(value_node), f.type, value_node)
+            return self.pending() + [ir.MapStoreField(mref, key, f.offset, f.type, value,
+                                                      loc=loc)]
+        if isinstance(base, ast.Name) and base.id in self.vars:
+            var = self.vars[base.id]
+            f = self.struct_field(var.type, target.attr, target)
+            value = self.expr(value_node)
+            if f.type.is_scalar:
+                value = self.convert(value, f.type, value_node)
+            else:
+                self.check_aggregate(value, f.type, value_node)
+            return self.pending() + [ir.Store(var, f.offset, f.type, value, loc=loc)]
+        self.error(target, f"cannot assign to {ast.unparse(target)!r}",
+                   "Fields can be set on local struct variables and map values.")
+
+    def assign_subscript(self, target: ast.Subscript, value_node: ast.expr,
+                         node: ast.stmt) -> list[ir.Stmt]:
+        loc = self.loc(node)
+        if self.is_map(target.value):
+            mref = self.map_ref(target.value)
+            if mref.kind in ("ringbuf", "stack_trace", "perf_event_array"):
+                self.error(target, f"a {mref.kind} map cannot be assigned to")
+            key = self.map_key(mref, target.slice)
+            value = self.map_value(mref, self.expr(value_node), value_node)
+            return self.pending() + [ir.MapUpdate(mref, key, value, loc=loc)]
+        if isinstance(target.value, ast.Name) and target.value.id in self.vars:
+            var = self.vars[target.value.id]
+            if not isinstance(var.type, ArrayT):
+                self.error(target, f"{target.value.id!r} is not an array")
+            elem = var.type.elem
+            value = self.convert(self.expr(value_node), elem, value_node)
+            index = self.expr(target.slice)
+            if isinstance(index, ir.Const):
+                if not 0 <= index.value < var.type.n:
+                    self.error(target.slice, f"index {index.value} is out of range for "
+                                             f"{var.type}")
+                return self.pending() + [ir.Store(var, index.value * elem.size, elem, value,
+                                                  loc=loc)]
+            index = self.convert(index, IntT(64, False), target.slice)
+            return self.pending() + [ir.StoreIndex(var, index, elem, value, loc=loc)]
+        self.error(target, f"cannot assign to {ast.unparse(target)!r}")
+
+    def s_AugAssign(self, node: ast.AugAssign) -> list[ir.Stmt]:
+        op = self.binop_name(node.op, node)
+        loc = self.loc(node)
+        target = node.target
+        # map[key] += v (and map[key].field += v): lookup-or-insert, atomic add
+        if op in ("add", "sub"):
+            mtarget, field_name = target, None
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Subscript):
+                mtarget, field_name = target.value, target.attr
+            if isinstance(mtarget, ast.Subscript) and self.is_map(mtarget.value):
+                mref = self.map_ref(mtarget.value)
+                key = self.map_key(mref, mtarget.slice)
+                if field_name is not None:
+                    f = self.struct_field(mref.value, field_name, target)
+                    vtype, offset = f.type, f.offset
+                else:
+                    vtype, offset = mref.value, 0
+                if not isinstance(vtype, IntT):
+                    self.error(target, f"cannot add to a {vtype} map value")
+                delta = self.convert(self.expr(node.value), vtype, node.value)
+                if op == "sub":
+                    delta = ir.UnOp(vtype, "neg", delta, loc=loc)
+                return self.pending() + [ir.MapAdd(mref, key, delta, offset, vtype, loc=loc)]
+        # everything else: target = target op value
+        current = ast.copy_location(ast.BinOp(left=_as_load(target), op=node.op,
+                                              right=node.value), node)
+        return self.assign(target, current, node)
+
+    def s_Delete(self, node: ast.Delete) -> list[ir.Stmt]:
+        out: list[ir.Stmt] = []
+        for target in node.targets:
+            if isinstance(target, ast.Subscript) and self.is_map(target.value):
+                mref = self.map_ref(target.value)
+                key = self.map_key(mref, target.slice)
+                out += self.pending() + [ir.MapDelete(mref, key, loc=self.loc(node))]
+            else:
+                self.error(target, "only map elements can be deleted (del m[key])")
+        return out
+
+    def s_If(self, node: ast.If) -> list[ir.Stmt]:
+        cond = self.condition(node.test)
+        pre = self.pending()
+        then = self.block(node.body)
+        other = self.block(node.orelse)
+        if isinstance(cond, ir.Const):  # dead branch elimination for constant conditions
+            return pre + (then if cond.value else other)
+        return pre + [ir.If(cond, then, other, loc=self.loc(node))]
+
+    def s_For(self, node: ast.For) -> list[ir.Stmt]:
+        if node.orelse:
+            self.error(node, "for/else is not supported")
+        if not isinstance(node.target, ast.Name):
+            self.error(node.target, "the loop variable must be a plain name")
+        it = node.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                and it.func.id == "range" and not it.keywords and 1 <= len(it.args) <= 3):
+            self.error(it, "only `for i in range(N)` loops with constant bounds can be "
+                           "compiled", "BPF programs must finish: loop over a constant range.")
+        bounds = []
+        for a in it.args:
+            v = self.expr(a)
+            if not isinstance(v, ir.Const):
+                self.error(a, "range() bounds must be constants known at compile time",
+                           "Use a module-level constant, or `while` with a bound.")
+            bounds.append(v.value)
+        start, stop, step = (0, bounds[0], 1) if len(bounds) == 1 else (
+            bounds[0], bounds[1], bounds[2] if len(bounds) == 3 else 1)
+        if step == 0:
+            self.error(it, "range() step must not be zero")
+        name = node.target.id
+        var = self.vars.get(name) or self.new_var(name, S64, node.target)
+        if not isinstance(var.type, IntT):
+            self.error(node.target, f"loop variable {name!r} is not an integer")
+        counter = self.temp(S64, node, "i")
+        self.loop_depth += 1
+        body = self.block(node.body)
+        self.loop_depth -= 1
+        body = [ir.Assign(var, self.convert(ir.Load(S64, counter), var.type, node),
+                          loc=self.loc(node))] + body
+        return [ir.Loop(counter, start, stop, step, body, loc=self.loc(node))]
+
+    def s_While(self, node: ast.While) -> list[ir.Stmt]:
+        if node.orelse:
+            self.error(node, "while/else is not supported")
+        cond = self.condition(node.test)
+        if self.pending_stmts:
+            self.error(node.test, "a while condition cannot build strings or structs")
+        counter = self.temp(S64, node, "w")
+        self.loop_depth += 1
+        body = self.block(node.body)
+        self.loop_depth -= 1
+        return [ir.Loop(counter, 0, MAX_WHILE_ITERATIONS, 1, body, cond=cond,
+                        loc=self.loc(node))]
+
+    def s_Break(self, node: ast.Break) -> list[ir.Stmt]:
+        if not self.loop_depth:
+            self.error(node, "`break` outside a loop")
+        return [ir.Break(loc=self.loc(node))]
+
+    def s_Continue(self, node: ast.Continue) -> list[ir.Stmt]:
+        if not self.loop_depth:
+            self.error(node, "`continue` outside a loop")
+        return [ir.Continue(loc=self.loc(node))]
+
+    def s_Return(self, node: ast.Return) -> list[ir.Stmt]:
+        loc = self.loc(node)
+        value = None
+        if node.value is not None:
+            value = self.expr(node.value)
+            if not isinstance(value.type, IntT | PtrT):
+                self.error(node.value, f"a program returns an integer, not {value.type}")
+            value = self.convert(value, self.ret_type, node.value) \
+                if isinstance(self.ret_type, IntT) and not isinstance(self.ret_type, LitT) \
+                else value
+        if self.depth:
+            return self.pending() + [ir.InlineReturn(value, self.inline_result,
+                                                     self.depth - 1, loc=loc)]
+        return self.pending() + [ir.Return(value, loc=loc)]
+
+    def s_Assert(self, node: ast.Assert) -> list[ir.Stmt]:
+        self.error(node, "assert cannot be compiled", "Use `if not cond: return ...`.")
+
+
+def _as_load(target: ast.expr) -> ast.expr:
+    """A copy of an assignment target usable as a value."""
+    node = ast.parse(ast.unparse(target), mode="eval").body
+    return ast.copy_location(ast.fix_missing_locations(ast.copy_location(node, target)),
+                             target)
+
+
+__all__ = ["LIT", "Lowerer", "MAX_WHILE_ITERATIONS"]
