@@ -1,0 +1,194 @@
+"""Building one loadable program from its function in the object: the function's
+instructions, the subprograms it calls appended after it (bpf-to-bpf calls and callback
+addresses fixed up), map and global data references recorded for the loader, CO-RE
+relocations applied, and BTF.ext function and line info carried over to the new positions.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pybpf.elf import insns as I
+from pybpf.elf.btfext import BTFExt
+from pybpf.elf.core import CoreError, CoreKind, Resolution
+from pybpf.elf.errors import ElfError
+from pybpf.elf.reader import R_BPF_64_32, R_BPF_64_64, ElfObject, Reloc, Section, Symbol
+
+
+@dataclass(frozen=True, slots=True)
+class MapRef:
+    slot: int  # ld_imm64 slot in the linked program
+    map_key: str  # the MapSpec name (global data: its section name)
+    value_offset: int | None  # None: the map's fd; else an address inside the value
+
+
+@dataclass(frozen=True, slots=True)
+class CoreFailure:
+    slot: int
+    description: str
+    reason: str
+
+
+@dataclass
+class Linked:
+    code: bytearray
+    map_refs: list[MapRef] = field(default_factory=list)
+    func_info: bytes = b""
+    line_info: bytes = b""
+    core_failures: list[CoreFailure] = field(default_factory=list)
+    sections: list[tuple[int, str, int, int]] = field(default_factory=list)  # out, sec, at, n
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    out: int  # first slot in the linked program
+    section: Section
+    start: int  # first slot in the section
+    count: int
+
+
+# A resolver maps a CO-RE relocation to its values: (type_id, access string, kind).
+CoreResolver = Callable[[int, str, int], Resolution]
+# A map locator names the map an ld_imm64 symbol refers to: (symbol, addend) -> (key, offset)
+MapLocator = Callable[[Symbol, int], tuple[str, int | None] | None]
+
+
+class Linker:
+    def __init__(self, path: str, elf: ElfObject, ext: BTFExt | None,
+                 locate_map: MapLocator, resolve_core: CoreResolver | None,
+                 describe_core: Callable[[int, str, int], str],
+                 string: Callable[[int], str]) -> None:
+        self.path, self.elf, self.ext = path, elf, ext
+        self.locate_map, self.resolve_core = locate_map, resolve_core
+        self.describe_core, self.string = describe_core, string
+        self._relocs: dict[int, dict[int, Reloc]] = {}
+
+    def relocs(self, sec: Section) -> dict[int, Reloc]:
+        found = self._relocs.get(sec.index)
+        if found is None:
+            found = self._relocs[sec.index] = {r.offset // 8: r for r in sec.relocs}
+        return found
+
+    def function_at(self, sec: Section, slot: int) -> tuple[int, int]:
+        """(first slot, slot count) of the function of `sec` that contains `slot`."""
+        for s in self.elf.symbols_in(sec.index, ("STT_FUNC",)):
+            if s.value // 8 <= slot < (s.value + max(s.size, 8)) // 8:
+                return s.value // 8, max(s.size, 8) // 8
+        raise ElfError(self.path, f"no function contains instruction {slot}", sec.name)
+
+    def link(self, sec: Section, start: int, count: int) -> Linked:
+        out = Linked(bytearray(sec.data[start * 8:(start + count) * 8]))
+        segments = [Segment(0, sec, start, count)]
+        placed = {(sec.index, start): 0}
+        todo = [segments[0]]
+        while todo:
+            seg = todo.pop(0)
+            self._apply_data_relocs(out, seg)
+            for i in range(seg.count):
+                at = seg.out + i
+                code, _, src, _, _ = I.get(out.code, at)
+                is_call = code == I.CALL and src == I.PSEUDO_CALL
+                is_func = code == I.LD_IMM64 and src == I.PSEUDO_FUNC
+                reloc = self.relocs(seg.section).get(seg.start + i)
+                if reloc is not None and reloc.symbol.shndx in self.elf.sections and \
+                        self.elf.sections[reloc.symbol.shndx].executable:
+                    is_call, is_func = code == I.CALL, code == I.LD_IMM64
+                if not (is_call or is_func):
+                    continue
+                tsec, tslot = self._call_target(out.code, at, seg, reloc, is_func)
+                fstart, fcount = self.function_at(tsec, tslot)
+                key = (tsec.index, fstart)
+                if key not in placed:
+                    new = Segment(len(out.code) // 8, tsec, fstart, fcount)
+                    placed[key] = new.out
+                    out.code += tsec.data[fstart * 8:(fstart + fcount) * 8]
+                    segments.append(new)
+                    todo.append(new)
+                target = placed[key] + tslot - fstart
+                if is_func:
+                    I.set_src(out.code, at, I.PSEUDO_FUNC)
+                else:
+                    I.set_src(out.code, at, I.PSEUDO_CALL)
+                I.set_imm(out.code, at, target - at - 1)
+        for seg in segments:
+            self._apply_core(out, seg)
+        out.func_info, out.line_info = self._infos(segments)
+        out.sections = [(s.out, s.section.name, s.start, s.count) for s in segments]
+        return out
+
+    def _call_target(self, code: bytearray, at: int, seg: Segment, reloc: Reloc | None,
+                     is_func: bool) -> tuple[Section, int]:
+        _, _, _, _, imm = I.get(code, at)
+        if reloc is None:  # a call inside the same section, already relative
+            return seg.section, seg.start + (at - seg.out) + imm + 1
+        sym = reloc.symbol
+        tsec = self.elf.sections.get(sym.shndx)
+        if tsec is None or not tsec.executable:
+            raise ElfError(self.path, f"call to '{sym.name}', which is not a BPF function "
+                                      "of this object", seg.section.name)
+        if is_func:
+            return tsec, (sym.value + imm) // 8
+        if reloc.type != R_BPF_64_32 and sym.type == "STT_FUNC":
+            return tsec, sym.value // 8
+        return tsec, sym.value // 8 + imm + 1
+
+    def _apply_data_relocs(self, out: Linked, seg: Segment) -> None:
+        for slot, reloc in self.relocs(seg.section).items():
+            if not seg.start <= slot < seg.start + seg.count:
+                continue
+            at = seg.out + slot - seg.start
+            sym = reloc.symbol
+            if sym.shndx in self.elf.sections and self.elf.sections[sym.shndx].executable:
+                continue  # calls and function addresses: done by link()
+            if reloc.type != R_BPF_64_64 or not I.is_ld_imm64(out.code, at):
+                raise ElfError(self.path, f"unsupported relocation type {reloc.type} against "
+                                          f"'{sym.name}' at instruction {slot}",
+                               seg.section.name)
+            _, _, _, _, imm = I.get(out.code, at)
+            found = self.locate_map(sym, imm)
+            if found is None:
+                what = "extern" if sym.shndx == 0 else "symbol"
+                raise ElfError(self.path, f"instruction {slot} refers to {what} "
+                                          f"'{sym.name}', which is not a map, global "
+                                          "variable or .kconfig extern", seg.section.name)
+            out.map_refs.append(MapRef(at, found[0], found[1]))
+
+    def _apply_core(self, out: Linked, seg: Segment) -> None:
+        if self.ext is None or self.resolve_core is None:
+            return
+        for r in self.ext.core_relos.get(seg.section.name, ()):
+            slot = r.insn_off // 8
+            if not seg.start <= slot < seg.start + seg.count:
+                continue
+            at = seg.out + slot - seg.start
+            access = self.string(r.access_str_off)
+            try:
+                res = self.resolve_core(r.type_id, access, r.kind)
+                I.patch_core(out.code, at, CoreKind(r.kind), res)
+            except (CoreError, I.PatchError) as e:
+                desc = self.describe_core(r.type_id, access, r.kind)
+                raise ElfError(self.path, f"CO-RE relocation at instruction {slot} "
+                                          f"({desc}): {e}", seg.section.name) from None
+            if res.poison:
+                out.core_failures.append(CoreFailure(
+                    at, self.describe_core(r.type_id, access, r.kind), res.reason))
+
+    def _infos(self, segments: list[Segment]) -> tuple[bytes, bytes]:
+        if self.ext is None:
+            return b"", b""
+        funcs, lines = [], []
+        for seg in segments:
+            lo, hi = seg.start, seg.start + seg.count
+            for f in self.ext.func_info.get(seg.section.name, ()):
+                if lo <= f.insn_off // 8 < hi:
+                    funcs.append((seg.out + f.insn_off // 8 - lo, f.type_id))
+            for li in self.ext.line_info.get(seg.section.name, ()):
+                if lo <= li.insn_off // 8 < hi:
+                    lines.append((seg.out + li.insn_off // 8 - lo, li.file_name_off,
+                                  li.line_off, li.line_col))
+        funcs.sort()
+        lines.sort(key=lambda x: x[0])
+        return (b"".join(struct.pack("<II", *f) for f in funcs),
+                b"".join(struct.pack("<IIII", *li) for li in lines))
