@@ -303,6 +303,8 @@ class CodeGen:
         self.emit(asm.exit())
 
     def s_ExprStmt(self, s: ir.ExprStmt) -> None:
+        if isinstance(s.value, ir.Load | ir.Const | ir.VarRef):
+            return  # no effect
         self.pool.release(self.expr(s.value))
 
     def s_InlineReturn(self, s: ir.InlineReturn) -> None:
@@ -313,18 +315,18 @@ class CodeGen:
     # -- memory helpers ---------------------------------------------------------------------
     def zero(self, slot: int, size: int) -> None:
         off = 0
-        for width in (8, 4, 2, 1):
-            while size - off >= width:
-                self.emit(asm.st(_SIZE[width], R10, slot + off, 0))
-                off += width
+        while off < size:
+            width = _width(size - off, slot + off)
+            self.emit(asm.st(_SIZE[width], R10, slot + off, 0))
+            off += width
 
     def copy(self, dst: int, src: int, size: int) -> None:
         off = 0
-        for width in (8, 4, 2, 1):
-            while size - off >= width:
-                self.emit(asm.ldx(_SIZE[width], R0, R10, src + off))
-                self.emit(asm.stx(_SIZE[width], R10, dst + off, R0))
-                off += width
+        while off < size:
+            width = _width(size - off, dst + off, src + off)
+            self.emit(asm.ldx(_SIZE[width], R0, R10, src + off))
+            self.emit(asm.stx(_SIZE[width], R10, dst + off, R0))
+            off += width
 
     def storage(self, e: ir.Expr) -> int:
         """The stack slot that holds an aggregate-valued expression."""
@@ -364,15 +366,45 @@ class CodeGen:
         self.emit(asm.call(helper))
 
     def call(self, helper: str, args: list[ir.Expr]) -> None:
-        """Evaluate args, move them to r1..r5, call; result in r0."""
+        """Evaluate args, move them to r1..r5, call; result in r0. Arguments that need no
+        other register (constants, stack addresses, variables, the context, maps) are built
+        straight in their argument register after the others are computed."""
         if len(args) > 5:
             raise CompileError(f"{helper} takes at most 5 arguments", self.cur_loc)
-        temps = [self.expr(a) for a in args]
+        complex_args = [(i, a) for i, a in enumerate(args) if not _is_simple(a)]
+        temps = [self.expr(a) for _, a in complex_args]
         regs = self.pool.reg(*temps)
-        for i, r in enumerate(regs):
+        for (i, _), r in zip(complex_args, regs, strict=True):
             self.emit(asm.mov(Reg(i + 1), r))
         self.pool.release(*temps)
+        for i, a in enumerate(args):
+            if _is_simple(a):
+                self.simple_into(Reg(i + 1), a)
         self.emit(asm.call(helper))
+
+    def simple_into(self, r: Reg, e: ir.Expr) -> None:
+        if isinstance(e, ir.Const):
+            self.load_const(r, e.type, e.value)
+        elif isinstance(e, ir.AddrOf | ir.VarRef):
+            assert e.var.slot is not None
+            self.emit(asm.mov(r, R10))
+            self.emit(asm.add(r, e.var.slot + getattr(e, "offset", 0)))
+        elif isinstance(e, ir.Load):
+            assert e.var.slot is not None
+            self.emit(asm.ldx("u64", r, R10, e.var.slot))
+        elif isinstance(e, ir.CtxPtr):
+            assert self.ctx_slot is not None
+            self.emit(asm.ldx("u64", r, R10, self.ctx_slot))
+        elif isinstance(e, ir.MapPtr):
+            self.emit(asm.ld_map(r, e.map.obj))
+        else:
+            raise AssertionError(e)
+
+    def e_MapPtr(self, e: ir.MapPtr) -> Temp:
+        t = self.pool.new()
+        (r,) = self.pool.reg(t)
+        self.emit(asm.ld_map(r, e.map.obj))
+        return t
 
     # -- expressions ------------------------------------------------------------------------
     def expr(self, e: ir.Expr) -> Temp:
@@ -484,12 +516,23 @@ class CodeGen:
     def e_BinOp(self, e: ir.BinOp) -> Temp:
         t = e.type
         assert isinstance(t, IntT | PtrT)
-        a = self.expr(e.left)
-        b = self.expr(e.right)
-        ra, rb = self.pool.reg(a, b)
         op = e.op
         signed = isinstance(t, IntT) and t.signed
         bits = t.bits if isinstance(t, IntT) else 64
+        imm = self.immediate(e.right, op, bits, signed)
+        if imm is not None:
+            a = self.expr(e.left)
+            (ra,) = self.pool.reg(a)
+            if op == "shr":
+                self.emit((asm.arsh if signed else asm.rsh)(ra, imm))
+            else:
+                self.emit(_ALU[op](ra, imm))
+            if isinstance(t, IntT) and op not in ("and", "or", "xor", "shr"):
+                self.normalize(ra, t)
+            return a
+        a = self.expr(e.left)
+        b = self.expr(e.right)
+        ra, rb = self.pool.reg(a, b)
         if op in ("shl", "shr"):
             self.emit(asm.and_(rb, 63 if bits == 64 else 31))
             if op == "shl":
@@ -509,6 +552,18 @@ class CodeGen:
             self.normalize(ra, t)
         self.pool.release(b)
         return a
+
+    def immediate(self, e: ir.Expr, op: str, bits: int, signed: bool) -> int | None:
+        """The right operand as an instruction immediate, when that keeps the semantics."""
+        if not isinstance(e, ir.Const) or op in ("div", "mod"):
+            return None
+        v = e.value
+        if op in ("shl", "shr"):
+            return v & (63 if bits == 64 else 31)
+        if isinstance(e.type, IntT) and not isinstance(e.type, LitT):
+            v = e.type.wrap(v)
+        # the immediate is sign-extended to 64 bits: it must equal the 64-bit operand
+        return v if -2**31 <= v < 2**31 else None
 
     def signed_divmod(self, ra: Reg, rb: Reg, op: str) -> None:
         """Signed division for kernels without sdiv/smod: divide magnitudes, fix the sign.
@@ -711,6 +766,19 @@ class CodeGen:
         ra, rb = self.pool.reg(a, b)
         self.pool.release(a, b)
         self.emit(_JUMP[op, e.signed](ra, rb, target))
+
+
+def _is_simple(e: ir.Expr) -> bool:
+    return isinstance(e, ir.Const | ir.AddrOf | ir.VarRef | ir.Load | ir.CtxPtr | ir.MapPtr)
+
+
+def _width(remaining: int, *addrs: int) -> int:
+    """The widest access (8, 4, 2, 1 bytes) that fits and is aligned at every address: the
+    verifier rejects misaligned stack accesses."""
+    for width in (8, 4, 2, 1):
+        if remaining >= width and all(a % width == 0 for a in addrs):
+            return width
+    return 1
 
 
 def _fits_imm(c: ir.Const, cmp: ir.Compare) -> bool:

@@ -216,6 +216,15 @@ class Agg(Expr):
 
     var: Var
     init: list[Stmt]
+    # builds the same value directly into (var, offset) of another aggregate, saving a copy
+    fill: Any = field(default=None, compare=False)
+
+
+@dataclass(eq=False)
+class MapPtr(Expr):
+    """The map itself as a helper argument (a ld_imm64 of its fd)."""
+
+    map: MapRef
 
 
 @dataclass(eq=False)

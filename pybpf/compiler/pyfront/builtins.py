@@ -113,9 +113,13 @@ def _comm(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     t = str_type(16)
     var = lw.temp(t, node, "comm")
     loc = lw.loc(node)
-    return ir.Agg(t, var, [ir.HelperInto("bpf_get_current_comm",
-                                         [ir.AddrOf(PtrT(t, "stack"), var, loc=loc),
-                                          ir.Const(U64, 16, loc=loc)], loc=loc)], loc=loc)
+
+    def fill(v: ir.Var, off: int) -> list[ir.Stmt]:
+        return [ir.HelperInto("bpf_get_current_comm",
+                              [ir.AddrOf(PtrT(t, "stack"), v, off, loc=loc),
+                               ir.Const(U64, 16, loc=loc)], loc=loc)]
+
+    return ir.Agg(t, var, fill(var, 0), fill=fill, loc=loc)
 
 
 def _stack(lw: Lowerer, node: ast.Call, user: bool) -> ir.Expr:
@@ -128,7 +132,7 @@ def _stack(lw: Lowerer, node: ast.Call, user: bool) -> ir.Expr:
     loc = lw.loc(node)
     return ir.Call(INTS["s64"], "bpf_get_stackid",
                    [ir.CtxPtr(PtrT(None, "ctx"), loc=loc),
-                    _MapPtr(U64, mref, loc=loc),
+                    ir.MapPtr(U64, mref, loc=loc),
                     ir.Const(U64, BPF_F_USER_STACK if user else 0, loc=loc)], loc=loc)
 
 
@@ -140,14 +144,6 @@ def _kstack(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
 @builtin("ustack")
 def _ustack(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     return _stack(lw, node, user=True)
-
-
-class _MapPtr(ir.Expr):
-    """The map itself as a helper argument (ld_imm64 of the map fd)."""
-
-    def __init__(self, t: Type, mref: ir.MapRef, loc: Any) -> None:
-        super().__init__(t, loc=loc)
-        self.map = mref
 
 
 @builtin("str", (1, 2))
@@ -333,7 +329,7 @@ def _construct(lw: Lowerer, node: ast.Call, cls: Any) -> ir.Expr:
         v = lw.expr(value_node)
         v = lw.convert(v, f.type, value_node) if f.type.is_scalar else \
             lw.aggregate_as(v, f.type, value_node)
-        init.append(ir.Store(var, f.offset, f.type, v, loc=lw.loc(value_node)))
+        init += lw.place(v, var, f.offset, f.type, value_node)
     return ir.Agg(t, var, init, loc=loc)
 
 

@@ -445,12 +445,11 @@ class ExprLowering:
         if e.type == t:
             return e
         if isinstance(t, ArrayT) and t.is_str and isinstance(e.type, ArrayT) and e.type.is_str:
+            if e.type.n > t.n:
+                self.error(node, f"a {e.type} string does not fit in {t}")
             var = self.temp(t, node, "key")
             return ir.Agg(t, var, [ir.Zero(var, loc=self.loc(node)),
-                                   ir.Store(var, 0, e.type, e, loc=self.loc(node))]
-                          if e.type.n <= t.n else self.error(node, f"a {e.type} string does "
-                                                                   f"not fit in {t}"),
-                          loc=self.loc(node))
+                                   *self.place(e, var, 0, e.type, node)], loc=self.loc(node))
         self.error(node, f"expected a {t} value, got {e.type}")
 
     def tuple_value(self: Lowerer, t: Type, node: ast.Tuple) -> ir.Expr:
@@ -462,7 +461,7 @@ class ExprLowering:
             v = self.expr(elt)
             v = self.convert(v, f.type, elt) if f.type.is_scalar else \
                 self.aggregate_as(v, f.type, elt)
-            init.append(ir.Store(var, f.offset, f.type, v, loc=self.loc(elt)))
+            init += self.place(v, var, f.offset, f.type, elt)
         return ir.Agg(t, var, init, loc=self.loc(node))
 
     # -- calls --------------------------------------------------------------------------------
@@ -476,13 +475,23 @@ class ExprLowering:
         t = ArrayT(INTS["s8"], n, is_str=True)
         var = self.temp(t, node, "str")
         loc = self.loc(node)
-        init: list[ir.Stmt] = [
-            ir.Zero(var, loc=loc),
-            ir.HelperInto(f"bpf_probe_read_{space}_str",
-                          [ir.AddrOf(PtrT(t, "stack"), var, loc=loc), ir.Const(U64, n, loc=loc),
-                           self.convert(addr, U64, node)], loc=loc),
-        ]
-        return ir.Agg(t, var, init, loc=loc)
+        src = self.convert(addr, U64, node)
+
+        def fill(v: ir.Var, off: int) -> list[ir.Stmt]:
+            return [ir.Zero(v, off, n, loc=loc),
+                    ir.HelperInto(f"bpf_probe_read_{space}_str",
+                                  [ir.AddrOf(PtrT(t, "stack"), v, off, loc=loc),
+                                   ir.Const(U64, n, loc=loc), src], loc=loc)]
+
+        return ir.Agg(t, var, fill(var, 0), fill=fill, loc=loc)
+
+    def place(self: Lowerer, value: ir.Expr, var: ir.Var, offset: int, t: Type,
+              node: ast.AST) -> list[ir.Stmt]:
+        """Statements that store `value` (of type `t`) at `offset` inside aggregate `var`,
+        building aggregates in place when they can."""
+        if isinstance(value, ir.Agg) and value.fill is not None and value.type == t:
+            return value.fill(var, offset)
+        return [ir.Store(var, offset, t, value, loc=self.loc(node))]
 
 
 def _storage_var(e: ir.Expr) -> ir.Var:

@@ -164,6 +164,12 @@ class Lowerer(ExprLowering):
                 if target.id == self.ctx_name:
                     self.error(target, "the context cannot be reassigned")
                 t = value.type
+                if isinstance(value, ir.Agg) and value.var.name.startswith(
+                        f"{self.prefix}."):
+                    # a fresh aggregate: its temporary becomes the variable (no copy)
+                    value.var.name = self.prefix + target.id
+                    self.vars[target.id] = value.var
+                    return self.pending() + value.init
                 if isinstance(t, ArrayT | StructT):
                     var = self.new_var(target.id, t, target)
                 elif isinstance(t, IntT | PtrT):
@@ -214,9 +220,9 @@ class Lowerer(ExprLowering):
             value = self.expr(value_node)
             if f.type.is_scalar:
                 value = self.convert(value, f.type, value_node)
-            else:
-                self.check_aggregate(value, f.type, value_node)
-            return self.pending() + [ir.Store(var, f.offset, f.type, value, loc=loc)]
+                return self.pending() + [ir.Store(var, f.offset, f.type, value, loc=loc)]
+            value = self.aggregate_as(value, f.type, value_node)
+            return self.pending() + self.place(value, var, f.offset, f.type, value_node)
         self.error(target, f"cannot assign to {ast.unparse(target)!r}",
                    "Fields can be set on local struct variables and map values.")
 

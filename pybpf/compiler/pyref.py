@@ -1,0 +1,350 @@
+"""Running a compiled function as plain Python with the compiled program's semantics.
+
+The function's own source runs, rewritten so that arithmetic, comparisons, conversions and
+map access follow the same rules as the BPF code: fixed-width integers that wrap, the wider
+type wins (unsigned at equal width), untyped literals take the other operand's type, division
+truncates toward zero, x // 0 == 0, x % 0 == x, shift amounts are masked to the width, and
+a missing map key reads 0. This is the reference side of the differential tests.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+import threading
+import time
+from typing import Any
+
+from pybpf.compiler.irtypes import LIT, S64, U32, U64, IntT, LitT, Type, common, from_spec
+from pybpf.compiler.pyfront.exprs import _BINOPS, _CMP, _CMPOPS, _fold
+from pybpf.compiler.pyfront.source import source_of
+
+
+class TypedInt:
+    """An integer with its fixed-width type (always stored wrapped into that type)."""
+
+    __slots__ = ("t", "v")
+
+    def __init__(self, v: int, t: IntT) -> None:
+        self.t, self.v = t, t.wrap(int(v))
+
+    def __index__(self) -> int:
+        return self.v
+
+    __int__ = __index__
+
+    def __bool__(self) -> bool:
+        return self.v != 0
+
+    def __hash__(self) -> int:
+        return hash(self.v)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TypedInt | int) and int(other) == self.v  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"{self.t}({self.v})"
+
+
+def _type_of(x: Any) -> IntT:
+    return x.t if isinstance(x, TypedInt) else LIT
+
+
+def _int(x: Any) -> int:
+    if isinstance(x, bool | int | TypedInt):
+        return int(x)
+    raise TypeError(f"expected an integer, got {type(x).__name__}")
+
+
+def _make(v: int, t: IntT) -> Any:
+    if isinstance(t, LitT):
+        return v if -2**63 <= v < 2**64 else S64.wrap(v)
+    return TypedInt(v, t)
+
+
+def bin_op(op: str, a: Any, b: Any) -> Any:
+    t = common(_type_of(a), _type_of(b))
+    x, y = _int(a), _int(b)
+    v = _fold(op, x, y, t)
+    if v is None:  # an untyped result beyond 64 bits: computed like the 64-bit register
+        v = _fold(op, S64.wrap(x), S64.wrap(y), S64)
+        assert v is not None
+    return _make(v, t)
+
+
+def un_op(op: str, a: Any) -> Any:
+    t = _type_of(a)
+    v = -_int(a) if op == "neg" else ~_int(a)
+    return _make(v, t)
+
+
+def cmp_op(op: str, a: Any, b: Any) -> bool:
+    t = common(_type_of(a), _type_of(b))
+    x, y = _int(a), _int(b)
+    if not isinstance(t, LitT):
+        x, y = t.wrap(x), t.wrap(y)
+    return _CMP[op](x, y)
+
+
+def convert(v: Any, t: Type | None) -> Any:
+    if isinstance(t, IntT) and not isinstance(t, LitT) and isinstance(v, bool | int | TypedInt):
+        return TypedInt(int(v), t)
+    return v
+
+
+class MapView:
+    """A map seen from the reference run: typed values, missing keys read 0."""
+
+    def __init__(self, m: Any) -> None:
+        self.m = m
+        self.value_t = from_spec(m.value_codec)
+
+    def _key(self, k: Any) -> Any:
+        if isinstance(k, tuple):
+            return tuple(self._key(x) for x in k)
+        return int(k) if isinstance(k, TypedInt) else k
+
+    def __getitem__(self, k: Any) -> Any:
+        return convert(self.m.get(self._key(k), 0), self.value_t)
+
+    def get(self, k: Any, default: Any = 0) -> Any:
+        v = self.m.get(self._key(k))
+        return convert(v if v is not None else default, self.value_t)
+
+    def __setitem__(self, k: Any, v: Any) -> None:
+        self.m[self._key(k)] = int(v) if isinstance(v, TypedInt) else v
+
+    def __delitem__(self, k: Any) -> None:
+        self.m.pop(self._key(k), None)
+
+    def __contains__(self, k: Any) -> bool:
+        return self._key(k) in self.m
+
+
+class _Rewrite(ast.NodeTransformer):
+    """Route operators, conversions and returns through the helpers above."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        return _call("__bin", ast.Constant(_BINOPS[type(node.op)]), node.left, node.right,
+                     like=node)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.USub):
+            return _call("__un", ast.Constant("neg"), node.operand, like=node)
+        if isinstance(node.op, ast.Invert):
+            return _call("__un", ast.Constant("invert"), node.operand, like=node)
+        if isinstance(node.op, ast.UAdd):
+            return node.operand
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        parts: list[ast.expr] = []
+        left = node.left
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if type(op) in _CMPOPS:
+                parts.append(_call("__cmp", ast.Constant(_CMPOPS[type(op)]), left, right,
+                                   like=node))
+            else:
+                parts.append(ast.Compare(left=left, ops=[op], comparators=[right]))
+            left = right
+        out: ast.expr = parts[0] if len(parts) == 1 else ast.BoolOp(op=ast.And(), values=parts)
+        return ast.copy_location(out, node)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+        self.generic_visit(node)
+        return _call("bool", node, like=node)
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        self.generic_visit(node)
+        target = node.targets[0]
+        if isinstance(target, ast.Name):
+            node.value = _call("__conv", node.value, ast.Constant(target.id), like=node)
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.target, ast.Name):
+            value = node.value if node.value is not None else ast.Constant(0)
+            return ast.copy_location(ast.Assign(
+                targets=[node.target],
+                value=_call("__declare", value, ast.Constant(node.target.id), node.annotation,
+                            like=node)), node)
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        self.generic_visit(node)
+        op = ast.Constant(_BINOPS[type(node.op)])
+        target = node.target
+        if isinstance(target, ast.Name):
+            load = ast.Name(id=target.id, ctx=ast.Load())
+            value = _call("__conv", _call("__bin", op, load, node.value, like=node),
+                          ast.Constant(target.id), like=node)
+            return ast.copy_location(ast.Assign(targets=[target], value=value), node)
+        if isinstance(target, ast.Subscript):
+            return ast.copy_location(ast.Expr(_call("__aug_item", target.value, target.slice,
+                                                    op, node.value, like=node)), node)
+        if isinstance(target, ast.Attribute):
+            return ast.copy_location(ast.Expr(_call(
+                "__aug_attr", target.value, ast.Constant(target.attr), op, node.value,
+                like=node)), node)
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.target, ast.Name):
+            conv = ast.Assign(targets=[ast.Name(id=node.target.id, ctx=ast.Store())],
+                              value=_call("__conv", ast.Name(id=node.target.id, ctx=ast.Load()),
+                                          ast.Constant(node.target.id), like=node))
+            node.body.insert(0, ast.copy_location(conv, node))
+        return node
+
+    def visit_Return(self, node: ast.Return) -> ast.AST:
+        self.generic_visit(node)
+        if node.value is not None:
+            node.value = _call("__ret", node.value, like=node)
+        return node
+
+
+def _call(name: str, *args: ast.expr, like: ast.AST) -> ast.Call:
+    return ast.copy_location(ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args),
+                                      keywords=[]), like)
+
+
+class _Cast:
+    """u32(x) and friends in the reference run (and usable as annotations)."""
+
+    def __init__(self, t: Type) -> None:
+        self.irtype = t
+
+    def __call__(self, v: Any) -> Any:
+        return convert(v, self.irtype)
+
+
+class _Frame:
+    """Per-call typing state: variable types fixed by their first assignment."""
+
+    def __init__(self, static: dict[str, Any], ret: Type | None) -> None:
+        self.types = dict(static)
+        self.ret = ret
+
+    def conv(self, v: Any, name: str) -> Any:
+        t = self.types.get(name)
+        if t is None:
+            t = _type_of(v) if isinstance(v, bool | int | TypedInt) else None
+            if isinstance(t, LitT):
+                t = S64
+            self.types[name] = t
+        return convert(v, t)
+
+    def declare(self, v: Any, name: str, annotation: Any) -> Any:
+        t = annotation.irtype if isinstance(annotation, _Cast) else \
+            S64 if annotation in (int, bool) else from_spec(annotation)
+        self.types[name] = t
+        return convert(v, t)
+
+
+_PY_BUILTINS = {
+    "pid": lambda: TypedInt(os.getpid(), U32),
+    "tid": lambda: TypedInt(threading.get_native_id(), U32),
+    "uid": lambda: TypedInt(os.getuid(), U32),
+    "gid": lambda: TypedInt(os.getgid(), U32),
+    "ktime_ns": lambda: TypedInt(time.monotonic_ns(), U64),
+    "cpu": lambda: TypedInt(0, U32),
+    "cgroup_id": lambda: TypedInt(0, U64),
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_code(pyfunc: Any) -> Any:
+    src = source_of(pyfunc)
+    tree = src.tree
+    tree.decorator_list = []
+    module = ast.Module(body=[_Rewrite().visit(tree)], type_ignores=[])
+    ast.fix_missing_locations(module)
+    ast.increment_lineno(module, src.first_line - 1)
+    return compile(module, src.file, "exec"), src
+
+
+def run_function(pyfunc: Any, args: tuple[Any, ...], param_types: list[Type | None],
+                 ret: Type | None, static_types: dict[str, Any] | None = None) -> Any:
+    from pybpf.maps import Map
+
+    code, src = _compiled_code(pyfunc)
+    frame = _Frame(static_types or {}, ret)
+    env: dict[str, Any] = {}
+    for name, value in src.env.items():
+        if isinstance(value, Map):
+            value = MapView(value)
+        elif getattr(value, "__bpf_builtin__", None) in _PY_BUILTINS:
+            value = _PY_BUILTINS[value.__bpf_builtin__]
+        elif hasattr(value, "__bpf_inline__"):
+            value = _inline_runner(value)
+        elif _is_int_ctype(value):
+            value = _Cast(from_spec(value))
+        env[name] = value
+    env.update({"__bin": bin_op, "__un": un_op, "__cmp": cmp_op, "__conv": frame.conv,
+                "__declare": frame.declare, "__aug_item": _aug_item,
+                "__aug_attr": _aug_attr, "__ret": lambda v: convert(v, frame.ret)})
+    namespace: dict[str, Any] = {}
+    exec(code, env, namespace)  # noqa: S102 - the user's own function, rewritten
+    fn = namespace[pyfunc.__name__]
+    typed = [convert(a, t) if t is not None else a
+             for a, t in zip(args, param_types, strict=False)]
+    return fn(*typed)
+
+
+def _inline_runner(target: Any) -> Any:
+    pyfunc = target.__bpf_inline__
+
+    def run(*args: Any) -> Any:
+        src = source_of(pyfunc)
+        ann = [_annotation(src, a.annotation) for a in src.tree.args.args]
+        ret = _annotation(src, src.tree.returns) or S64
+        return run_function(pyfunc, args, ann, ret)
+
+    return run
+
+
+def _annotation(src: Any, node: ast.expr | None) -> Type | None:
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant):
+        return from_spec(node.value)
+    value = eval(compile(ast.Expression(node), src.file, "eval"), src.env)  # noqa: S307
+    return S64 if value in (int, bool) else from_spec(value)
+
+
+def _is_int_ctype(value: Any) -> bool:
+    from pybpf import types
+
+    try:
+        return value in (types.u8, types.u16, types.u32, types.u64, types.s8, types.s16,
+                         types.s32, types.s64)
+    except TypeError:
+        return False
+
+
+def _aug_item(container: Any, key: Any, op: str, value: Any) -> None:
+    container[key] = bin_op(op, container[key], value)
+
+
+def _aug_attr(obj: Any, name: str, op: str, value: Any) -> None:
+    setattr(obj, name, bin_op(op, getattr(obj, name), value))
+
+
+def run(program: Any, args: tuple[Any, ...]) -> Any:
+    """`program.py(*args)`: the reference run of a compiled program's function."""
+    src = source_of(program.pyfunc)
+    params = [_annotation(src, a.annotation) for a in src.tree.args.args]
+    ret = _annotation(src, src.tree.returns)
+    from pybpf.compiler.api import FunctionProgram
+
+    if isinstance(program, FunctionProgram):
+        params = [p or U64 for p in params]
+        ret = ret or U64
+    result = run_function(program.pyfunc, args, params, ret)
+    return int(result) if isinstance(result, TypedInt | bool) else result
