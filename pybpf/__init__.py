@@ -29,6 +29,7 @@ _LAZY = {
     "events": ("pybpf.events", None),
     "symbols": ("pybpf.symbols", None),
     "Program": ("pybpf.program", "Program"),
+    "Object": ("pybpf.elf", "Object"),
     "enable_stats": ("pybpf.program", "enable_stats"),
     "bpf": ("pybpf.bpf", None),
     "CompileError": ("pybpf.compiler.errors", "CompileError"),
