@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = map_sub.add_parser("list", aliases=["show"], help="list maps")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=_map_list)
+
+    from pybpf import cli_run
+
+    cli_run.add_parser(sub)
     return parser
 
 
