@@ -326,7 +326,10 @@ class InlineFunction:
         self.__doc__ = pyfunc.__doc__
 
     def __call__(self, *args: Any) -> Any:
-        return self.pyfunc(*args)
+        """Plain Python, with the compiled semantics (see pyref)."""
+        from pybpf.compiler import pyref
+
+        return pyref.run_inline(self.pyfunc, args)
 
 
 def iter_records(program: CompiledProgram, timeout_ms: int = 100) -> Iterator[Any]:

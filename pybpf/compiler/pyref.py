@@ -292,21 +292,21 @@ def run_function(pyfunc: Any, args: tuple[Any, ...], param_types: list[Type | No
     namespace: dict[str, Any] = {}
     exec(code, env, namespace)  # noqa: S102 - the user's own function, rewritten
     fn = namespace[pyfunc.__name__]
-    typed = [convert(a, t) if t is not None else a
+    typed = [MapView(a) if isinstance(a, Map) else convert(a, t) if t is not None else a
              for a, t in zip(args, param_types, strict=False)]
     return fn(*typed)
 
 
 def _inline_runner(target: Any) -> Any:
     pyfunc = target.__bpf_inline__
+    return lambda *args: run_inline(pyfunc, args)
 
-    def run(*args: Any) -> Any:
-        src = source_of(pyfunc)
-        ann = [_annotation(src, a.annotation) for a in src.tree.args.args]
-        ret = _annotation(src, src.tree.returns) or S64
-        return run_function(pyfunc, args, ann, ret)
 
-    return run
+def run_inline(pyfunc: Any, args: tuple[Any, ...]) -> Any:
+    src = source_of(pyfunc)
+    ann = [_annotation(src, a.annotation) for a in src.tree.args.args]
+    ret = _annotation(src, src.tree.returns) or S64
+    return run_function(pyfunc, args, ann, ret)
 
 
 def _annotation(src: Any, node: ast.expr | None) -> Type | None:
@@ -315,6 +315,8 @@ def _annotation(src: Any, node: ast.expr | None) -> Type | None:
     if isinstance(node, ast.Constant):
         return from_spec(node.value)
     value = eval(compile(ast.Expression(node), src.file, "eval"), src.env)  # noqa: S307
+    if value is Any:
+        return None
     return S64 if value in (int, bool) else from_spec(value)
 
 

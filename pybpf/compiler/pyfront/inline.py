@@ -45,7 +45,7 @@ def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
             continue
         value = lw.expr(arg)
         body += lw.pending()
-        t = sub.annotation_type(p.annotation) if p.annotation else value.type
+        t = sub.annotation_type(p.annotation) if _typed(sub, p.annotation) else value.type
         var = sub.new_var(p.arg, t, p)
         body += sub.store_var(var, value, arg)
     ret_t = sub.annotation_type(src.tree.returns) if src.tree.returns is not None else S64
@@ -58,3 +58,13 @@ def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
     body += sub.block(src.tree.body)
     lw.temp_count = max(lw.temp_count, sub.temp_count)
     return ir.Inline(ret_t, body, result, loc=lw.loc(node))
+
+
+def _typed(sub: Lowerer, annotation: ast.expr | None) -> bool:
+    """An annotation that fixes the parameter's type (not absent, not typing.Any)."""
+    if annotation is None:
+        return False
+    try:
+        return sub.static_value(annotation) is not Any
+    except Exception:  # noqa: BLE001 - a string spec such as "char[16]"
+        return True
