@@ -39,11 +39,20 @@ class Compiled:
 def compile_function(pyfunc: Callable[..., Any], context: contexts.Context) -> Compiled:
     src = source_of(pyfunc)
     lw = Lowerer(src, context)
-    fn = lw.lower_function(pyfunc.__name__)
-    from pybpf.compiler import fold
+    try:
+        fn = lw.lower_function(pyfunc.__name__)
+        from pybpf.compiler import fold
 
-    fold.run(fn)
-    insns = codegen.generate(fn)
+        fold.run(fn)
+        cg = codegen.CodeGen(fn)
+        insns = cg.generate()
+    except CompileError:
+        raise
+    except Exception as e:  # a compiler bug: still one clear message, with the place
+        loc = getattr(locals().get("cg"), "cur_loc", None) or src.loc(None)
+        raise CompileError(f"internal compiler error ({type(e).__name__}: {e})", loc,
+                           "This is a bug in pybpf's compiler; please report it with this "
+                           "source.") from e
     return Compiled(fn, insns, lw.extra, {k: v.type for k, v in lw.vars.items()})
 
 

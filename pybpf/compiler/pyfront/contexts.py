@@ -203,12 +203,17 @@ def btf_to_ir(t: Any, depth: int = 0) -> Type:
         return IntT(t.size * 8, bool(getattr(t, "signed", False))) if t.size in (1, 2, 4, 8) \
             else S64
     if kind == "ptr":
-        target = t.type if hasattr(t, "type") else None
-        return PtrT(BTFRef(target) if target is not None else None, "kernel")
+        target = t.target.resolve()
+        if getattr(target, "kind", "") in ("struct", "union"):
+            return PtrT(BTFRef(target), "kernel")
+        if getattr(target, "kind", "") == "int" and target.size == 1:
+            return PtrT(IntT(8, True), "kernel")
+        return PtrT(None, "kernel")
     if kind == "array":
-        elem = btf_to_ir(t.type, depth + 1)
-        if isinstance(elem, IntT) and elem.bits == 8 and getattr(t.type.resolve(), "is_char",
-                                                                   False):
+        elem = btf_to_ir(t.elem, depth + 1)
+        e = t.elem.resolve()
+        if isinstance(elem, IntT) and elem.bits == 8 and (getattr(e, "is_char", False)
+                                                          or e.name == "char"):
             return str_type(t.nelems)
         return ArrayT(elem, t.nelems)
     if kind in ("struct", "union"):
