@@ -52,7 +52,7 @@ int count_xdp(struct xdp_md *ctx)
 	if (data + 42 > end)
 		return 2;
 	if (data[12] == 0x08 && data[13] == 0x00 && data[23] == 17 &&
-	    ((data[36] << 8) | data[37]) == port)
+	    (port == 0 || ((data[36] << 8) | data[37]) == port))
 		bump(1);
 	return 2; /* XDP_PASS */
 }

@@ -18,6 +18,9 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } perf_events SEC(".maps");
 
+/* a global pointer keeps struct event in the object's BTF for decoders */
+struct event *unused_event __attribute__((unused));
+
 const volatile __u32 target_pid = 0;
 __u32 seq = 0;
 
