@@ -65,6 +65,7 @@ class CodeGen:
         self.ctx_slot: int | None = None
         self.reachable = True
         self.jump_targets: set[str] = set()
+        self.var_reg: dict[int, int] = {}  # id(Var) -> register for variables kept in one
 
     # -- plumbing ---------------------------------------------------------------------------
     def _emit(self, insn: asm.Instruction) -> None:
@@ -97,15 +98,29 @@ class CodeGen:
         # the context pointer is saved first so that every later read can reload it
         self.ctx_slot = self.frame.alloc_fixed(8, NO_LOC, "the context pointer")
         self.emit(asm.stx("u64", R10, self.ctx_slot, R1))
+        in_regs = _register_candidates(self.fn.body, variables, VAR_REGS)
+        for var, reg in zip(in_regs, VAR_REGS, strict=False):
+            self.var_reg[id(var)] = reg
+            self.pool.free.remove(reg)
+        needs_init = _read_before_assigned(self.fn.body)
         for var in variables:
-            var.slot = self.frame.alloc_fixed(var.type.size, var.loc, f"variable {var.name}")
-            if var.type.is_scalar:  # defined value even on paths that never assign it
-                self.emit(asm.st("u64", R10, var.slot, 0))
+            reg = self.var_reg.get(id(var))
+            if reg is None:
+                var.slot = self.frame.alloc_fixed(var.type.size, var.loc,
+                                                  f"variable {var.name}")
+            if var.type.is_scalar and id(var) in needs_init:
+                # a defined value on paths that never assign it
+                if reg is None:
+                    self.emit(asm.st("u64", R10, var.slot, 0))
+                else:
+                    self.emit(asm.mov(Reg(reg), 0))
         self.block(self.fn.body)
         # falling off the end returns the default
         self.cur_loc = NO_LOC
         self.ret(ir.Const(ir.LIT, self.fn.default_return))
-        return asm.resolve(self.out)
+        from pybpf.compiler import peephole
+
+        return asm.resolve(peephole.run(self.out))
 
     # -- statements -------------------------------------------------------------------------
     def block(self, stmts: list[ir.Stmt]) -> None:
@@ -123,6 +138,10 @@ class CodeGen:
 
     def s_Assign(self, s: ir.Assign) -> None:
         var = s.var
+        reg = self.var_reg.get(id(var))
+        if reg is not None:
+            self.assign_reg(Reg(reg), var.type, s.value)
+            return
         assert var.slot is not None
         if var.type.is_scalar:
             t = self.expr(s.value)
@@ -133,6 +152,44 @@ class CodeGen:
         src = self.storage(s.value)
         if src != var.slot:
             self.copy(var.slot, src, var.type.size)
+
+    def assign_reg(self, r: Reg, t: Type, value: ir.Expr) -> None:
+        """var = value for a register variable; `var = var op x` is done in place."""
+        if isinstance(value, ir.BinOp) and isinstance(value.left, ir.Load) and \
+                self.var_reg.get(id(value.left.var)) == int(r) and \
+                value.op in ("add", "sub", "mul", "and", "or", "xor", "shl") and \
+                isinstance(value.type, IntT):
+            bits = value.type.bits
+            imm = self.immediate(value.right, value.op, bits, value.type.signed)
+            if imm is not None:
+                self.emit(_ALU[value.op](r, imm))
+            else:
+                b = self.expr(value.right)
+                (rb,) = self.pool.reg(b)
+                if value.op == "shl":
+                    b = self.pool.own(b)
+                    (rb,) = self.pool.reg(b)
+                    self.emit(asm.and_(rb, 63 if bits == 64 else 31))
+                self.emit(_ALU[value.op](r, rb))
+                self.pool.release(b)
+            if value.op not in ("and", "or", "xor"):
+                self.normalize(r, value.type)
+            if value.type != t:
+                self.normalize(r, t)
+            return
+        v = self.expr(value)
+        (rv,) = self.pool.reg(v)
+        if rv != r:
+            self.emit(asm.mov(r, rv))
+        self.pool.release(v)
+
+    def var_store(self, var: ir.Var, src: Reg) -> None:
+        reg = self.var_reg.get(id(var))
+        if reg is not None:
+            self.emit(asm.mov(Reg(reg), src))
+        else:
+            assert var.slot is not None
+            self.emit(asm.stx("u64", R10, var.slot, src))
 
     def s_Store(self, s: ir.Store) -> None:
         assert s.var.slot is not None
@@ -148,7 +205,7 @@ class CodeGen:
     def s_StoreIndex(self, s: ir.StoreIndex) -> None:
         assert s.var.slot is not None and isinstance(s.var.type, ArrayT)
         n = s.var.type.n
-        idx = self.expr(s.index)
+        idx = self.pool.own(self.expr(s.index))
         val = self.expr(s.value)
         ri, rv = self.pool.reg(idx, val)
         skip = self.label("oob")
@@ -167,8 +224,7 @@ class CodeGen:
     def s_HelperInto(self, s: ir.HelperInto) -> None:
         self.call(s.helper, s.args)
         if s.result is not None:
-            assert s.result.slot is not None
-            self.emit(asm.stx("u64", R10, s.result.slot, R0))
+            self.var_store(s.result, R0)
 
     def s_MapUpdate(self, s: ir.MapUpdate) -> None:
         key = self.key_slot(s.map, s.key)
@@ -242,8 +298,7 @@ class CodeGen:
         self.emit(asm.mov(R4, 0))
         self.emit(asm.call("bpf_ringbuf_output"))
         if s.result is not None:
-            assert s.result.slot is not None
-            self.emit(asm.stx("u64", R10, s.result.slot, R0))
+            self.var_store(s.result, R0)
 
     def s_If(self, s: ir.If) -> None:
         other, end = self.label("else"), self.label("endif")
@@ -257,23 +312,30 @@ class CodeGen:
 
     def s_Loop(self, s: ir.Loop) -> None:
         var = s.var
-        assert var.slot is not None
+        reg = self.var_reg.get(id(var))
         head, cont, end = self.label("loop"), self.label("next"), self.label("done")
-        self.emit(asm.mov(R0, s.start) if -2**31 <= s.start < 2**31
-                  else asm.ld_imm64(R0, s.start & (2**64 - 1)))
-        self.emit(asm.stx("u64", R10, var.slot, R0))
+        counter = Reg(reg) if reg is not None else R0
+        self.load_const(counter, ir.LIT, s.start)
+        if reg is None:
+            assert var.slot is not None
+            self.emit(asm.stx("u64", R10, var.slot, R0))
         self.place(head)
-        self.emit(asm.ldx("u64", R0, R10, var.slot))
-        self.emit((asm.jsge if s.step > 0 else asm.jsle)(R0, s.stop, end))
+        if reg is None:
+            self.emit(asm.ldx("u64", R0, R10, var.slot))
+        self.emit((asm.jsge if s.step > 0 else asm.jsle)(counter, s.stop, end))
         if s.cond is not None:
             self.branch_false(s.cond, end)
         self.loops.append((cont, end))
         self.block(s.body)
         self.loops.pop()
         self.place(cont)
-        self.emit(asm.ldx("u64", R0, R10, var.slot))
-        self.emit(asm.add(R0, s.step))
-        self.emit(asm.stx("u64", R10, var.slot, R0))
+        if reg is not None:
+            self.emit(asm.add(counter, s.step))
+        else:
+            assert var.slot is not None
+            self.emit(asm.ldx("u64", R0, R10, var.slot))
+            self.emit(asm.add(R0, s.step))
+            self.emit(asm.stx("u64", R10, var.slot, R0))
         self.emit(asm.ja(head))
         self.place(end)
 
@@ -428,6 +490,9 @@ class CodeGen:
             self.emit(asm.ld_imm64(r, value & (2**64 - 1)))
 
     def e_Load(self, e: ir.Load) -> Temp:
+        reg = self.var_reg.get(id(e.var))
+        if reg is not None:
+            return self.pool.borrow(reg)
         t = self.pool.new()
         (r,) = self.pool.reg(t)
         assert e.var.slot is not None
@@ -457,14 +522,14 @@ class CodeGen:
         return t
 
     def e_CtxLoad(self, e: ir.CtxLoad) -> Temp:
-        t = self.e_CtxPtr(e)
+        t = self.pool.own(self.e_CtxPtr(e))
         (r,) = self.pool.reg(t)
         self.emit(asm.ldx(_SIZE[e.size], r, r, e.offset))
         self.normalize(r, e.type, from_bits=e.size * 8)
         return t
 
     def e_MemLoad(self, e: ir.MemLoad) -> Temp:
-        t = self.expr(e.ptr)
+        t = self.pool.own(self.expr(e.ptr))
         (r,) = self.pool.reg(t)
         size = e.type.size if not e.bit_size else _container(e.bit_offset, e.bit_size)
         self.emit(asm.ldx(_SIZE[size], r, r, e.offset))
@@ -473,7 +538,7 @@ class CodeGen:
 
     def e_LoadIndex(self, e: ir.LoadIndex) -> Temp:
         assert e.var.slot is not None and isinstance(e.var.type, ArrayT)
-        idx = self.expr(e.index)
+        idx = self.pool.own(self.expr(e.index))
         (ri,) = self.pool.reg(idx)
         oob, done = self.label("oob"), self.label("idx")
         self.emit(asm.jge(ri, e.var.type.n, oob))
@@ -521,7 +586,7 @@ class CodeGen:
         bits = t.bits if isinstance(t, IntT) else 64
         imm = self.immediate(e.right, op, bits, signed)
         if imm is not None:
-            a = self.expr(e.left)
+            a = self.pool.own(self.expr(e.left))
             (ra,) = self.pool.reg(a)
             if op == "shr":
                 self.emit((asm.arsh if signed else asm.rsh)(ra, imm))
@@ -530,8 +595,10 @@ class CodeGen:
             if isinstance(t, IntT) and op not in ("and", "or", "xor", "shr"):
                 self.normalize(ra, t)
             return a
-        a = self.expr(e.left)
+        a = self.pool.own(self.expr(e.left))
         b = self.expr(e.right)
+        if op in ("shl", "shr", "div", "mod"):  # these modify the right operand too
+            b = self.pool.own(b)
         ra, rb = self.pool.reg(a, b)
         if op in ("shl", "shr"):
             self.emit(asm.and_(rb, 63 if bits == 64 else 31))
@@ -599,7 +666,7 @@ class CodeGen:
             self.emit(asm.and_(r, (1 << bits) - 1))
 
     def e_UnOp(self, e: ir.UnOp) -> Temp:
-        a = self.expr(e.operand)
+        a = self.pool.own(self.expr(e.operand))
         (r,) = self.pool.reg(a)
         if e.op == "neg":
             self.emit(asm.neg(r))
@@ -609,7 +676,9 @@ class CodeGen:
         return a
 
     def e_Cast(self, e: ir.Cast) -> Temp:
-        a = self.expr(e.operand)
+        if e.operand.type == e.type:  # already canonical for this type
+            return self.expr(e.operand)
+        a = self.pool.own(self.expr(e.operand))
         (r,) = self.pool.reg(a)
         self.normalize(r, e.type)
         return a
@@ -623,62 +692,45 @@ class CodeGen:
 
     def truth(self, e: ir.Expr) -> Temp:
         """0/1 from a condition, through branches."""
-        self.pool.flush()
-        t = self.pool.new()
-        self.pool.hold(t)
-        (r,) = self.pool.reg(t)
+        res = _Result(self)
         false, done = self.label("f"), self.label("t")
         self.branch_false(e, false)
-        (r,) = self.pool.reg(t)
-        self.emit(asm.mov(r, 1))
+        res.set_const(1)
         self.emit(asm.ja(done))
         self.place(false)
-        self.emit(asm.mov(r, 0))
+        res.set_const(0)
         self.place(done)
-        t.held = False
-        return t
+        return res.end()
 
     e_Compare = e_Logic = e_Not = truth
 
     def e_Cond(self, e: ir.Cond) -> Temp:
-        self.pool.flush()
-        t = self.pool.new()
-        self.pool.hold(t)
+        res = _Result(self)
         other, done = self.label("c"), self.label("cd")
         self.branch_false(e.cond, other)
-        self.into(t, e.then)
+        res.set(e.then)
         self.emit(asm.ja(done))
         self.place(other)
-        self.into(t, e.other)
+        res.set(e.other)
         self.place(done)
-        t.held = False
-        return t
-
-    def into(self, t: Temp, e: ir.Expr) -> None:
-        v = self.expr(e)
-        rt, rv = self.pool.reg(t, v)
-        self.emit(asm.mov(rt, rv))
-        self.pool.release(v)
-        self.pool.flush(keep=(t,))
+        return res.end()
 
     def e_MapGet(self, e: ir.MapGet) -> Temp:
         key = self.key_slot(e.map, e.key)
-        self.pool.flush()
-        t = self.pool.new()
-        self.pool.hold(t)
+        res = _Result(self)
         miss, done = self.label("miss"), self.label("got")
         self.map_call("bpf_map_lookup_elem", e.map, key)
         self.emit(asm.jeq(R0, 0, miss))
-        (r,) = self.pool.reg(t)
         size = e.type.size
+        r = res.target_reg()
         self.emit(asm.ldx(_SIZE[size], r, R0, e.offset))
         self.normalize(r, e.type, from_bits=size * 8)
+        res.commit(r)
         self.emit(asm.ja(done))
         self.place(miss)
-        self.into(t, e.default)
+        res.set(e.default)
         self.place(done)
-        t.held = False
-        return t
+        return res.end()
 
     def e_MapHas(self, e: ir.MapHas) -> Temp:
         key = self.key_slot(e.map, e.key)
@@ -768,6 +820,65 @@ class CodeGen:
         self.emit(_JUMP[op, e.signed](ra, rb, target))
 
 
+VAR_REGS = (9, 8)  # callee-saved registers given to the most used scalar variables
+
+
+def _register_candidates(body: list[ir.Stmt], variables: list[ir.Var],
+                         regs: tuple[int, ...]) -> list[ir.Var]:
+    """The scalar variables to keep in registers: the most used, loops weighing more."""
+    weight: dict[int, float] = {}
+
+    def visit(stmts: list[ir.Stmt], w: float) -> None:
+        for s in stmts:
+            for node in _walk([s]):
+                if isinstance(node, ir.Loop) and node is not s:
+                    continue
+                if isinstance(node, ir.Load | ir.Assign):
+                    v = node.var
+                    weight[id(v)] = weight.get(id(v), 0) + w
+            if isinstance(s, ir.Loop):
+                weight[id(s.var)] = weight.get(id(s.var), 0) + 8 * w
+                visit(s.body, w * 8)
+            elif isinstance(s, ir.If):
+                visit(s.then, w)
+                visit(s.other, w)
+
+    visit(body, 1.0)
+    scalars = [v for v in variables if v.type.is_scalar and weight.get(id(v), 0) >= 2]
+    scalars.sort(key=lambda v: -weight[id(v)])
+    return scalars[:len(regs)]
+
+
+def _read_before_assigned(body: list[ir.Stmt]) -> set[int]:
+    """Variables that may be read before an assignment: only those need a zero at entry.
+    Conservative: only top-level straight-line assignments count as definite."""
+    defined: set[int] = set()
+    needs: set[int] = set()
+    for s in body:
+        target = s.var if isinstance(s, ir.Assign) else None
+        for node in _walk([s]):
+            for v in _vars_read(node):
+                if v is not target and id(v) not in defined:
+                    needs.add(id(v))
+            if node is not s and isinstance(node, ir.Assign | ir.Loop | ir.HelperInto |
+                                            ir.RingOutput) and id(_target_of(node)) \
+                    not in defined:
+                needs.add(id(_target_of(node)))
+        if target is not None:
+            defined.add(id(target))
+    return needs
+
+
+def _target_of(node: Any) -> Any:
+    return getattr(node, "var", None) or getattr(node, "result", None)
+
+
+def _vars_read(node: Any) -> list[ir.Var]:
+    if isinstance(node, ir.Load | ir.AddrOf | ir.VarRef | ir.LoadIndex):
+        return [node.var]
+    return []
+
+
 def _is_simple(e: ir.Expr) -> bool:
     return isinstance(e, ir.Const | ir.AddrOf | ir.VarRef | ir.Load | ir.CtxPtr | ir.MapPtr)
 
@@ -799,6 +910,61 @@ def _container(bit_offset: int, bit_size: int) -> int:
         if need <= size * 8:
             return size
     raise CompileError("bitfield wider than 64 bits")
+
+
+class _Result:
+    """The value of an expression whose code branches (conditional expressions, truth
+    values, map reads with a default). Both paths leave it in one agreed place: a held
+    register when two are free, else a stack slot."""
+
+    def __init__(self, gen: CodeGen) -> None:
+        self.gen = gen
+        gen.pool.flush()
+        self.temp: Temp | None = None
+        self.slot: int | None = None
+        if len(gen.pool.free) >= 2:
+            self.temp = gen.pool.new()
+            gen.pool.hold(self.temp)
+        else:
+            self.slot = gen.frame.alloc_scratch(8, gen.cur_loc, "a branch result")
+
+    def target_reg(self) -> Reg:
+        """A register to compute the value into (commit() afterwards)."""
+        if self.temp is not None:
+            (r,) = self.gen.pool.reg(self.temp)
+            return r
+        return R1
+
+    def commit(self, r: Reg) -> None:
+        if self.slot is not None:
+            self.gen.emit(asm.stx("u64", R10, self.slot, r))
+
+    def set_const(self, value: int) -> None:
+        r = self.target_reg()
+        self.gen.emit(asm.mov(r, value))
+        self.commit(r)
+
+    def set(self, e: ir.Expr) -> None:
+        v = self.gen.expr(e)
+        (rv,) = self.gen.pool.reg(v)
+        if self.temp is not None:
+            (rt,) = self.gen.pool.reg(self.temp)
+            self.gen.emit(asm.mov(rt, rv))
+        else:
+            assert self.slot is not None
+            self.gen.emit(asm.stx("u64", R10, self.slot, rv))
+        self.gen.pool.release(v)
+        self.gen.pool.flush(keep=(self.temp,) if self.temp else ())
+
+    def end(self) -> Temp:
+        if self.temp is not None:
+            self.temp.held = False
+            return self.temp
+        t = self.gen.pool.new()
+        (r,) = self.gen.pool.reg(t)
+        assert self.slot is not None
+        self.gen.emit(asm.ldx("u64", r, R10, self.slot))
+        return t
 
 
 class _LocScope:

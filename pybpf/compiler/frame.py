@@ -67,6 +67,7 @@ class Temp:
     pinned: bool = False  # in use by the current instruction (transient)
     held: bool = False  # a result register across a branch (until released)
     age: int = 0
+    borrowed: bool = False  # a variable's own register, read in place: never freed or mutated
 
 
 @dataclass
@@ -104,6 +105,19 @@ class Pool:
         victim.reg = None
         return reg
 
+    def borrow(self, reg: int) -> Temp:
+        """A read-only view of a register variable (no copy)."""
+        return Temp(reg=reg, borrowed=True)
+
+    def own(self, t: Temp) -> Temp:
+        """`t` if it may be modified in place, else a fresh copy of it."""
+        if not t.borrowed:
+            return t
+        new = self.new()
+        (r,) = self.reg(new)
+        self.emit(asm.mov(r, asm.Reg(t.reg)))  # type: ignore[arg-type]
+        return new
+
     def reg(self, *temps: Temp) -> list[asm.Reg]:
         """The registers of `temps`, reloading spilled ones; all are in registers at once."""
         for t in temps:
@@ -122,6 +136,8 @@ class Pool:
 
     def release(self, *temps: Temp) -> None:
         for t in temps:
+            if t.borrowed:
+                continue
             if t in self.live:
                 self.live.remove(t)
                 if t.reg is not None:
@@ -144,4 +160,4 @@ class Pool:
     def hold(self, t: Temp) -> None:
         """Keep `t` in its register until released (a branch result)."""
         self.reg(t)
-        t.held = True
+        t.held = not t.borrowed

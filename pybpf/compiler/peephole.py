@@ -1,0 +1,161 @@
+"""Peephole clean-up of generated code (instructions and labels, before jump resolution):
+jumps to the next instruction, a reload of the slot just stored, and a temporary that is
+computed only to be copied into a variable's register."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pybpf import asm
+from pybpf.asm import Instruction, Label
+
+Item = Instruction | Label
+
+_ALU, _ALU64, _LDX, _ST, _STX, _LD, _JMP, _JMP32 = 0x04, 0x07, 0x01, 0x02, 0x03, 0x00, 0x05, 0x06
+_MOV, _END, _NEG = 0xB0, 0xD0, 0x80
+_CALL, _EXIT, _JA = 0x80, 0x90, 0x00
+_ATOMIC, _FETCH = 0xC0, 0x01
+_SRC_X = 0x08
+_ARGS = frozenset(range(1, 6))
+_CLOBBERED = frozenset(range(0, 6))
+
+
+def effects(insn: Instruction) -> tuple[frozenset[int], frozenset[int], str]:
+    """(registers read, registers written, control kind: "", "jump", "call", "exit")."""
+    code, cls = insn.code, insn.code & 0x07
+    if cls in (_ALU, _ALU64):
+        op = code & 0xF0
+        reads = set() if op == _MOV else {insn.dst}
+        if code & _SRC_X and op not in (_NEG, _END):
+            reads.add(insn.src)
+        return frozenset(reads), frozenset({insn.dst}), ""
+    if cls == _LDX:
+        return frozenset({insn.src}), frozenset({insn.dst}), ""
+    if cls == _ST:
+        return frozenset({insn.dst}), frozenset(), ""
+    if cls == _STX:
+        if code & 0xE0 == _ATOMIC and insn.imm & _FETCH:
+            return frozenset({insn.dst, insn.src, 0}), frozenset({insn.src, 0}), ""
+        return frozenset({insn.dst, insn.src}), frozenset(), ""
+    if cls == _LD:
+        if insn.is_ld_imm64:
+            return frozenset(), frozenset({insn.dst}), ""
+        return frozenset({6, insn.src}), _CLOBBERED, "call"  # legacy packet loads
+    if cls in (_JMP, _JMP32):
+        op = code & 0xF0
+        if op == _CALL:
+            return _ARGS, _CLOBBERED, "call"
+        if op == _EXIT:
+            return frozenset({0}), frozenset(), "exit"
+        if op == _JA and cls == _JMP:
+            return frozenset(), frozenset(), "jump"
+        reads = {insn.dst} | ({insn.src} if code & _SRC_X else set())
+        return frozenset(reads), frozenset(), "jump"
+    return frozenset(range(11)), frozenset(range(11)), "jump"
+
+
+def dead_after(items: list[Item], i: int, reg: int) -> bool:
+    """Whether `reg`'s value is never read after position i (scanning one straight path)."""
+    for item in items[i + 1:]:
+        if isinstance(item, Label):
+            continue
+        reads, writes, kind = effects(item)
+        if reg in reads:
+            return False
+        if kind == "exit":
+            return True
+        if reg in writes:
+            return True
+        if kind == "jump":
+            return False
+    return True
+
+
+def run(items: list[Item]) -> list[Item]:
+    changed = True
+    while changed:
+        changed = False
+        for rule in (_drop_jump_to_next, _drop_reload, _retarget_copy):
+            items, did = rule(items)
+            changed |= did
+    return items
+
+
+def _next_insn(items: list[Item], i: int) -> int | None:
+    for j in range(i + 1, len(items)):
+        if isinstance(items[j], Instruction):
+            return j
+    return None
+
+
+def _drop_jump_to_next(items: list[Item]) -> tuple[list[Item], bool]:
+    out: list[Item] = []
+    changed = False
+    for i, item in enumerate(items):
+        if isinstance(item, Instruction) and item.code == asm.ja(0).code and item.target:
+            labels_between = []
+            for nxt in items[i + 1:]:
+                if not isinstance(nxt, Label):
+                    break
+                labels_between.append(nxt.name)
+            if item.target in labels_between:
+                changed = True
+                continue
+        out.append(item)
+    return out, changed
+
+
+def _is_slot_store(insn: Instruction) -> bool:
+    return insn.code == asm.stx("u64", 10, 0, 0).code and insn.dst == 10
+
+
+def _is_slot_load(insn: Instruction) -> bool:
+    return insn.code == asm.ldx("u64", 0, 10, 0).code and insn.src == 10
+
+
+def _drop_reload(items: list[Item]) -> tuple[list[Item], bool]:
+    """`*(u64 *)(r10 off) = rX` then `rY = *(u64 *)(r10 off)`: the load becomes `rY = rX`
+    (or nothing when rY is rX)."""
+    changed = False
+    out = list(items)
+    for i, item in enumerate(out):
+        if not isinstance(item, Instruction) or not _is_slot_store(item):
+            continue
+        j = i + 1
+        if j >= len(out) or not isinstance(out[j], Instruction):
+            continue
+        nxt = out[j]
+        assert isinstance(nxt, Instruction)
+        if _is_slot_load(nxt) and nxt.off == item.off:
+            out[j] = None  # type: ignore[call-overload]
+            if nxt.dst != item.src:
+                out[j] = dataclasses.replace(asm.mov(asm.Reg(nxt.dst), asm.Reg(item.src)),
+                                             loc=nxt.loc)
+            changed = True
+    return [x for x in out if x is not None], changed
+
+
+def _retarget_copy(items: list[Item]) -> tuple[list[Item], bool]:
+    """`rT = <value>; rV = rT` with rT dead afterwards: compute straight into rV."""
+    out = list(items)
+    changed = False
+    mov_x = asm.mov(asm.R0, asm.R1).code
+    for i in range(len(out) - 1):
+        first = out[i]
+        if not isinstance(first, Instruction):
+            continue
+        j = i + 1
+        second = out[j]
+        if not isinstance(second, Instruction) or second.code != mov_x:
+            continue
+        t, v = second.src, second.dst
+        if t == v or first.dst != t:
+            continue
+        reads, writes, kind = effects(first)
+        pure_def = kind == "" and writes == {t} and t not in reads and v not in reads
+        if not pure_def or not dead_after(out, j, t):
+            continue
+        out[i] = dataclasses.replace(first, dst=v)
+        out[j] = None  # type: ignore[call-overload]
+        changed = True
+    return [x for x in out if x is not None], changed
