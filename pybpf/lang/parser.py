@@ -1,0 +1,325 @@
+"""Recursive-descent parser for the bpftrace language (C-like expression precedence)."""
+
+from __future__ import annotations
+
+from pybpf.lang import ast
+from pybpf.lang.errors import LangError
+from pybpf.lang.lexer import Lexer, Token
+
+ASSIGN_OPS = ("=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=")
+BINARY = [  # lowest to highest precedence
+    ("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", "<=", ">", ">="),
+    ("<<", ">>"), ("+", "-"), ("*", "/", "%"),
+]
+INT_TYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+             "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "int", "unsigned",
+             "char", "long", "short", "bool"}
+
+
+class Parser:
+    def __init__(self, src: str, file: str = "stdin") -> None:
+        self.lx = Lexer(src, file)
+        self.src = src
+        self.tok: Token = Token("eof", "", self.lx.loc(0))
+        self.no_div = 0  # inside a predicate: '/' at the top level ends it
+
+    # -- token plumbing --------------------------------------------------------------------------
+    def advance(self) -> Token:
+        t = self.tok
+        self.tok = self.lx.next()
+        return t
+
+    def at(self, text: str) -> bool:
+        return self.tok.kind == "punct" and self.tok.text == text
+
+    def at_ident(self, name: str) -> bool:
+        return self.tok.kind == "ident" and self.tok.text == name
+
+    def accept(self, text: str) -> bool:
+        if self.at(text):
+            self.advance()
+            return True
+        return False
+
+    def expect(self, text: str) -> Token:
+        if not self.at(text):
+            raise self.unexpected(f"expected '{text}'")
+        return self.advance()
+
+    def unexpected(self, want: str = "") -> LangError:
+        t = self.tok
+        what = "end of input" if t.kind == "eof" else repr(t.text)
+        return LangError(f"syntax error: unexpected {what}" + (f", {want}" if want else ""),
+                         t.loc)
+
+    # -- program ---------------------------------------------------------------------------------
+    def program(self) -> ast.Program:
+        probes: list[ast.Probe] = []
+        while self.lx.peek_char():
+            probes.append(self.probe())
+        if not probes:
+            raise LangError("syntax error: no probes in the program", self.lx.loc(0))
+        return ast.Program(probes, source=self.src, loc=probes[0].loc)
+
+    def probe(self) -> ast.Probe:
+        specs = [self.spec()]
+        while self.lx.peek_char() == ",":
+            self.lx.pos += 1
+            specs.append(self.spec())
+        pred = None
+        self.tok = self.lx.next()
+        if self.at("/"):
+            self.advance()
+            self.no_div += 1
+            pred = self.expr()
+            self.no_div -= 1
+            self.expect("/")
+        if not self.at("{"):
+            raise self.unexpected("expected '{' to start the action block")
+        body = self.block(top=True)
+        return ast.Probe(specs, pred, body, loc=specs[0].loc)
+
+    def spec(self) -> ast.ProbeSpec:
+        if self.lx.peek_char() in ("{", "/", ""):
+            pos = self.lx.pos
+            raise LangError("syntax error: expected a probe", self.lx.loc(pos))
+        t = self.lx.probe()
+        return ast.ProbeSpec(t.text, loc=t.loc)
+
+    def block(self, top: bool = False) -> list[ast.Stmt]:
+        self.expect("{")
+        stmts: list[ast.Stmt] = []
+        while not self.at("}"):
+            if self.tok.kind == "eof":
+                raise self.unexpected("expected '}'")
+            if self.accept(";"):
+                continue
+            s = self.statement()
+            stmts.append(s)
+            if self.at("}"):
+                break
+            if isinstance(s, ast.If | ast.Unroll | ast.While):
+                continue
+            self.expect(";")
+        if top:
+            # the lexer must not read past the block: the next probe is lexed as a probe
+            if not self.at("}"):
+                raise self.unexpected("expected '}'")
+        else:
+            self.advance()
+        return stmts
+
+    # -- statements ------------------------------------------------------------------------------
+    def statement(self) -> ast.Stmt:
+        t = self.tok
+        if t.kind == "ident":
+            if t.text == "if":
+                return self.if_stmt()
+            if t.text == "unroll":
+                self.advance()
+                self.expect("(")
+                count = self.expr()
+                self.expect(")")
+                return ast.Unroll(count, self.block(), loc=t.loc)
+            if t.text == "while":
+                self.advance()
+                self.expect("(")
+                cond = self.expr()
+                self.expect(")")
+                return ast.While(cond, self.block(), loc=t.loc)
+            if t.text in ("break", "continue", "return"):
+                self.advance()
+                return ast.Jump(t.text, loc=t.loc)
+        if self.at("{"):
+            raise self.unexpected("a block needs if, unroll or while before it")
+        e = self.expr()
+        if self.tok.kind == "punct" and self.tok.text in ASSIGN_OPS:
+            op = self.advance()
+            if not isinstance(e, ast.Map | ast.Var):
+                raise LangError("syntax error: only maps (@x) and variables ($x) can be "
+                                "assigned to", op.loc)
+            value = self.expr()
+            return ast.Assign(e, op.text, value, loc=t.loc)
+        return ast.ExprStmt(e, loc=t.loc)
+
+    def if_stmt(self) -> ast.If:
+        t = self.advance()
+        self.expect("(")
+        cond = self.expr()
+        self.expect(")")
+        then = self.block()
+        other: list[ast.Stmt] = []
+        if self.at_ident("else"):
+            self.advance()
+            other = [self.if_stmt()] if self.at_ident("if") else self.block()
+        return ast.If(cond, then, other, loc=t.loc)
+
+    # -- expressions -----------------------------------------------------------------------------
+    def expr(self) -> ast.Expr:
+        cond = self.binary(0)
+        if self.at("?"):
+            q = self.advance()
+            then = self.expr()
+            self.expect(":")
+            other = self.expr()
+            return ast.Ternary(cond, then, other, loc=q.loc)
+        return cond
+
+    def binary(self, level: int) -> ast.Expr:
+        if level == len(BINARY):
+            return self.unary()
+        left = self.binary(level + 1)
+        ops = BINARY[level]
+        while self.tok.kind == "punct" and self.tok.text in ops:
+            if self.tok.text == "/" and self.no_div:
+                break
+            op = self.advance()
+            right = self.binary(level + 1)
+            left = ast.Binary(op.text, left, right, loc=op.loc)
+        return left
+
+    def unary(self) -> ast.Expr:
+        t = self.tok
+        if t.kind == "punct" and t.text in ("-", "!", "~", "*", "&", "+"):
+            self.advance()
+            operand = self.unary()
+            if t.text == "-" and isinstance(operand, ast.Int):
+                return ast.Int(-operand.value, loc=t.loc)
+            return ast.Unary(t.text, operand, loc=t.loc)
+        if t.kind == "punct" and t.text in ("++", "--"):
+            self.advance()
+            target = self.unary()
+            self._check_lvalue(target, t)
+            return ast.IncDec(t.text, target, True, loc=t.loc)
+        if self.at("(") and self._cast_ahead():
+            self.advance()
+            name = self._type_name()
+            self.expect(")")
+            return ast.Cast(name, self.unary(), loc=t.loc)
+        return self.postfix(self.primary())
+
+    def _check_lvalue(self, e: ast.Expr, t: Token) -> None:
+        if not isinstance(e, ast.Map | ast.Var):
+            raise LangError(f"syntax error: {t.text} needs a map or a variable", t.loc)
+
+    def _cast_ahead(self) -> bool:
+        """'(' followed by a type name and ')': a cast."""
+        save_pos, save_tok = self.lx.pos, self.tok
+        try:
+            self.advance()
+            if self.tok.kind != "ident":
+                return False
+            if self.tok.text == "struct":
+                return True
+            if self.tok.text not in INT_TYPES:
+                return False
+            self.advance()
+            while self.at("*"):
+                self.advance()
+            return self.at(")")
+        except LangError:
+            return False
+        finally:
+            self.lx.pos, self.tok = save_pos, save_tok
+
+    def _type_name(self) -> str:
+        parts = [self.advance().text]
+        if parts[0] == "struct":
+            if self.tok.kind != "ident":
+                raise self.unexpected("expected a struct name")
+            parts.append(self.advance().text)
+        while self.tok.kind == "ident" and self.tok.text in INT_TYPES:
+            parts.append(self.advance().text)
+        name = " ".join(parts)
+        while self.at("*"):
+            self.advance()
+            name += " *" if not name.endswith("*") else "*"
+        return name
+
+    def primary(self) -> ast.Expr:
+        t = self.tok
+        if t.kind == "int":
+            self.advance()
+            assert isinstance(t.value, int)
+            return ast.Int(t.value, loc=t.loc)
+        if t.kind == "str":
+            self.advance()
+            return ast.Str(str(t.value), loc=t.loc)
+        if t.kind == "param":
+            self.advance()
+            assert isinstance(t.value, int)
+            return ast.Param(t.value, loc=t.loc)
+        if t.kind == "var":
+            self.advance()
+            return ast.Var(str(t.value), loc=t.loc)
+        if t.kind == "map":
+            self.advance()
+            keys: list[ast.Expr] = []
+            if self.at("["):
+                self.advance()
+                keys = self.args("]")
+                if not keys:
+                    raise LangError("syntax error: empty map key []", t.loc)
+            return ast.Map(str(t.value), keys, loc=t.loc)
+        if t.kind == "ident":
+            self.advance()
+            if self.at("("):
+                self.advance()
+                return ast.Call(t.text, self.args(")"), loc=t.loc)
+            return ast.Ident(t.text, loc=t.loc)
+        if self.at("("):
+            self.advance()
+            self.no_div, saved = 0, self.no_div
+            first = self.expr()
+            if self.at(","):
+                items = [first]
+                while self.accept(","):
+                    if self.at(")"):
+                        break
+                    items.append(self.expr())
+                self.expect(")")
+                self.no_div = saved
+                return ast.Tuple(items, loc=t.loc)
+            self.expect(")")
+            self.no_div = saved
+            return first
+        raise self.unexpected()
+
+    def args(self, close: str) -> list[ast.Expr]:
+        saved, self.no_div = self.no_div, 0
+        out: list[ast.Expr] = []
+        if not self.accept(close):
+            out.append(self.expr())
+            while self.accept(","):
+                out.append(self.expr())
+            self.expect(close)
+        self.no_div = saved
+        return out
+
+    def postfix(self, e: ast.Expr) -> ast.Expr:
+        while True:
+            t = self.tok
+            if self.at(".") or self.at("->"):
+                self.advance()
+                if self.tok.kind not in ("ident", "int"):
+                    raise self.unexpected("expected a field name")
+                name = self.advance().text
+                e = ast.Field(e, name, t.text == "->", loc=t.loc)
+            elif self.at("["):
+                self.advance()
+                saved, self.no_div = self.no_div, 0
+                idx = self.expr()
+                self.no_div = saved
+                self.expect("]")
+                e = ast.Index(e, idx, loc=t.loc)
+            elif t.kind == "punct" and t.text in ("++", "--"):
+                self._check_lvalue(e, t)
+                self.advance()
+                e = ast.IncDec(t.text, e, False, loc=t.loc)
+            else:
+                return e
+
+
+def parse(src: str, file: str = "stdin") -> ast.Program:
+    """Parse a bpftrace program; LangError (with position) on a syntax error."""
+    return Parser(src, file).program()
