@@ -177,6 +177,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             apply_set(obj, assignment)
         event_type = _event_type(obj, args.event_type)
         obj.load(skip_unsupported=args.skip_unsupported)
+        readers = _readers(obj)  # before attaching: perf buffers lose what comes earlier
         links = obj.attach_all(ifname=args.ifname, cgroup=args.cgroup,
                                skip_unsupported=args.skip_unsupported)
         for p in obj.programs.values():
@@ -185,7 +186,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if not links:
             print("pybpf: warning: no program is attached", file=sys.stderr)
         printer = Printer(obj, event_type, out)
-        _watch(obj, printer, args.duration)
+        _watch(readers, printer, args.duration)
         if not args.no_maps:
             printer.maps()
         out.flush()
@@ -194,8 +195,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         obj.close()
 
 
-def _watch(obj: Any, printer: Printer, duration: float | None) -> None:
-    readers = _readers(obj)
+def _watch(readers: list[tuple[str, Any]], printer: Printer, duration: float | None) -> None:
     deadline = time.monotonic() + duration if duration is not None else None
     previous = signal.getsignal(signal.SIGTERM)
 

@@ -21,8 +21,14 @@ def _run_with(argv: list[str], action) -> str:
     args = build_parser().parse_args(["run", *argv])
     out = io.StringIO()
 
-    def later() -> None:
-        time.sleep(0.4)
+    from pybpf.link import link_ids
+
+    before = set(link_ids())
+
+    def later() -> None:  # once the program is attached (slow under emulation)
+        deadline = time.monotonic() + 20
+        while not set(link_ids()) - before and time.monotonic() < deadline:
+            time.sleep(0.02)
         action()
 
     t = threading.Thread(target=later)
@@ -40,7 +46,7 @@ def test_run_prints_decoded_ring_buffer_records_and_maps(objects, no_leaks):
         for _ in range(3):
             os.getppid()
 
-    text = _run_with([objects["ringbuf"], "--set", f"target_pid={os.getpid()}", "-d", "1.2"],
+    text = _run_with([objects["ringbuf"], "--set", f"target_pid={os.getpid()}", "-d", "1.5"],
                      getppid_three_times)
     ring = [line for line in text.splitlines() if line.startswith("events: ")]
     assert ring == [f"events: pid={os.getpid()} seq={i} comm={_comm()}" for i in range(3)]
@@ -60,7 +66,7 @@ def test_run_prints_hash_map_at_exit(objects, no_leaks):
         for _ in range(4):
             os.getpid()
 
-    text = _run_with([objects["counter"], "-d", "0.8"], calls)
+    text = _run_with([objects["counter"], "-d", "1.5"], calls)
     assert "map counts (hash):" in text
     assert f"  {os.getpid()}: " in text
     assert "total_calls = " in text
@@ -69,7 +75,7 @@ def test_run_prints_hash_map_at_exit(objects, no_leaks):
 @requires_root
 def test_run_struct_member_set_and_hex_records(objects, no_leaks):
     text = _run_with([objects["globals"], "--set", f"cfg.target_pid={os.getpid()}",
-                      "--set", "cfg.tag=xyz", "-d", "0.8"], lambda: os.getpgid(0))
+                      "--set", "cfg.tag=xyz", "-d", "1.5"], lambda: os.getpgid(0))
     assert "seen_tag = xyz" in text
     assert f"seen_pid = {os.getpid()}" in text
     assert "map legacy (array):" in text
