@@ -1,0 +1,56 @@
+"""`pybpf <tool>` and `pybpf snapshot`: the subcommands of the ready tools.
+
+Every tool gets `--json` here. Expected failures (privilege, a missing kernel feature, and a
+tool whose BPF side fails to compile, which is a bug but still no traceback) print one line
+and exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from pybpf import tools
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _guarded(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    def call(args: argparse.Namespace) -> int:
+        from pybpf.compiler.errors import CompileError
+        from pybpf.sys import BPFError
+
+        try:
+            return run(args)
+        except CompileError as e:
+            print(f"pybpf {name}: internal error: the tool's BPF program does not compile: "
+                  f"{e}", file=sys.stderr)
+            return 1
+        except (BPFError, PermissionError) as e:
+            print(f"pybpf {name}: {_first_line(e)}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:
+            return 0
+
+    return call
+
+
+def _run_tool(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return tools.load(name).run(args)
+
+    return run
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add `snapshot` and one subcommand per tool to the `pybpf` parser's subparsers."""
+    for name in tools.TOOLS:
+        mod = tools.load(name)
+        p = subparsers.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.add_argument("--json", action="store_true", help="one JSON object per line")
+        p.set_defaults(func=_guarded(name, _run_tool(name)))

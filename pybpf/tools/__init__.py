@@ -1,0 +1,17 @@
+"""The ready tools (`pybpf execsnoop`, `pybpf biolatency`, ...): bcc's names, options and
+output layout, each a small module on the shared pieces in `session` and `runner`.
+
+A tool module has `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`, and
+builds its kernel side in a function (so importing it creates nothing in the kernel).
+Add a name to TOOLS to make `pybpf <name>` appear."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+TOOLS = ("execsnoop",)
+
+
+def load(name: str) -> ModuleType:
+    return importlib.import_module(f"pybpf.tools.{name}")

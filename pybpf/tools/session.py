@@ -1,0 +1,109 @@
+"""The kernel side of one tool run: the compiled programs, the maps they share and the ring
+buffer they submit to, attached together and closed together (also on SIGINT/SIGTERM)."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+
+class Session:
+    """Owns every kernel object a tool creates. Create maps with `session.map(...)` and wrap
+    compiled programs with `session.program(...)`; `attach()` attaches them all, `close()`
+    detaches and closes programs, links and maps (in that order), once."""
+
+    def __init__(self) -> None:
+        self.programs: list[Any] = []
+        self.maps: list[Any] = []
+        self.attachments: list[Any] = []
+        self.event_type: Any = None
+        self.events: Any = None
+        self.closed = False
+
+    # -- building ---------------------------------------------------------------------------
+    def map(self, m: Any) -> Any:
+        self.maps.append(m)
+        return m
+
+    def ringbuf(self, event_type: Any, size: int = 1 << 20) -> Any:
+        """The ring buffer the programs submit to (`events.submit(Event(...))`), decoded as
+        `event_type` by `poll()`."""
+        from pybpf import maps
+
+        self.events = self.map(maps.RingBuf(size, name="events"))
+        self.event_type = event_type
+        return self.events
+
+    def program(self, prog: Any) -> Any:
+        self.programs.append(prog)
+        return prog
+
+    def compile(self) -> None:
+        """Compile every program now (CompileError surfaces before anything is attached)."""
+        for p in self.programs:
+            _ = p.insns
+
+    def attach(self) -> Self:
+        self.compile()
+        try:
+            for p in self.programs:
+                self.attachments.append(p.attach())
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    # -- reading ----------------------------------------------------------------------------
+    def poll(self, timeout_ms: int = 100) -> list[Any]:
+        """Events from the shared ring buffer, and from any program's own submit() buffer."""
+        out: list[Any] = []
+        if self.events is not None:
+            raw = self.events.poll(timeout_ms)
+            out += [self.event_type.from_bytes(r) for r in raw]
+            timeout_ms = 0
+        for p in self.programs:
+            if getattr(p, "_compiled", None) is not None and p.events is not None:
+                out += p.poll(timeout_ms)
+        return out
+
+    def stacks(self) -> Any:
+        """The stack map of the first program that takes stacks."""
+        for p in self.programs:
+            if getattr(p, "_compiled", None) is not None and p.stacks is not None:
+                return p.stacks
+        return None
+
+    # -- closing ----------------------------------------------------------------------------
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for a in reversed(self.attachments):
+            try:
+                a.close()
+            except Exception:  # noqa: BLE001 - keep closing the rest
+                pass
+        self.attachments.clear()
+        for p in self.programs:
+            try:
+                p.close()
+            except Exception:  # noqa: BLE001
+                pass
+            compiled = getattr(p, "_compiled", None)
+            if compiled is not None:
+                for obj in compiled.extra.values():
+                    if hasattr(obj, "close") and hasattr(obj, "fd"):
+                        try:
+                            obj.close()
+                        except Exception:  # noqa: BLE001
+                            pass
+        for m in self.maps:
+            try:
+                m.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
