@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pybpf import cli_run
 
     cli_run.add_parser(sub)
+    from pybpf import cli_tools
+
+    cli_tools.add_parsers(sub)
     return parser
 
 
