@@ -46,6 +46,7 @@ _LAZY = {
     "printk": ("pybpf.compiler.runtime", "printk"),
     "prandom": ("pybpf.compiler.runtime", "prandom"),
     "hist": ("pybpf.compiler.lib.hist", None),
+    "char": ("pybpf.types", "char"),
     "u8": ("pybpf.types", "u8"), "u16": ("pybpf.types", "u16"),
     "u32": ("pybpf.types", "u32"), "u64": ("pybpf.types", "u64"),
     "s8": ("pybpf.types", "s8"), "s16": ("pybpf.types", "s16"),

@@ -21,6 +21,15 @@ from typing import Any
 u8, u16, u32, u64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
 s8, s16, s32, s64 = ctypes.c_int8, ctypes.c_int16, ctypes.c_int32, ctypes.c_int64
 
+
+
+class char:  # noqa: N801 - reads like C
+    """`char[16]` in annotations: the type spec "char[16]" (a NUL-terminated string)."""
+
+    def __class_getitem__(cls, n: int) -> str:
+        return f"char[{int(n)}]"
+
+
 _SCALARS: dict[str, tuple[str, Any]] = {
     "u8": ("B", u8), "u16": ("H", u16), "u32": ("I", u32), "u64": ("Q", u64),
     "s8": ("b", s8), "s16": ("h", s16), "s32": ("i", s32), "s64": ("q", s64),
