@@ -195,3 +195,89 @@ def test_xdp_and_tc_over_veth(objects, no_leaks):
             assert obj.maps.packets[2] >= 5
         xdp.close()
     pair.__exit__(None, None, None)
+
+
+UPROBE = """
+#include "bpf_helpers.h"
+__u64 entries, returns;
+SEC("uprobe/%(lib)s:getpid")
+int on_getpid(void *ctx) { __sync_fetch_and_add(&entries, 1); return 0; }
+SEC("uretprobe/%(lib)s:getpid")
+int on_getpid_return(void *ctx) { __sync_fetch_and_add(&returns, 1); return 0; }
+"""
+
+
+def _libc() -> str:
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if "libc.so" in line or "libc-" in line:
+                return line.split()[-1]
+    pytest.skip("no libc mapped in this process")
+
+
+def test_uprobe_sections_with_binary_and_symbol(no_leaks):
+    import ctypes
+
+    from tests.elf.build import build_source
+
+    lib = _libc()
+    path = build_source("uprobe_libc", UPROBE % {"lib": lib})
+    with Object.open(path) as obj:
+        assert obj.programs.on_getpid.section.target == f"{lib}:getpid"
+        obj.load()
+        links = obj.attach_all()
+        assert len(links) == 2
+        libc = ctypes.CDLL(lib)
+        for _ in range(3):
+            libc.getpid()
+        assert obj.bss.entries >= 3
+        assert obj.bss.returns >= 3
+
+
+def test_cgroup_skb_attaches_to_a_given_cgroup(objects, no_leaks):
+    from pybpf.link.cgroup import cgroup2_mount
+
+    try:
+        root = cgroup2_mount()
+    except OSError as e:  # UnknownTargetError is a BPFError (an OSError)
+        pytest.skip(f"no cgroup2: {e}")
+    path = os.path.join(root, f"pybpf-elf-{os.getpid()}")
+    os.mkdir(path)
+    try:
+        with Object.open(objects["net"]) as obj:
+            obj.load()
+            links = obj.attach_all(cgroup=path)
+            assert [lk.kind for lk in links] == ["cgroup"]
+            assert obj.programs.count_cgroup.links
+            assert "needs a socket" in obj.programs.count_socket.skipped
+    finally:
+        os.rmdir(path)
+
+
+STRINGS = """
+#include "bpf_helpers.h"
+char copied[16];
+static __noinline int copy(const char *s)
+{
+	for (int i = 0; i < 15 && s[i]; i++)
+		copied[i] = s[i];
+	return 0;
+}
+SEC("tp/syscalls/sys_enter_getpid")
+int strings(void *ctx)
+{
+	copy("from .rodata.str");
+	return 0;
+}
+"""
+
+
+def test_string_literals_in_rodata_str_sections(no_leaks):
+    from tests.elf.build import build_source
+
+    with Object.open(build_source("strings", STRINGS)) as obj:
+        assert any(s.startswith(".rodata.str") for s in obj.globals)
+        obj.load()
+        obj.attach_all()
+        os.getpid()
+        assert obj.bss.copied == "from .rodata.st"
