@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-TOOLS = ("execsnoop",)
+TOOLS = ("execsnoop", "opensnoop", "syscount")
 
 
 def load(name: str) -> ModuleType:
