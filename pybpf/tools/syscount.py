@@ -1,0 +1,192 @@
+"""syscount: count system calls (raw_syscalls:sys_enter/sys_exit), by syscall or by process,
+optionally with their total latency, as bcc's syscount prints them."""
+
+from __future__ import annotations
+
+import argparse
+import errno as errno_mod
+from typing import Any
+
+from pybpf.tools import runner
+from pybpf.tools.session import Session
+from pybpf.tools.syscalls import X86_64, syscall_name, syscall_number
+
+HELP = "summarize syscall counts and latencies"
+
+
+def _errno(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    value = getattr(errno_mod, text.upper(), None)
+    if not isinstance(value, int):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an errno name or number")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-p", "--pid", type=int, help="trace only this pid")
+    p.add_argument("-t", "--tid", type=int, help="trace only this tid")
+    p.add_argument("-i", "--interval", type=runner.positive_float,
+                   help="print summary at this interval (seconds)")
+    p.add_argument("-d", "--duration", type=runner.positive_float,
+                   help="total duration of trace, in seconds")
+    p.add_argument("-T", "--top", type=int, default=10,
+                   help="print only the top syscalls by count or latency")
+    p.add_argument("-x", "--failures", action="store_true",
+                   help="trace only failed syscalls (return < 0)")
+    p.add_argument("-e", "--errno", type=_errno,
+                   help="trace only syscalls that return this error (numeric or EPERM, etc.)")
+    p.add_argument("-L", "--latency", action="store_true", help="collect syscall latency")
+    p.add_argument("-m", "--milliseconds", action="store_true",
+                   help="display latency in milliseconds (default: microseconds)")
+    p.add_argument("-P", "--process", action="store_true",
+                   help="count by process and not by syscall")
+    p.add_argument("-l", "--list", action="store_true",
+                   help="print list of recognized syscalls and exit")
+    p.add_argument("--syscall", type=str,
+                   help="trace this syscall only (use option -l to get all recognized syscalls)")
+
+
+def build(by: str = "syscall", latency: bool = False, target_pid: int = 0,
+          target_tid: int = 0, failures: bool = False, only_errno: int = 0,
+          only_syscall: int = -1, exclude_pid: int = 0) -> tuple[Session, Any]:
+    """The programs and the counts map: key (pid, syscall number), with the pid 0 unless
+    by="process" or "both" and the number 0 when by="process"; value (count, total_ns)."""
+    from pybpf import bpf, ktime_ns, maps, pid, tid, u32, u64
+
+    class Stat(bpf.Struct):
+        count: u64
+        total_ns: u64
+
+    s = Session()
+    counts = s.map(maps.Hash(key=(u32, u32), value=Stat, max_entries=10240, name="syscount"))
+    starts = s.map(maps.Hash(key=u32, value=u64, max_entries=10240, name="sc_start"))
+    key_pid = by in ("process", "both")
+    key_nr = by != "process"
+    filter_result = failures or only_errno > 0
+
+    if latency:
+        @bpf.tracepoint("raw_syscalls:sys_enter")
+        def syscount_enter(ctx):
+            if target_pid and pid() != target_pid:
+                return 0
+            if target_tid and tid() != target_tid:
+                return 0
+            starts[tid()] = ktime_ns()
+            return 0
+
+        s.program(syscount_enter)
+
+    @bpf.tracepoint("raw_syscalls:sys_exit")
+    def syscount_exit(ctx):
+        p = pid()
+        if target_pid and p != target_pid:
+            return 0
+        if exclude_pid and p == exclude_pid:
+            return 0
+        t = tid()
+        if target_tid and t != target_tid:
+            return 0
+        nr = u32(ctx.id)
+        if only_syscall >= 0 and nr != only_syscall:
+            return 0
+        if filter_result:
+            if ctx.ret >= 0:
+                return 0
+            if only_errno and ctx.ret != -only_errno:
+                return 0
+        delta = u64(0)
+        if latency:
+            begin = starts.get(t, 0)
+            if begin == 0:
+                return 0
+            del starts[t]
+            delta = ktime_ns() - begin
+        kp = p if key_pid else 0
+        kn = nr if key_nr else 0
+        counts[kp, kn].count += 1
+        counts[kp, kn].total_ns += delta
+        return 0
+
+    s.program(syscount_exit)
+    return s, counts
+
+
+def comm_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "[unknown]"
+
+
+def run(args: argparse.Namespace) -> int:
+    from pybpf.output import jsonl
+
+    if args.list:
+        names = [X86_64[n] for n in sorted(X86_64)]
+        for i in range(0, len(names), 4):
+            print("   ".join(runner.cols("%-22s", n) for n in names[i:i + 4]))
+        return 0
+    only = -1
+    if args.syscall is not None:
+        nr = syscall_number(args.syscall)
+        if nr is None:
+            print(f"Error: syscall '{args.syscall}' not found. Exiting.")
+            return 1
+        only = nr
+    session, counts = build("process" if args.process else "syscall", args.latency,
+                            args.pid or 0, args.tid or 0, args.failures, args.errno or 0, only)
+    agg_colname = "PID    COMM" if args.process else "SYSCALL"
+    time_colname = "TIME (ms)" if args.milliseconds else "TIME (us)"
+
+    def label(k: int) -> str:
+        return runner.cols("%-6d %-15s", k, comm_of(k)) if args.process else syscall_name(k)
+
+    def ready() -> None:
+        if args.json:
+            runner.json_ready(args)
+            return
+        what = "failed " if args.failures else ""
+        if args.syscall:
+            print(f"Tracing {what}syscall '{args.syscall}'... Ctrl+C to quit.", flush=True)
+        else:
+            print(f"Tracing {what}syscalls, printing top {args.top}... Ctrl+C to quit.",
+                  flush=True)
+
+    def tick(last: bool) -> None:
+        rows = [(k[0] if args.process else k[1], v.count, v.total_ns)
+                for k, v in counts.items()]
+        counts.clear()
+        rows.sort(key=lambda r: -(r[2] if args.latency else r[1]))
+        rows = rows[:args.top]
+        if args.json:
+            for k, n, ns in rows:
+                obj: dict[str, Any] = {"time": runner.hms()}
+                if args.process:
+                    obj.update(pid=k, comm=comm_of(k))
+                else:
+                    obj.update(syscall=syscall_name(k), nr=k)
+                obj["count"] = n
+                if args.latency:
+                    obj["total_us"] = round(ns / 1e3, 3)
+                jsonl.emit(obj)
+            return
+        if last and not args.interval:
+            print("Detaching...")
+        print(f"[{runner.hms()}]")
+        if args.latency:
+            print(runner.cols("%-22s %8s %16s", agg_colname, "COUNT", time_colname))
+            for k, n, ns in rows:
+                t = ns / 1e6 if args.milliseconds else ns / 1e3
+                print(runner.cols("%-22s %8d " + ("%16.6f" if args.milliseconds else "%16.3f"),
+                                  label(k), n, t))
+        else:
+            print(runner.cols("%-22s %8s", agg_colname, "COUNT"))
+            for k, n, _ in rows:
+                print(runner.cols("%-22s %8d", label(k), n))
+        print("", flush=True)
+
+    interval = args.interval or runner.FOREVER
+    runner.run_intervals(session, tick, interval, runner.FOREVER, args.duration, ready)
+    return 0
