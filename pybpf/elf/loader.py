@@ -144,7 +144,15 @@ def _link(obj: Object, p: ObjectProgram, target: _Target) -> Linked:
     linker = Linker(obj.path, obj._elf, obj.ext, obj._locate_map,
                     target.resolve if btf is not None else None, describe,
                     btf.string if btf is not None else str)
-    return linker.link(sec, p.start, p.count)
+    from pybpf.elf.object import MALFORMED
+
+    try:
+        return linker.link(sec, p.start, p.count)
+    except ElfError:
+        raise
+    except MALFORMED as e:
+        raise ElfError(obj.path, f"cannot relocate program '{p.name}' (malformed object: "
+                                 f"{type(e).__name__}: {e})", p.section.name) from None
 
 
 def _attach_btf_id(obj: Object, p: ObjectProgram, target: _Target) -> int:

@@ -15,13 +15,17 @@ import struct
 from collections.abc import Iterator
 from typing import Any, Self
 
-from pybpf.btf import BTF
+from pybpf.btf import BTF, BTFError
 from pybpf.elf import btfext, btfpatch, kconfig, mapspec, reader, sections
 from pybpf.elf.errors import ElfError
 from pybpf.elf.globaldata import GlobalData
 from pybpf.elf.mapspec import MapSpec
 from pybpf.elf.objprog import ObjectProgram
 from pybpf.elf.reader import Symbol
+
+#: what reading a damaged object can raise, reported as an ElfError naming the file
+MALFORMED = (ValueError, IndexError, KeyError, OverflowError, MemoryError, AssertionError,
+             AttributeError, TypeError, struct.error, BTFError)
 
 
 class Namespace(dict):
@@ -79,7 +83,12 @@ class Object:
         """Read and check an object file. `target_btf` replaces the running kernel's BTF
         for CO-RE (for tests)."""
         p = os.fspath(path)
-        return cls(p, reader.read(p, data), target_btf=target_btf)
+        try:
+            return cls(p, reader.read(p, data), target_btf=target_btf)
+        except ElfError:
+            raise
+        except MALFORMED as e:  # inconsistent offsets, sizes or ids in a damaged file
+            raise ElfError(p, f"malformed object ({type(e).__name__}: {e})") from None
 
     def _license(self) -> str:
         sec = self._elf.section("license")
@@ -100,9 +109,7 @@ class Object:
         try:
             original = BTF.from_bytes(sec.data, name=os.path.basename(self.path))
             raw = btfpatch.RawBTF(sec.data)
-        except (ValueError, KeyError, struct.error, Exception) as e:
-            if isinstance(e, ElfError):
-                raise
+        except MALFORMED as e:
             raise ElfError(self.path, f"malformed BTF: {e}", ".BTF") from None
         weak = {s.name: s.bind == "STB_WEAK" for s in self._elf.symbols if s.shndx == 0}
         self._kconfig, self._kconfig_size = kconfig.layout(original, weak)

@@ -167,3 +167,23 @@ def test_load_twice(objects, no_leaks):
         obj.load()
         with pytest.raises(ElfError, match="already loaded"):
             obj.load()
+
+
+def test_damaged_objects_give_elf_errors(objects):
+    """Random byte damage never escapes as anything but an ElfError (or opens fine)."""
+    import random
+
+    from pybpf.elf.loader import _link, _Target
+
+    data = open(objects["globals"], "rb").read()
+    rng = random.Random(7)
+    for _ in range(300):
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        try:
+            obj = Object.open("damaged.bpf.o", data=bytes(b))
+            for p in obj.programs.values():
+                _link(obj, p, _Target(obj))
+        except ElfError as e:
+            assert str(e).startswith("damaged.bpf.o")
