@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-TOOLS = ("execsnoop", "opensnoop", "syscount", "biolatency", "runqlat")
+TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "runqlat")
 
 
 def load(name: str) -> ModuleType:
