@@ -1,0 +1,179 @@
+"""`pybpf trace`: run bpftrace programs (one-liners or .bt scripts) without LLVM.
+
+    pybpf trace 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'
+    pybpf trace -e 'PROGRAM' | pybpf trace script.bt | pybpf trace -l 'tracepoint:sched:*'
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+HELP = "run a bpftrace program (one-liner or script) with pybpf's compiler"
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("trace", help=HELP, description=HELP)
+    p.add_argument("program", nargs="?", help="the program text, or a script file")
+    p.add_argument("params", nargs="*", help="positional parameters $1, $2, ...")
+    p.add_argument("-e", dest="expr", metavar="PROGRAM", help="the program text")
+    p.add_argument("-l", dest="list", nargs="?", const="*", metavar="PATTERN",
+                   help="list probes (tracepoints, software/hardware events, uprobes)")
+    p.add_argument("-p", dest="pid", type=int, default=-1, help="trace this process")
+    p.add_argument("-c", dest="cmd", metavar="CMD", help="run CMD and trace it (cpid); end "
+                                                          "when it exits")
+    p.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching' message")
+    p.add_argument("-f", dest="format", choices=("text", "json"), default="text")
+    p.add_argument("-o", dest="output", metavar="FILE", help="write output to FILE")
+    p.add_argument("-v", dest="verbose", action="store_true",
+                   help="show the generated instructions")
+    p.add_argument("-d", dest="debug", action="store_true", help="show the AST and the IR")
+    p.add_argument("--unsafe", action="store_true", help="allow system() and signal()")
+    p.set_defaults(func=run)
+
+
+def _source(args: argparse.Namespace) -> tuple[str, str, list[str]]:
+    params = list(args.params)
+    if args.expr is not None:
+        if args.program is not None:
+            params.insert(0, args.program)
+        return args.expr, "stdin", params
+    if args.program is None:
+        raise SystemExit("pybpf trace: give a program (-e 'PROGRAM' or a script file)")
+    if os.path.isfile(args.program) and "{" not in args.program:
+        with open(args.program) as f:
+            return f.read(), args.program, params
+    return args.program, "stdin", params
+
+
+def run(args: argparse.Namespace) -> int:
+    from pybpf.compiler.errors import CompileError
+    from pybpf.sys import BPFError
+
+    if args.list is not None:
+        return _list(args)
+    try:
+        src, file, params = _source(args)
+    except OSError as e:
+        print(f"pybpf trace: {e}", file=sys.stderr)
+        return 1
+    child = None
+    out: Any = sys.stdout
+    try:
+        if args.cmd:
+            child = _Child(args.cmd)
+        from pybpf.lang.compile import Compiler
+
+        comp = Compiler(src, file, params, unsafe=args.unsafe,
+                        cpid=child.pid if child else None)
+        try:
+            comp.compile()
+            if args.debug:
+                _debug(comp)
+            if args.verbose:
+                _verbose(comp)
+            if args.output:
+                out = open(args.output, "w")  # noqa: SIM115 - closed below
+            from pybpf.lang.runtime import Session
+
+            session = Session(comp, out, args.format == "json", args.quiet, args.pid,
+                              child.release if child else None, child)
+            return session.run()
+        finally:
+            comp.close()
+    except CompileError as e:
+        print(e.render(), file=sys.stderr)
+        return 1
+    except (BPFError, PermissionError, OSError) as e:
+        print(f"pybpf trace: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if child is not None:
+            child.kill()
+        if out is not sys.stdout:
+            out.close()
+
+
+class _Child:
+    """-c CMD: forked now (so cpid is known when compiling), started after attaching."""
+
+    def __init__(self, cmd: str) -> None:
+        import shlex
+
+        argv = shlex.split(cmd)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child waits for the go
+            os.close(w)
+            os.read(r, 1)
+            os.close(r)
+            try:
+                os.execvp(argv[0], argv)
+            except OSError as e:
+                print(f"pybpf trace: cannot run {argv[0]}: {e.strerror}", file=sys.stderr)
+            os._exit(127)
+        os.close(r)
+        self.pid, self.go = pid, w
+        self.status: int | None = None
+
+    def release(self) -> None:
+        if self.go >= 0:
+            os.write(self.go, b"x")
+            os.close(self.go)
+            self.go = -1
+
+    def poll(self) -> int | None:
+        if self.status is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.status = status
+        return self.status
+
+    def terminate(self) -> None:
+        self.kill()
+
+    def kill(self) -> None:
+        if self.go >= 0:
+            os.close(self.go)
+            self.go = -1
+        if self.poll() is None:
+            import signal
+
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.status = 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from pybpf.lang.probes import list_probes
+
+    try:
+        for name in list_probes(args.list if args.list != "*" else args.program or "*"):
+            print(name)
+    except (OSError, LookupError) as e:
+        print(f"pybpf trace: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _debug(comp: Any) -> None:
+    from pybpf.lang.unparse import program
+
+    print("AST:\n" + program(comp.tree), file=sys.stderr)
+    for cp in comp.compiled:
+        print(f"IR of {cp.probe.full_name}:", file=sys.stderr)
+        for s in cp.fn.body:
+            print(f"  {s}", file=sys.stderr)
+
+
+def _verbose(comp: Any) -> None:
+    from pybpf import asm
+
+    for cp in comp.compiled:
+        print(f"{cp.probe.full_name}: {len(cp.insns)} instructions", file=sys.stderr)
+        print(asm.disassemble(cp.insns), file=sys.stderr)

@@ -1,0 +1,211 @@
+"""Probe specifications: parse `type:target:...`, expand wildcards, and name the program type
+each needs. Also `pybpf trace -l` (listing probes)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+
+from pybpf.compiler.errors import Loc
+from pybpf.lang.errors import LangError
+
+ALIASES = {
+    "t": "tracepoint", "rt": "rawtracepoint", "p": "profile", "i": "interval",
+    "s": "software", "h": "hardware", "u": "uprobe", "ur": "uretprobe", "k": "kprobe",
+    "kr": "kretprobe", "f": "kfunc", "fr": "kretfunc", "U": "usdt", "w": "watchpoint",
+    "begin": "BEGIN", "end": "END",
+}
+UNAVAILABLE = {
+    "kprobe": "kprobes are not available on this kernel (CONFIG_KPROBES is off); use a "
+              "tracepoint (pybpf trace -l 'tracepoint:*') or a raw tracepoint instead",
+    "kretprobe": "kretprobes are not available on this kernel (CONFIG_KPROBES is off); use a "
+                 "tracepoint such as tracepoint:syscalls:sys_exit_* instead",
+    "kfunc": "kfunc/fentry probes are not available on this kernel; use a tracepoint or a "
+             "raw tracepoint instead",
+    "kretfunc": "kretfunc/fexit probes are not available on this kernel; use a tracepoint "
+                "instead",
+    "fentry": "fentry probes are not available on this kernel",
+    "fexit": "fexit probes are not available on this kernel",
+    "usdt": "usdt probes are not supported by pybpf trace yet",
+    "watchpoint": "watchpoints are not supported by pybpf trace",
+    "asyncwatchpoint": "watchpoints are not supported by pybpf trace",
+    "iter": "iterator probes are not supported by pybpf trace",
+}
+PROG_TYPE = {"BEGIN": "raw_tracepoint", "END": "raw_tracepoint", "tracepoint": "tracepoint",
+             "rawtracepoint": "raw_tracepoint", "profile": "perf_event",
+             "interval": "perf_event", "software": "perf_event", "hardware": "perf_event",
+             "uprobe": "kprobe", "uretprobe": "kprobe"}
+UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "hz": 0}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One attachable probe after expansion."""
+
+    kind: str  # BEGIN END tracepoint rawtracepoint profile interval software hardware uprobe..
+    target: str = ""  # tracepoint group, uprobe path, perf event name
+    name: str = ""  # tracepoint name, raw tracepoint name, uprobe symbol
+    freq: int = 0  # profile/interval: hz
+    period: int = 0  # ns for profile/interval, count for software/hardware
+
+    @property
+    def prog_type(self) -> str:
+        return PROG_TYPE[self.kind]
+
+    @property
+    def full_name(self) -> str:
+        """The `probe` builtin's text (bpftrace's canonical form)."""
+        if self.kind in ("BEGIN", "END"):
+            return self.kind
+        if self.kind in ("tracepoint", "uprobe", "uretprobe"):
+            return f"{self.kind}:{self.target}:{self.name}"
+        if self.kind == "rawtracepoint":
+            return f"rawtracepoint:{self.name}"
+        if self.kind in ("profile", "interval"):
+            return f"{self.kind}:{self.target}:{self.name}"
+        return f"{self.kind}:{self.target}:{self.period}"
+
+
+def _int(text: str, loc: Loc, what: str) -> int:
+    try:
+        v = int(text.replace("_", ""), 0)
+    except ValueError:
+        raise LangError(f"{what} must be an integer, not {text!r}", loc) from None
+    if v <= 0:
+        raise LangError(f"{what} must be positive", loc)
+    return v
+
+
+def expand(spec: str, loc: Loc) -> list[Probe]:
+    """The probes a specification names (wildcards expanded); LangError when unknown."""
+    if spec in ("BEGIN", "END", "begin", "end"):
+        return [Probe(spec.upper())]
+    kind, _, rest = spec.partition(":")
+    kind = ALIASES.get(kind, kind)
+    if kind in UNAVAILABLE:
+        raise LangError(UNAVAILABLE[kind], loc)
+    if kind == "tracepoint":
+        return _tracepoints(rest, loc)
+    if kind == "rawtracepoint":
+        name = rest.rsplit(":", 1)[-1]
+        if not name:
+            raise LangError("rawtracepoint needs a name: rawtracepoint:sched_switch", loc)
+        return [Probe(kind, name=name)]
+    if kind in ("profile", "interval"):
+        parts = rest.split(":")
+        if len(parts) == 1:
+            parts = ["hz", parts[0]] if kind == "profile" else ["s", parts[0]]
+        unit, value = parts[0], parts[-1]
+        if unit not in UNITS or len(parts) != 2:
+            raise LangError(f"{kind} probes take {kind}:hz:N, {kind}:s:N, {kind}:ms:N or "
+                            f"{kind}:us:N", loc)
+        n = _int(value, loc, f"the {kind} rate")
+        if unit == "hz":
+            return [Probe(kind, unit, value, freq=n)]
+        return [Probe(kind, unit, value, period=n * UNITS[unit])]
+    if kind in ("software", "hardware"):
+        from pybpf.link.perf_event import HARDWARE_EVENTS, SOFTWARE_EVENTS
+
+        event, _, count = rest.partition(":")
+        events = SOFTWARE_EVENTS if kind == "software" else HARDWARE_EVENTS
+        if event not in events:
+            raise LangError(f"unknown {kind} event {event!r}", loc,
+                            f"Known events: {', '.join(sorted(events))}.")
+        default = 1000 if kind == "software" else 1000000
+        period = _int(count, loc, f"the {kind} event count") if count else default
+        return [Probe(kind, event, period=period)]
+    if kind in ("uprobe", "uretprobe"):
+        return _uprobes(kind, rest, loc)
+    raise LangError(f"unknown probe type {spec.split(':')[0]!r}", loc,
+                    "Probe types: BEGIN, END, tracepoint, rawtracepoint, profile, interval, "
+                    "software, hardware, uprobe, uretprobe.")
+
+
+def _tracepoints(rest: str, loc: Loc) -> list[Probe]:
+    from pybpf.btf import list_tracepoints
+
+    group, _, name = rest.partition(":")
+    if not group or not name:
+        raise LangError("tracepoints are written tracepoint:group:name", loc)
+    if "*" in rest or "?" in rest or "[" in rest:
+        found = list_tracepoints(f"{group}:{name}")
+        if not found:
+            raise LangError(f"no tracepoints match {rest!r}", loc,
+                            "`pybpf trace -l 'tracepoint:*'` lists them.")
+        return [Probe("tracepoint", *tp.split(":", 1)) for tp in found]
+    if not os.path.isdir(_events_dir(group, name)):
+        raise LangError(f"unknown tracepoint {group}:{name}", loc,
+                        "`pybpf trace -l 'tracepoint:*'` lists them.")
+    return [Probe("tracepoint", group, name)]
+
+
+def _events_dir(group: str, name: str) -> str:
+    for root in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
+        if os.path.isdir(f"{root}/events"):
+            return f"{root}/events/{group}/{name}"
+    from pybpf.btf.tracefs import tracepoint_format
+
+    try:
+        tracepoint_format(group, name)
+        return "/"
+    except Exception:
+        return "/nonexistent"
+
+
+def _uprobes(kind: str, rest: str, loc: Loc) -> list[Probe]:
+    from pybpf.symbols import SymbolNotFoundError, elf_symbols, resolve_binary
+
+    path, _, sym = rest.rpartition(":")
+    if not path or not sym:
+        raise LangError(f"{kind} probes are written {kind}:/path/to/binary:function", loc)
+    try:
+        binary = resolve_binary(path)
+    except (SymbolNotFoundError, OSError, LookupError) as e:
+        raise LangError(f"{kind}: cannot find binary {path!r}: {e}", loc) from None
+    if any(c in sym for c in "*?["):
+        try:
+            names = sorted({s for s in _function_names(elf_symbols(binary))
+                            if fnmatch.fnmatchcase(s, sym)})
+        except (SymbolNotFoundError, OSError) as e:
+            raise LangError(f"{kind}: cannot read symbols of {binary}: {e}", loc) from None
+        if not names:
+            raise LangError(f"no functions of {binary} match {sym!r}", loc)
+        return [Probe(kind, binary, n) for n in names]
+    return [Probe(kind, binary, sym)]
+
+
+def _function_names(table: object) -> list[str]:
+    for attr in ("names", "functions", "symbols"):
+        v = getattr(table, attr, None)
+        if v is not None:
+            v = v() if callable(v) else v
+            return [x if isinstance(x, str) else getattr(x, "name", str(x)) for x in v]
+    return []
+
+
+# ------------------------------------------------------------------------------------------
+def list_probes(pattern: str | None) -> list[str]:
+    """`-l`: tracepoints, software and hardware events, and uprobes of a binary."""
+    from pybpf.btf import list_tracepoints
+    from pybpf.link.perf_event import HARDWARE_EVENTS, SOFTWARE_EVENTS
+
+    pattern = pattern or "*"
+    kind, _, rest = pattern.partition(":")
+    kind = ALIASES.get(kind, kind)
+    if kind in ("uprobe", "uretprobe") and rest:
+        from pybpf.symbols import elf_symbols, resolve_binary
+
+        path, _, sym = rest.rpartition(":")
+        if not path:
+            path, sym = rest, "*"
+        binary = resolve_binary(path)
+        return [f"uprobe:{binary}:{n}" for n in sorted(set(_function_names(elf_symbols(binary))))
+                if fnmatch.fnmatchcase(n, sym or "*")]
+    out = [f"tracepoint:{tp}" for tp in list_tracepoints("*")]
+    out += [f"software:{e}:" for e in SOFTWARE_EVENTS]
+    out += [f"hardware:{e}:" for e in HARDWARE_EVENTS]
+    full = pattern if ":" in pattern or "*" in pattern else f"*{pattern}*"
+    if kind in ALIASES.values() and rest:
+        full = f"{kind}:{rest}"
+    return [p for p in out if fnmatch.fnmatchcase(p, full)]

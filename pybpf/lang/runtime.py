@@ -1,0 +1,228 @@
+"""Running a compiled program: load every probe, run BEGIN, attach, read the ring buffer and
+format records, stop on exit()/Ctrl-C/end of the -c command, run END, print the maps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from pybpf.lang.compile import CompiledProbe, Compiler
+from pybpf.lang.printer import Formatter, MapPrinter
+from pybpf.lang.semantic import Record
+from pybpf.lang.types import decode, tuple_layout
+
+
+def load(cp: CompiledProbe) -> Any:
+    from pybpf.compiler.api import _internal_error
+    from pybpf.lang.errors import LangError
+    from pybpf.program import Program
+    from pybpf.sys import VerifierError
+
+    name = "".join(c if c.isalnum() else "_" for c in cp.probe.kind)[:15]
+    try:
+        return Program.load(cp.probe.prog_type, cp.insns, name=name)
+    except VerifierError as e:
+        err = _internal_error(e, cp.insns)
+        raise LangError(err.message, err.loc if err.loc.line else cp.tree.loc,
+                        err.hint + "\n" + "\n".join(e.log.splitlines()[-6:])) from None
+
+
+def attach(cp: CompiledProbe, prog: Any, pid: int = -1) -> Any:
+    from pybpf import attach as at
+
+    p = cp.probe
+    if p.kind == "tracepoint":
+        return at.tracepoint(prog, p.target, p.name)
+    if p.kind == "rawtracepoint":
+        return at.raw_tracepoint(prog, p.name)
+    if p.kind == "profile":
+        if p.freq:
+            return at.perf_event(prog, "software", "cpu-clock", sample_freq=p.freq)
+        return at.perf_event(prog, "software", "cpu-clock", sample_period=p.period)
+    if p.kind == "interval":
+        if p.freq:
+            return at.perf_event(prog, "software", "cpu-clock", sample_freq=p.freq, cpus=[0])
+        return at.perf_event(prog, "software", "cpu-clock", sample_period=p.period, cpus=[0])
+    if p.kind in ("software", "hardware"):
+        return at.perf_event(prog, p.kind, p.target, sample_period=p.period)
+    if p.kind in ("uprobe", "uretprobe"):
+        kw = {"pid": pid} if pid > 0 else {}
+        return at.uprobe(prog, p.target, p.name, retprobe=p.kind == "uretprobe", **kw)
+    raise AssertionError(p.kind)
+
+
+class Session:
+    def __init__(self, comp: Compiler, out: TextIO, as_json: bool = False, quiet: bool = False,
+                 pid: int = -1, child: Callable[[], int] | None = None,
+                 child_proc: Any = None) -> None:
+        self.comp, self.out, self.json, self.quiet = comp, out, as_json, quiet
+        self.pid = pid
+        self.child_proc = child_proc
+        self.release_child = child
+        self.stopped = False
+        self.progs: list[tuple[CompiledProbe, Any]] = []
+        self.links: list[Any] = []
+        self.records = {r.id: r for r in comp.syms.records}
+        stacks = comp._stacks.obj if comp._stacks is not None else None
+        self.fmt = Formatter(comp.names, stacks)
+        self.maps = MapPrinter(self.fmt, self.write, as_json)
+        self.join_parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.out.write(text)
+
+    def emit(self, kind: str, text: str) -> None:
+        if self.json:
+            self.write(json.dumps({"type": kind, "data": text}) + "\n")
+        else:
+            self.write(text)
+
+    # -- records -----------------------------------------------------------------------------------
+    def handle(self, raw: bytes) -> None:
+        rid = int.from_bytes(raw[:8], "little")
+        rec = self.records.get(rid)
+        if rec is None or self.stopped:
+            return
+        args = [(lt, decode(lt, raw, off)) for lt, off in zip(
+            rec.args, tuple_layout(rec.lt.items)[1:], strict=True)]
+        self.dispatch(rec, args)
+
+    def dispatch(self, rec: Record, args: list[tuple[Any, Any]]) -> None:
+        k = rec.kind
+        if k == "printf":
+            self.emit("printf", self.fmt.printf(rec.fmt, args))
+        elif k == "exit":
+            self.stopped = True
+        elif k == "time":
+            self.emit("time", time.strftime(rec.fmt))
+        elif k == "print":
+            name, top, div = rec.extra
+            info = self.comp.syms.maps.get(name)
+            if info is not None and info.ref is not None:
+                self.maps.print_map(info, top, div)
+        elif k == "print_value":
+            lt, v = args[0]
+            self.emit("value", self.fmt.value(lt, v) + "\n")
+        elif k in ("clear", "zero"):
+            info = self.comp.syms.maps.get(rec.extra)
+            if info is not None and info.ref is not None and info.ref.obj is not None:
+                m = info.ref.obj
+                if k == "clear":
+                    m.clear()
+                else:
+                    for key in list(m.raw_keys()):
+                        m.update_raw(key, bytes(info.ref.value.size))
+        elif k == "system":
+            self.out.flush()
+            cmd = self.fmt.printf(rec.fmt, args)
+            res = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+            self.emit("system", res.stdout)
+        elif k == "cat":
+            path = self.fmt.printf(rec.fmt, args)
+            try:
+                with open(path, errors="replace") as f:
+                    self.emit("cat", f.read())
+            except OSError as e:
+                print(f"cat: {path}: {e.strerror}", file=sys.stderr)
+        elif k == "join":
+            self.join_parts.append(str(args[0][1]))
+        elif k == "join_end":
+            self.emit("join", rec.fmt.join(self.join_parts) + "\n")
+            self.join_parts = []
+
+    def drain(self) -> None:
+        ev = self.comp._events
+        if ev is None or ev.obj is None:
+            return
+        for raw in ev.obj.poll(0):
+            self.handle(raw)
+            if self.stopped:
+                break
+
+    def run_once(self, kind: str) -> None:
+        for cp, prog in self.progs:
+            if cp.probe.kind == kind:
+                prog.test_run(ctx=bytes(8))
+                self.drain()
+
+    # -- the session -------------------------------------------------------------------------------
+    def run(self) -> int:
+        comp = self.comp
+        try:
+            for cp in comp.compiled:
+                self.progs.append((cp, load(cp)))
+            n = len(self.progs)
+            if not self.quiet:
+                msg = f"Attaching {n} probe{'s' if n != 1 else ''}..."
+                if self.json:
+                    self.write(json.dumps({"type": "attached_probes", "data": {"probes": n}})
+                               + "\n")
+                else:
+                    print(msg, file=sys.stderr, flush=True)
+            self.run_once("BEGIN")
+            live = [(cp, p) for cp, p in self.progs if cp.probe.kind not in ("BEGIN", "END")]
+            if not self.stopped:
+                for cp, prog in live:
+                    self.links.append(attach(cp, prog, self.pid))
+            if self.release_child is not None:
+                self.release_child()
+            if live or self.child_proc is not None:
+                self.loop()
+            for link in self.links:
+                link.close()
+            self.links.clear()
+            self.stopped = False
+            self.run_once("END")
+            self.finish()
+        finally:
+            for link in self.links:
+                link.close()
+            for _, prog in self.progs:
+                prog.close()
+            if self.child_proc is not None and self.child_proc.poll() is None:
+                self.child_proc.terminate()
+        return 0
+
+    def loop(self) -> None:
+        ev = self.comp._events
+        interrupted = False
+
+        def on_signal(signum: int, frame: Any) -> None:
+            nonlocal interrupted
+            interrupted = True
+
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while not self.stopped and not interrupted:
+                if ev is not None and ev.obj is not None:
+                    for raw in ev.obj.poll(100):
+                        self.handle(raw)
+                        if self.stopped:
+                            break
+                else:
+                    time.sleep(0.1)
+                self.out.flush()
+                if self.child_proc is not None and self.child_proc.poll() is not None:
+                    self.drain()
+                    break
+                if self.pid > 0 and not os.path.exists(f"/proc/{self.pid}"):
+                    break
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    def finish(self) -> None:
+        if not self.json:
+            self.write("\n\n")
+        for name in sorted(self.comp.syms.maps):
+            info = self.comp.syms.maps[name]
+            if info.ref is None or info.ref.obj is None:
+                continue
+            self.maps.print_map(info)
+        self.out.flush()
