@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pybpf import cli_tools
 
     cli_tools.add_parsers(sub)
+    from pybpf import cli_trace
+
+    cli_trace.add_parser(sub)
     return parser
 
 
