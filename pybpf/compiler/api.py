@@ -138,10 +138,19 @@ class CompiledProgram:
     def load_args(self) -> dict[str, Any]:
         return {}
 
-    def close(self) -> None:
+    def close(self, maps: bool = False) -> None:
+        """Unload the program. With maps=True also close the maps the compiler created for it
+        (the ring buffer of submit(), the stack map of kstack()); they are created anew when
+        the program is compiled again."""
         if self._program is not None:
             self._program.close()
             self._program = None
+        if maps and self._compiled is not None:
+            for name in ("events", "stacks"):
+                m = self._compiled.extra.get(name)
+                if m is not None:
+                    m.close()
+            self._compiled = None
 
     def attach(self) -> Attachment:
         prog = self.load()
@@ -239,7 +248,7 @@ class TracepointProgram(CompiledProgram):
         try:
             fmt = tracepoint_format(self.group, self.tp)
         except (BTFError, KeyError, OSError) as e:
-            loc = source_of(self.pyfunc).loc(None)
+            loc = source_of(self.pyfunc).def_loc()
             raise CompileError(f"unknown tracepoint {self.group}:{self.tp}: "
                                f"{str(e).splitlines()[0]}", loc,
                                "`pybpf trace -l 'tracepoint:*'` lists them.") from None
@@ -266,7 +275,7 @@ class RawTracepointProgram(CompiledProgram):
             args = raw_tracepoint_args(kernel_btf(), self.tp)
         except (BTFError, KeyError) as e:
             raise CompileError(f"unknown raw tracepoint {self.tp!r}: {str(e).splitlines()[0]}",
-                               source_of(self.pyfunc).loc(None)) from None
+                               source_of(self.pyfunc).def_loc()) from None
         return contexts.RawTracepoint(name=self.tp, args=list(args))
 
     def attach_program(self, prog: Any) -> Any:

@@ -61,7 +61,7 @@ class CodeGen:
         self.pool = Pool(self._emit, self.frame, lambda: self.cur_loc)
         self.labels = itertools.count()
         self.loops: list[tuple[str, str]] = []  # (continue label, break label)
-        self.inline_ends: dict[int, str] = {}
+        self.inline_ends: dict[int, str] = {}  # Inline token -> its end label
         self.ctx_slot: int | None = None
         self.reachable = True
         self.jump_targets: set[str] = set()
@@ -322,19 +322,27 @@ class CodeGen:
         self.place(head)
         if reg is None:
             self.emit(asm.ldx("u64", R0, R10, var.slot))
-        self.emit((asm.jsge if s.step > 0 else asm.jsle)(counter, s.stop, end))
+        jump = asm.jsge if s.step > 0 else asm.jsle
+        if -2**31 <= s.stop < 2**31:
+            self.emit(jump(counter, s.stop, end))
+        else:  # a bound beyond an immediate: through a scratch register
+            self.load_const(R1, ir.LIT, s.stop)
+            self.emit(jump(counter, R1, end))
         if s.cond is not None:
             self.branch_false(s.cond, end)
         self.loops.append((cont, end))
         self.block(s.body)
         self.loops.pop()
         self.place(cont)
-        if reg is not None:
-            self.emit(asm.add(counter, s.step))
-        else:
+        if reg is None:
             assert var.slot is not None
             self.emit(asm.ldx("u64", R0, R10, var.slot))
-            self.emit(asm.add(R0, s.step))
+        if -2**31 <= s.step < 2**31:
+            self.emit(asm.add(counter, s.step))
+        else:
+            self.load_const(R1, ir.LIT, s.step)
+            self.emit(asm.add(counter, R1))
+        if reg is None:
             self.emit(asm.stx("u64", R10, var.slot, R0))
         self.emit(asm.ja(head))
         self.place(end)
@@ -372,7 +380,7 @@ class CodeGen:
     def s_InlineReturn(self, s: ir.InlineReturn) -> None:
         if s.value is not None and s.result is not None:
             self.s_Assign(ir.Assign(s.result, s.value, loc=s.loc))
-        self.emit(asm.ja(self.inline_ends[s.depth]))
+        self.emit(asm.ja(self.inline_ends[s.token]))
 
     # -- memory helpers ---------------------------------------------------------------------
     def zero(self, slot: int, size: int) -> None:
@@ -452,8 +460,13 @@ class CodeGen:
             self.emit(asm.mov(r, R10))
             self.emit(asm.add(r, e.var.slot + getattr(e, "offset", 0)))
         elif isinstance(e, ir.Load):
-            assert e.var.slot is not None
-            self.emit(asm.ldx("u64", r, R10, e.var.slot))
+            reg = self.var_reg.get(id(e.var))
+            if reg is not None:
+                if reg != r:
+                    self.emit(asm.mov(r, Reg(reg)))
+            else:
+                assert e.var.slot is not None
+                self.emit(asm.ldx("u64", r, R10, e.var.slot))
         elif isinstance(e, ir.CtxPtr):
             assert self.ctx_slot is not None
             self.emit(asm.ldx("u64", r, R10, self.ctx_slot))
@@ -692,6 +705,8 @@ class CodeGen:
 
     def truth(self, e: ir.Expr) -> Temp:
         """0/1 from a condition, through branches."""
+        if isinstance(e, ir.Compare):
+            return self.compare_value(e)
         res = _Result(self)
         false, done = self.label("f"), self.label("t")
         self.branch_false(e, false)
@@ -704,6 +719,25 @@ class CodeGen:
 
     e_Compare = e_Logic = e_Not = truth
 
+    def compare_value(self, e: ir.Compare) -> Temp:
+        """a op b as 0/1, in the left operand's register (no third register needed)."""
+        a = self.pool.own(self.expr(e.left))
+        true, done = self.label("ct"), self.label("cd")
+        if isinstance(e.right, ir.Const) and _fits_imm(e.right, e):
+            (ra,) = self.pool.reg(a)
+            self.emit(_JUMP[e.op, e.signed](ra, _imm_of(e.right, e), true))
+        else:
+            b = self.expr(e.right)
+            ra, rb = self.pool.reg(a, b)
+            self.pool.release(b)
+            self.emit(_JUMP[e.op, e.signed](ra, rb, true))
+        self.emit(asm.mov(ra, 0))
+        self.emit(asm.ja(done))
+        self.place(true)
+        self.emit(asm.mov(ra, 1))
+        self.place(done)
+        return a
+
     def e_Cond(self, e: ir.Cond) -> Temp:
         res = _Result(self)
         other, done = self.label("c"), self.label("cd")
@@ -715,17 +749,21 @@ class CodeGen:
         self.place(done)
         return res.end()
 
+    def from_r0(self) -> Temp:
+        t = self.pool.new()
+        (r,) = self.pool.reg(t)
+        self.emit(asm.mov(r, R0))
+        return t
+
     def e_MapGet(self, e: ir.MapGet) -> Temp:
         key = self.key_slot(e.map, e.key)
-        res = _Result(self)
+        size = e.type.size
         miss, done = self.label("miss"), self.label("got")
+        res = _Result(self)
         self.map_call("bpf_map_lookup_elem", e.map, key)
         self.emit(asm.jeq(R0, 0, miss))
-        size = e.type.size
-        r = res.target_reg()
-        self.emit(asm.ldx(_SIZE[size], r, R0, e.offset))
-        self.normalize(r, e.type, from_bits=size * 8)
-        res.commit(r)
+        self.emit(asm.ldx(_SIZE[size], R0, R0, e.offset))
+        self.normalize(R0, e.type, from_bits=size * 8)
         self.emit(asm.ja(done))
         self.place(miss)
         res.set(e.default)
@@ -745,14 +783,13 @@ class CodeGen:
         return t
 
     def e_Inline(self, e: ir.Inline) -> Temp:
-        depth = len(self.inline_ends)
         end = self.label("ret")
-        self.inline_ends[depth] = end
+        self.inline_ends[e.token] = end
         saved = list(self.pool.live)
         self.pool.flush()
         self.block(e.body)
         self.place(end)
-        del self.inline_ends[depth]
+        del self.inline_ends[e.token]
         assert self.pool.live == saved
         if e.result is None:
             return self.e_Const(ir.Const(ir.LIT, 0))
@@ -844,7 +881,7 @@ def _register_candidates(body: list[ir.Stmt], variables: list[ir.Var],
                 visit(s.other, w)
 
     visit(body, 1.0)
-    scalars = [v for v in variables if v.type.is_scalar and weight.get(id(v), 0) >= 2]
+    scalars = [v for v in variables if v.type.is_scalar and weight.get(id(v), 0) >= 3]
     scalars.sort(key=lambda v: -weight[id(v)])
     return scalars[:len(regs)]
 
@@ -877,6 +914,11 @@ def _vars_read(node: Any) -> list[ir.Var]:
     if isinstance(node, ir.Load | ir.AddrOf | ir.VarRef | ir.LoadIndex):
         return [node.var]
     return []
+
+
+def _is_simple_value(e: ir.Expr) -> bool:
+    """Values that load into a register with no other register: constants and variables."""
+    return isinstance(e, ir.Const | ir.Load)
 
 
 def _is_simple(e: ir.Expr) -> bool:
@@ -914,57 +956,29 @@ def _container(bit_offset: int, bit_size: int) -> int:
 
 class _Result:
     """The value of an expression whose code branches (conditional expressions, truth
-    values, map reads with a default). Both paths leave it in one agreed place: a held
-    register when two are free, else a stack slot."""
+    values, map reads with a default): every path leaves it in r0 just before the join
+    (nothing runs between that and the join), and the join copies it to a temporary. Live
+    temporaries are spilled first, so that all paths agree on where each value lives."""
 
     def __init__(self, gen: CodeGen) -> None:
         self.gen = gen
         gen.pool.flush()
-        self.temp: Temp | None = None
-        self.slot: int | None = None
-        if len(gen.pool.free) >= 2:
-            self.temp = gen.pool.new()
-            gen.pool.hold(self.temp)
-        else:
-            self.slot = gen.frame.alloc_scratch(8, gen.cur_loc, "a branch result")
-
-    def target_reg(self) -> Reg:
-        """A register to compute the value into (commit() afterwards)."""
-        if self.temp is not None:
-            (r,) = self.gen.pool.reg(self.temp)
-            return r
-        return R1
-
-    def commit(self, r: Reg) -> None:
-        if self.slot is not None:
-            self.gen.emit(asm.stx("u64", R10, self.slot, r))
 
     def set_const(self, value: int) -> None:
-        r = self.target_reg()
-        self.gen.emit(asm.mov(r, value))
-        self.commit(r)
+        self.gen.emit(asm.mov(R0, value))
 
     def set(self, e: ir.Expr) -> None:
+        if _is_simple_value(e):
+            self.gen.simple_into(R0, e)
+            return
         v = self.gen.expr(e)
         (rv,) = self.gen.pool.reg(v)
-        if self.temp is not None:
-            (rt,) = self.gen.pool.reg(self.temp)
-            self.gen.emit(asm.mov(rt, rv))
-        else:
-            assert self.slot is not None
-            self.gen.emit(asm.stx("u64", R10, self.slot, rv))
         self.gen.pool.release(v)
-        self.gen.pool.flush(keep=(self.temp,) if self.temp else ())
+        self.gen.pool.flush()
+        self.gen.emit(asm.mov(R0, rv))
 
     def end(self) -> Temp:
-        if self.temp is not None:
-            self.temp.held = False
-            return self.temp
-        t = self.gen.pool.new()
-        (r,) = self.gen.pool.reg(t)
-        assert self.slot is not None
-        self.gen.emit(asm.ldx("u64", r, R10, self.slot))
-        return t
+        return self.gen.from_r0()
 
 
 class _LocScope:

@@ -94,8 +94,9 @@ class Pool:
         victims = [t for t in self.live
                    if t.reg is not None and not t.pinned and not t.held]
         if not victims:
-            raise CompileError("expression too complex: it needs more than four values at "
-                               "once", self.loc(), "Split it into several statements.")
+            raise CompileError("expression too complex: it needs more values at once than "
+                               "there are registers", self.loc(),
+                               "Split it into several statements.")
         victim = min(victims, key=lambda t: t.age)
         if victim.slot is None:
             victim.slot = self.frame.alloc_scratch(8, self.loc(), "a spilled value")

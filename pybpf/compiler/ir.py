@@ -241,6 +241,7 @@ class Inline(Expr):
 
     body: list[Stmt]
     result: Var | None
+    token: int = 0  # matches the InlineReturns of this body
 
 
 # ---------------------------------------------------------------------------------------
@@ -392,7 +393,7 @@ class InlineReturn(Stmt):
 
     value: Expr | None
     result: Var | None
-    depth: int
+    token: int
 
 
 @dataclass(eq=False)

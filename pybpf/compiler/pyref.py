@@ -16,7 +16,19 @@ import threading
 import time
 from typing import Any
 
-from pybpf.compiler.irtypes import LIT, S64, U32, U64, IntT, LitT, Type, common, from_spec
+from pybpf.compiler.irtypes import (
+    LIT,
+    S64,
+    U32,
+    U64,
+    ArrayT,
+    IntT,
+    LitT,
+    StructT,
+    Type,
+    common,
+    from_spec,
+)
 from pybpf.compiler.pyfront.exprs import _BINOPS, _CMP, _CMPOPS, _fold
 from pybpf.compiler.pyfront.source import source_of
 
@@ -45,6 +57,12 @@ class TypedInt:
 
     def __repr__(self) -> str:
         return f"{self.t}({self.v})"
+
+
+def _ncpu() -> int:
+    from pybpf.maps import possible_cpus
+
+    return possible_cpus()
 
 
 def _type_of(x: Any) -> IntT:
@@ -93,27 +111,120 @@ def convert(v: Any, t: Type | None) -> Any:
     return v
 
 
+class TypedArray:
+    """A local fixed array: typed elements, out-of-range reads give 0 and stores are
+    skipped (as the compiled bounds checks do)."""
+
+    def __init__(self, t: ArrayT) -> None:
+        self.t = t
+        self.items = [convert(0, t.elem) for _ in range(t.n)]
+
+    def __getitem__(self, i: Any) -> Any:
+        i = int(i)
+        return self.items[i] if 0 <= i < self.t.n else convert(0, self.t.elem)
+
+    def __setitem__(self, i: Any, v: Any) -> None:
+        i = int(i)
+        if 0 <= i < self.t.n:
+            self.items[i] = convert(v, self.t.elem)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return tuple(_plain(x) for x in v)
+    return int(v) if isinstance(v, TypedInt) else v
+
+
+class StructFields:
+    """Typed field access for a bpf.Struct instance (stores wrap to the field's type)."""
+
+    @staticmethod
+    def types(obj: Any) -> dict[str, Type]:
+        return {name: from_spec(c) for name, _, c in type(obj)._members_}
+
+
+def set_field(obj: Any, name: str, value: Any) -> None:
+    if hasattr(type(obj), "_members_"):
+        t = StructFields.types(obj).get(name)
+        value = convert(value, t)
+    setattr(obj, name, value)
+
+
+def typed_struct(cls: Any) -> Any:
+    """A constructor of `cls` whose fields hold typed values."""
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        obj = cls(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+        for name, t in StructFields.types(obj).items():
+            setattr(obj, name, convert(getattr(obj, name), t))
+        return obj
+
+    make.irtype = from_spec(cls)  # type: ignore[attr-defined]
+    return make
+
+
+class _MapStruct:
+    """m[k] of a struct-valued map: field reads give 0 when the key is absent; field writes
+    insert a zeroed value first (as the compiled code does)."""
+
+    def __init__(self, view: MapView, key: Any) -> None:
+        object.__setattr__(self, "_view", view)
+        object.__setattr__(self, "_key", key)
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._view.m.get(self._key)
+        t = self._view.value_t.field(name)
+        if t is None:
+            raise AttributeError(name)
+        return convert(getattr(value, name) if value is not None else 0, t.type)
+
+    def __setattr__(self, name: str, v: Any) -> None:
+        m = self._view.m
+        value = m.get(self._key)
+        if value is None:
+            value = m.value_codec.unpack(bytes(m.value_codec.size))
+        f = self._view.value_t.field(name)
+        setattr(value, name, f.type.wrap(int(v)) if isinstance(f.type, IntT) else _plain(v))
+        m[self._key] = value
+
+
 class MapView:
-    """A map seen from the reference run: typed values, missing keys read 0."""
+    """A map seen from the reference run: typed values, missing keys read 0. Per-CPU maps
+    act as seen from CPU 0."""
 
     def __init__(self, m: Any) -> None:
+        from pybpf import maps
+
         self.m = m
         self.value_t = from_spec(m.value_codec)
+        self.percpu = isinstance(m, maps.PerCPUHash | maps.PerCPUArray | maps.LRUPerCPUHash)
 
     def _key(self, k: Any) -> Any:
-        if isinstance(k, tuple):
-            return tuple(self._key(x) for x in k)
-        return int(k) if isinstance(k, TypedInt) else k
+        return _plain(k)
+
+    def _read(self, k: Any) -> Any:
+        v = self.m.get(self._key(k))
+        if v is not None and self.percpu:
+            v = v[0]
+        return v
 
     def __getitem__(self, k: Any) -> Any:
-        return convert(self.m.get(self._key(k), 0), self.value_t)
+        if isinstance(self.value_t, StructT):
+            return _MapStruct(self, self._key(k))
+        v = self._read(k)
+        return convert(v if v is not None else 0, self.value_t)
 
     def get(self, k: Any, default: Any = 0) -> Any:
-        v = self.m.get(self._key(k))
+        v = self._read(k)
         return convert(v if v is not None else default, self.value_t)
 
     def __setitem__(self, k: Any, v: Any) -> None:
-        self.m[self._key(k)] = int(v) if isinstance(v, TypedInt) else v
+        key = self._key(k)
+        v = _plain(v)
+        if self.percpu:
+            old = self.m.get(key) or [0] * _ncpu()
+            v = [v, *old[1:]]
+        self.m[key] = v
 
     def __delitem__(self, k: Any) -> None:
         self.m.pop(self._key(k), None)
@@ -163,7 +274,23 @@ class _Rewrite(ast.NodeTransformer):
         target = node.targets[0]
         if isinstance(target, ast.Name):
             node.value = _call("__conv", node.value, ast.Constant(target.id), like=node)
+        elif isinstance(target, ast.Attribute) and not isinstance(target.value, ast.Subscript):
+            return ast.copy_location(ast.Expr(_call(
+                "__setfield", _as_value(target.value), ast.Constant(target.attr), node.value,
+                like=node)), node)
         return node
+
+    def visit_While(self, node: ast.While) -> ast.AST:
+        """`while c: body` runs at most MAX_WHILE_ITERATIONS times, as compiled."""
+        self.generic_visit(node)
+        from pybpf.compiler.pyfront.lower import MAX_WHILE_ITERATIONS
+
+        test = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=node.test),
+                      body=[ast.Break()], orelse=[])
+        loop = ast.For(target=ast.Name(id="__while_i", ctx=ast.Store()),
+                       iter=_call("range", ast.Constant(MAX_WHILE_ITERATIONS), like=node),
+                       body=[test, *node.body], orelse=[])
+        return ast.copy_location(loop, node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
         self.generic_visit(node)
@@ -209,6 +336,11 @@ class _Rewrite(ast.NodeTransformer):
         return node
 
 
+def _as_value(node: ast.expr) -> ast.expr:
+    copy = ast.parse(ast.unparse(node), mode="eval").body
+    return ast.copy_location(copy, node)
+
+
 def _call(name: str, *args: ast.expr, like: ast.AST) -> ast.Call:
     return ast.copy_location(ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args),
                                       keywords=[]), like)
@@ -241,10 +373,36 @@ class _Frame:
         return convert(v, t)
 
     def declare(self, v: Any, name: str, annotation: Any) -> Any:
-        t = annotation.irtype if isinstance(annotation, _Cast) else \
-            S64 if annotation in (int, bool) else from_spec(annotation)
+        t = getattr(annotation, "irtype", None) or (
+            S64 if annotation in (int, bool) else from_spec(annotation))
         self.types[name] = t
+        if isinstance(t, ArrayT) and not t.is_str:
+            return TypedArray(t)
         return convert(v, t)
+
+
+def typed_min(a: Any, b: Any) -> Any:
+    return _pick(a, b, "lt")
+
+
+def typed_max(a: Any, b: Any) -> Any:
+    return _pick(a, b, "gt")
+
+
+def _pick(a: Any, b: Any, op: str) -> Any:
+    t = common(_type_of(a), _type_of(b))
+    if isinstance(t, LitT):
+        t = S64
+    x, y = convert(a, t), convert(b, t)
+    return x if cmp_op(op, x, y) else y
+
+
+def typed_abs(a: Any) -> Any:
+    t = _type_of(a)
+    if isinstance(t, LitT):
+        t = S64
+    x = convert(a, t)
+    return un_op("neg", x) if x.v < 0 else x
 
 
 _PY_BUILTINS = {
@@ -285,8 +443,12 @@ def run_function(pyfunc: Any, args: tuple[Any, ...], param_types: list[Type | No
             value = _inline_runner(value)
         elif _is_int_ctype(value):
             value = _Cast(from_spec(value))
+        elif isinstance(value, type) and hasattr(value, "_members_"):
+            value = typed_struct(value)
         env[name] = value
-    env.update({"__bin": bin_op, "__un": un_op, "__cmp": cmp_op, "__conv": frame.conv,
+    env.update({"min": typed_min, "max": typed_max, "abs": typed_abs,
+                "__setfield": set_field,
+                "__bin": bin_op, "__un": un_op, "__cmp": cmp_op, "__conv": frame.conv,
                 "__declare": frame.declare, "__aug_item": _aug_item,
                 "__aug_attr": _aug_attr, "__ret": lambda v: convert(v, frame.ret)})
     namespace: dict[str, Any] = {}
@@ -335,7 +497,7 @@ def _aug_item(container: Any, key: Any, op: str, value: Any) -> None:
 
 
 def _aug_attr(obj: Any, name: str, op: str, value: Any) -> None:
-    setattr(obj, name, bin_op(op, getattr(obj, name), value))
+    set_field(obj, name, bin_op(op, getattr(obj, name), value))
 
 
 def run(program: Any, args: tuple[Any, ...]) -> Any:
@@ -348,5 +510,9 @@ def run(program: Any, args: tuple[Any, ...]) -> Any:
     if isinstance(program, FunctionProgram):
         params = [p or U64 for p in params]
         ret = ret or U64
-    result = run_function(program.pyfunc, args, params, ret)
+    try:  # the variables' types as the compiler fixed them (first assignment in the source)
+        static = {k: v for k, v in program.compiled.var_types.items() if "." not in k}
+    except Exception:  # noqa: BLE001 - a program that does not compile runs untyped
+        static = {}
+    result = run_function(program.pyfunc, args, params, ret, static)
     return int(result) if isinstance(result, TypedInt | bool) else result

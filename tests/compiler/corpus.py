@@ -844,13 +844,6 @@ def map_value_truncate(a: u32, b: s64) -> s64:
     return lookup[a & 7]
 
 
-@bpf.function
-def map_array_del(a: u32) -> u64:
-    arr[a & 7] = 5
-    del arr[a & 7]
-    return arr[a & 7]
-
-
 # -- local structs, typing corner cases ------------------------------------------------------
 @bpf.function
 def struct_local(a: u64) -> u64:
@@ -1008,7 +1001,6 @@ _MAPS_OF = {
     "map_default_typed": [lookup],
     "map_key_truncate": [counts],
     "map_value_truncate": [lookup],
-    "map_array_del": [arr],
     "pending_short_circuit": [side],
     "pending_order": [side],
     "pending_ifexp": [side],
@@ -1023,73 +1015,9 @@ CASES: list[Case] = [Case(v, _MAPS_OF.get(k, [])) for k, v in list(globals().ite
 # name -> reason, for the cases that currently fail; the tests mark them
 # xfail(strict=True), so a fix shows up as XPASS (then delete the entry).
 # Cases the compiler/verifier rejects (they fail in test_acceptance too):
-LOAD_BUGS: dict[str, str] = {
-    "while_gcd": "compiler bug: `while` as the first statement of a function: internal "
-                 "compiler error AttributeError 'Lowerer' object has no attribute "
-                 "'pending_stmts' (s_While reads self.pending_stmts before pending() set it)",
-    "while_min_cond": "compiler bug: `while min(a, b) > n:` rejected with the wrong message "
-                      "'a while condition cannot build strings or structs'",
-    "for_big_range": "compiler bug: range() bound/step beyond 32 bits: internal compiler error "
-                     "AsmError immediate 5000000000 does not fit in 32 bits (s_Loop jsge/add "
-                     "immediates)",
-    "cmp_eq_cmp": "compiler bug (since fc7e010): `return (a < b) == (b < a)` fails: "
-                  "'expression too complex: it needs more than four values at once'",
-    "truth_in_var": "compiler bug (since fc7e010): `u = (a < b) == (b < a)`: expression too "
-                    "complex",
-    "spill_pressure": "compiler bug (since fc7e010): a 5-argument expression with two "
-                      "conditional expressions and map reads: expression too complex (it "
-                      "compiled and ran correctly before)",
-    "minmax_s32": "compiler bug (since fc7e010): `min(a, b) * 3 + max(a, b)`: expression too "
-                  "complex; and pyref bug: min()/max() on typed ints raise TypeError",
-    "minmax_u64": "compiler bug (since fc7e010): `min(a, b) ^ max(a, b)`: expression too "
-                  "complex; and pyref min()/max() TypeError",
-    "minmax_mixed": "compiler bug (since fc7e010): `min(a, b) + max(b, -1)`: expression too "
-                    "complex; and pyref min()/max() TypeError",
-}
+LOAD_BUGS: dict[str, str] = {}
 # Cases that compile and load but where f.run() and f.py() disagree (or f.py() raises):
-BUGS: dict[str, str] = {
-    **LOAD_BUGS,
-    "ret_untyped": "compiler bug: no return annotation: run() gives the signed value (-1), "
-                   "py() the u64 value (2**64-1)",
-    "while_count": "pyref bug: f.py() does not stop `while` loops after 4096 iterations as "
-                   "the compiled code does",
-    "abs_s64": "pyref bug: abs() on a typed int raises TypeError (TypedInt has no __abs__)",
-    "abs_s8": "pyref bug: abs() on a typed int raises TypeError",
-    "abs_u32": "pyref bug: abs() on a typed int raises TypeError",
-    "array_sum": "pyref bug: local arrays (buf: 'u32[8]') are the int 0 in f.py(): "
-                 "'int' object does not support item assignment",
-    "array_var_index": "pyref bug: local arrays are not supported by f.py()",
-    "map_struct_fields": "pyref bug: m[k].a = v on a struct-valued map: m[k] reads 0 for a "
-                         "missing key (AttributeError) and a detached copy otherwise",
-    "map_struct_small": "pyref bug: struct-valued map field stores/adds do not work in f.py()",
-    "map_percpu": "pyref bug: per-CPU maps: m[k] reads the per-CPU list, and m[k] += v "
-                  "writes v to every CPU (kernel: one CPU)",
-    "map_percpu_array": "pyref bug: per-CPU array reads give a list (TypeError)",
-    "map_array_del": "compiler bug: `del arr[k]` on an Array map compiles (the kernel's "
-                     "delete fails silently) while f.py() raises BPFError; should be a "
-                     "CompileError",
-    "struct_local": "pyref bug: fields of local bpf.Struct values are not wrapped to their "
-                    "types (Pair(2**32, ..).a is 2**32 in f.py(), 0 compiled)",
-    "struct_local_kw": "pyref bug: local struct fields are untyped in f.py()",
-    "branch_first_assign": "compiler/pyref disagree: a variable's type comes from its "
-                           "lexically first assignment when compiled (s64), from the "
-                           "first executed one in f.py() (u8)",
-    "param_reassign": "pyref bug: assigning to a parameter in f.py() retypes it (a: u8 = b "
-                      "keeps u32 values); compiled code converts to u8",
-    "pending_short_circuit": "compiler bug: min()'s arguments are hoisted before the whole "
-                             "condition, so `a > 10 and min(mark(1), 5)` runs mark() even "
-                             "when a <= 10",
-    "pending_ifexp": "compiler bug: `min(mark(2), 1) if c else 0` runs mark() even when c is "
-                     "false (pending statements hoisted out of the conditional expression)",
-    "pending_order": "compiler bug: `side[1] + min(bump(side, 1), 100)` evaluates min()'s "
-                     "arguments before side[1] (gives 2, Python order gives 1); f.py() "
-                     "also fails on min()",
-    "spill_inline": "compiler bug: an inline call in the argument of an inline call: the "
-                    "inner return jumps to the outer call's end (result 0)",
-    "inline_in_inline_arg": "compiler bug: sq(sq(a)) returns 0: InlineReturn depth comes "
-                            "from the lowering depth (0) not the codegen nesting, so the "
-                            "inner return jumps past the outer body",
-}
+BUGS: dict[str, str] = {**LOAD_BUGS}
 
 # Inputs that must be tried for a case (in addition to 0s, 1s, -1s, mins and maxes).
 EXAMPLES: dict[str, list[tuple[int, ...]]] = {

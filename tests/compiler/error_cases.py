@@ -19,6 +19,7 @@ class Rec(bpf.Struct):
 
 
 emap = maps.Hash(key=u32, value=Rec, max_entries=4, name="e_map")
+earr = maps.Array(key=u32, value=u64, max_entries=4, name="e_arr")
 
 @bpf.inline
 def rec_a(n: u64) -> u64:
@@ -201,3 +202,9 @@ def err_tp_field(ctx):
 def err_struct_extra_args(a: u32) -> u64:
     r = Rec(a, 1, 2)  # <-
     return r.count
+
+
+@bpf.function
+def err_array_del(a: u32) -> u64:
+    del earr[a & 3]  # <-
+    return 0

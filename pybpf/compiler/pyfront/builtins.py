@@ -178,14 +178,21 @@ def _minmax(lw: Lowerer, node: ast.Call, args: list[ir.Expr], op: str) -> ir.Exp
     if not isinstance(a.type, IntT) or not isinstance(b.type, IntT):
         lw.error(node, "min()/max() take integers")
     t = common(a.type, b.type)
-    # evaluate each argument once: keep them in variables
-    va, vb = lw.temp(t, node, "a"), lw.temp(t, node, "b")
-    lw.pending_stmts = [*getattr(lw, "pending_stmts", []),
-                        ir.Assign(va, lw.convert(a, t, node), loc=lw.loc(node)),
-                        ir.Assign(vb, lw.convert(b, t, node), loc=lw.loc(node))]
-    la, lb = ir.Load(t, va, loc=lw.loc(node)), ir.Load(t, vb, loc=lw.loc(node))
-    return ir.Cond(t, ir.Compare(LIT, op, la, lb, t.signed, loc=lw.loc(node)), la, lb,
-                   loc=lw.loc(node))
+    if isinstance(t, LitT):
+        t = INTS["s64"]
+    loc = lw.loc(node)
+    ca, cb = lw.convert(a, t, node), lw.convert(b, t, node)
+    if _pure(ca) and _pure(cb):  # reading twice costs nothing and changes nothing
+        return ir.Cond(t, ir.Compare(LIT, op, ca, cb, t.signed, loc=loc), ca, cb, loc=loc)
+    # evaluate each argument once, in order, where the call stands
+    va, vb, res = lw.temp(t, node, "a"), lw.temp(t, node, "b"), lw.temp(t, node, "min")
+    la, lb = ir.Load(t, va, loc=loc), ir.Load(t, vb, loc=loc)
+    body: list[ir.Stmt] = [
+        ir.Assign(va, lw.convert(a, t, node), loc=loc),
+        ir.Assign(vb, lw.convert(b, t, node), loc=loc),
+        ir.Assign(res, ir.Cond(t, ir.Compare(LIT, op, la, lb, t.signed, loc=loc), la, lb,
+                               loc=loc), loc=loc)]
+    return ir.Inline(t, body, res, loc=loc)
 
 
 @builtin("abs", 1)
@@ -194,12 +201,25 @@ def _abs(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     if not isinstance(a.type, IntT):
         lw.error(node, "abs() takes an integer")
     t = a.type if not isinstance(a.type, LitT) else INTS["s64"]
-    v = lw.temp(t, node, "abs")
-    lw.pending_stmts = [*getattr(lw, "pending_stmts", []),
-                        ir.Assign(v, lw.convert(a, t, node), loc=lw.loc(node))]
-    lv = ir.Load(t, v, loc=lw.loc(node))
-    return ir.Cond(t, ir.Compare(LIT, "lt", lv, ir.Const(t, 0), True, loc=lw.loc(node)),
-                   ir.UnOp(t, "neg", lv, loc=lw.loc(node)), lv, loc=lw.loc(node))
+    loc = lw.loc(node)
+    ca = lw.convert(a, t, node)
+    if _pure(ca):
+        return ir.Cond(t, ir.Compare(LIT, "lt", ca, ir.Const(t, 0), True, loc=loc),
+                       ir.UnOp(t, "neg", ca, loc=loc), ca, loc=loc)
+    v, res = lw.temp(t, node, "abs"), lw.temp(t, node, "absr")
+    lv = ir.Load(t, v, loc=loc)
+    body: list[ir.Stmt] = [
+        ir.Assign(v, lw.convert(a, t, node), loc=loc),
+        ir.Assign(res, ir.Cond(t, ir.Compare(LIT, "lt", lv, ir.Const(t, 0), True, loc=loc),
+                               ir.UnOp(t, "neg", lv, loc=loc), lv, loc=loc), loc=loc)]
+    return ir.Inline(t, body, res, loc=loc)
+
+
+def _pure(e: ir.Expr) -> bool:
+    """Expressions that may be evaluated twice: no effects, cheap."""
+    if isinstance(e, ir.Cast):
+        return _pure(e.operand)
+    return isinstance(e, ir.Const | ir.Load)
 
 
 @builtin("submit", 1)
@@ -219,8 +239,7 @@ def _submit(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     result = lw.temp(INTS["s64"], node, "submitted")
     stmts: list[ir.Stmt] = list(ev.init) if isinstance(ev, ir.Agg) else []
     stmts.append(ir.RingOutput(mref, ev.var, result, loc=lw.loc(node)))
-    lw.pending_stmts = [*getattr(lw, "pending_stmts", []), *stmts]
-    return ir.Load(INTS["s64"], result, loc=lw.loc(node))
+    return ir.Inline(INTS["s64"], stmts, result, loc=lw.loc(node))
 
 
 @builtin("printk", (1, 4))
@@ -234,10 +253,12 @@ def _printk(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
               lw.error(n, "printk() prints integers") for a, n in zip(args[1:], node.args[1:],
                                                                      strict=True)]
     loc = lw.loc(node)
-    lw.pending_stmts = [*getattr(lw, "pending_stmts", []), *text.init]
-    return ir.Call(INTS["s64"], "bpf_trace_printk",
+    result = lw.temp(INTS["s64"], node, "printed")
+    call = ir.Call(INTS["s64"], "bpf_trace_printk",
                    [ir.AddrOf(PtrT(text.type, "stack"), text.var, loc=loc),
                     ir.Const(U64, text.type.size, loc=loc), *values], loc=loc)
+    return ir.Inline(INTS["s64"], [*text.init, ir.Assign(result, call, loc=loc)], result,
+                     loc=loc)
 
 
 def lower_call(lw: Lowerer, node: ast.Call) -> ir.Expr:
@@ -322,6 +343,9 @@ def _construct(lw: Lowerer, node: ast.Call, cls: Any) -> ir.Expr:
     var = lw.temp(t, node, cls.__name__)
     loc = lw.loc(node)
     init: list[ir.Stmt] = [ir.Zero(var, loc=loc)]
+    if len(node.args) > len(t.fields):
+        lw.error(node, f"{cls.__name__}() takes at most {len(t.fields)} field values, got "
+                       f"{len(node.args)}")
     given = list(zip([f.name for f in t.fields], node.args, strict=False))
     given += [(k.arg, k.value) for k in node.keywords if k.arg]
     for fname, value_node in given:
@@ -352,8 +376,7 @@ def _map_method(lw: Lowerer, node: ast.Call, func: ast.Attribute) -> ir.Expr:
         result = lw.temp(INTS["s64"], node, "submitted")
         stmts: list[ir.Stmt] = list(ev.init) if isinstance(ev, ir.Agg) else []
         stmts.append(ir.RingOutput(mref, ev.var, result, loc=loc))
-        lw.pending_stmts = [*getattr(lw, "pending_stmts", []), *stmts]
-        return ir.Load(INTS["s64"], result, loc=loc)
+        return ir.Inline(INTS["s64"], stmts, result, loc=loc)
     lw.error(node, f"maps have no method {func.attr!r} in compiled code",
              "Use m[k], m[k] = v, m[k] += v, del m[k], k in m, m.get(k, default).")
 

@@ -55,6 +55,7 @@ class FunctionArgs(Context):
     kind: str = "function"
     prog_type: str = "syscall"
     nargs: int = 0
+    ret: Type = field(default_factory=lambda: U64)
 
     def params(self, names: list[str], annotations: list[Type | None],
                loc: Loc) -> list[tuple[str, Type, ir.Expr | None]]:

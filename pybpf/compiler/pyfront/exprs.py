@@ -200,6 +200,8 @@ class ExprLowering:
         loc = self.loc(node)
         e = self.expr(node.operand)
         if isinstance(node.op, ast.Not):
+            if not isinstance(e.type, IntT | PtrT):
+                self.error(node, f"`not` needs an integer, not a {e.type} value")
             if isinstance(e, ir.Const):
                 return ir.Const(LIT, int(not e.value), loc=loc)
             return ir.Not(LIT, e, loc=loc)
@@ -303,10 +305,13 @@ class ExprLowering:
         if isinstance(t, StructT) and isinstance(obj, ir.VarRef | ir.Agg):
             f = self.struct_field(t, name, node)
             addr = ir.AddrOf(PtrT(f.type, "stack"), _storage_var(obj), 0, loc=loc)
-            if isinstance(obj, ir.Agg):
-                self.pending_stmts = [*getattr(self, "pending_stmts", []), *obj.init]
             if f.type.is_scalar:
-                return ir.MemLoad(f.type, addr, f.offset, loc=loc)
+                load = ir.MemLoad(f.type, addr, f.offset, loc=loc)
+                if isinstance(obj, ir.Agg):  # build the struct where it stands, then read
+                    res = self.temp(f.type, node, "field")
+                    return ir.Inline(f.type, [*obj.init, ir.Assign(res, load, loc=loc)], res,
+                                     loc=loc)
+                return load
             self.error(node, "nested aggregate fields cannot be read yet")
         if isinstance(t, PtrT) and t.space in ("kernel", "user"):
             return self.kernel_field(obj, name, node)

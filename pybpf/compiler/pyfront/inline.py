@@ -4,6 +4,7 @@ the caller's program with its own variables; maps may be passed as arguments."""
 from __future__ import annotations
 
 import ast
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from pybpf.compiler import ir
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from pybpf.compiler.pyfront.lower import Lowerer
 
 MAX_INLINE_DEPTH = 8
+_TOKENS = itertools.count(1)
 
 
 def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
@@ -32,6 +34,7 @@ def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
                   prefix=f"{pyfunc.__name__}{lw.temp_count + 1}.", depth=lw.depth + 1)
     lw.temp_count += 1
     sub.inline_chain = (*chain, pyfunc)  # type: ignore[attr-defined]
+    sub.inline_token = next(_TOKENS)
     sub.extra = lw.extra
     sub.temp_count = lw.temp_count * 1000
     params = src.tree.args.args
@@ -57,7 +60,7 @@ def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
     body.append(ir.Assign(result, ir.Const(ret_t, 0), loc=lw.loc(node)))
     body += sub.block(src.tree.body)
     lw.temp_count = max(lw.temp_count, sub.temp_count)
-    return ir.Inline(ret_t, body, result, loc=lw.loc(node))
+    return ir.Inline(ret_t, body, result, sub.inline_token, loc=lw.loc(node))
 
 
 def _typed(sub: Lowerer, annotation: ast.expr | None) -> bool:

@@ -49,6 +49,8 @@ class Lowerer(ExprLowering):
         self.ret_type: Type = context.ret
         self.inline_result: ir.Var | None = None
         self.temp_count = 0
+        self.inline_token = 0  # set for an inlined body: its returns end that Inline
+        self.pending_stmts: list[ir.Stmt] = []
         self.extra: dict[str, Any] = {}  # maps the compiled program creates (stacks, events)
 
     # -- diagnostics --------------------------------------------------------------------------
@@ -84,7 +86,8 @@ class Lowerer(ExprLowering):
         try:
             return from_spec(spec)
         except (TypeError, ValueError):
-            self.error(node, f"unknown type {ast.unparse(node)!r}",
+            shown = node.value if isinstance(node, ast.Constant) else ast.unparse(node)
+            self.error(node, f"unknown type {shown!r}",
                        "Use u8..u64, s8..s64, 'char[N]' or a bpf.Struct class.")
 
     # -- the function -----------------------------------------------------------------------
@@ -286,6 +289,9 @@ class Lowerer(ExprLowering):
         for target in node.targets:
             if isinstance(target, ast.Subscript) and self.is_map(target.value):
                 mref = self.map_ref(target.value)
+                if mref.kind in ("array", "ringbuf", "stack_trace", "perf_event_array"):
+                    self.error(target, f"elements of a {mref.kind} map cannot be deleted",
+                               "Set array elements to 0 instead.")
                 key = self.map_key(mref, target.slice)
                 out += self.pending() + [ir.MapDelete(mref, key, loc=self.loc(node))]
             else:
@@ -369,7 +375,7 @@ class Lowerer(ExprLowering):
                 else value
         if self.depth:
             return self.pending() + [ir.InlineReturn(value, self.inline_result,
-                                                     self.depth - 1, loc=loc)]
+                                                     self.inline_token, loc=loc)]
         return self.pending() + [ir.Return(value, loc=loc)]
 
     def s_Assert(self, node: ast.Assert) -> list[ir.Stmt]:

@@ -28,6 +28,13 @@ class Source:
         return Loc(self.file, self.first_line + idx, node.col_offset + 1 + self.indent,
                    " " * self.indent + text)
 
+    def def_loc(self) -> Loc:
+        """The decorator line (or the def line): where errors about the whole program go."""
+        if not self.tree.decorator_list:
+            return self.loc(self.tree)
+        loc = self.loc(self.tree.decorator_list[0])  # the expression after the '@'
+        return Loc(loc.file, loc.line, max(loc.col - 1, 1), loc.text)
+
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
