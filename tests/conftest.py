@@ -1,35 +1,59 @@
-"""Shared fixtures: root requirement and the kernel-objects leak check."""
+"""Shared fixtures: the kernel-objects leak check."""
 
 from __future__ import annotations
 
+import gc
+import os
 import time
 
 import pytest
 
 
-def kernel_object_ids() -> dict[str, list[int]]:
+def kernel_object_ids() -> dict[str, set[int]]:
     from pybpf.sys import objects
 
-    return {kind: list(objects.ids(kind)) for kind in ("prog", "map", "link")}
+    return {kind: set(objects.ids(kind)) for kind in ("prog", "map", "link")}
+
+
+def own_objects() -> set[str]:
+    """The BPF objects and perf events this process holds file descriptors for."""
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if not target.startswith("anon_inode:"):
+                continue
+            if "perf_event" in target:
+                held.add(f"perf_event fd {fd}")
+                continue
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in ("prog_id", "map_id", "link_id"):
+                        held.add(f"{key[:-3]} {value.strip()}")
+        except OSError:
+            continue
+    return held
 
 
 @pytest.fixture
 def no_leaks():
-    """Asserts that the test leaves the kernel's program, map and link id lists as it found
-    them (objects closed by the test itself, not by garbage collection at exit)."""
-    import gc
-
-    before = kernel_object_ids()
+    """Asserts that the test closes every program, map, link and perf event it opened (by
+    this process's file descriptors). Under CI, where tests run alone, it also asserts that
+    the kernel's program/map/link id lists are back to what they were."""
+    global_check = bool(os.environ.get("CI"))
+    before_own = own_objects()
+    before = kernel_object_ids() if global_check else {}
     yield
     gc.collect()
     # the kernel frees programs after an RCU grace period, and their maps after that: wait
     deadline = time.monotonic() + 3
     while True:
-        after = kernel_object_ids()
-        leaked = any(set(after[k]) - set(before[k]) for k in before)
-        if not leaked or time.monotonic() > deadline:
+        leaked_own = own_objects() - before_own
+        after = kernel_object_ids() if global_check else {}
+        leaked = {k: sorted(after[k] - before[k]) for k in before if after[k] - before[k]}
+        if (not leaked_own and not leaked) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    for kind in before:
-        new = sorted(set(after[kind]) - set(before[kind]))
-        assert not new, f"the test left {kind} ids {new} in the kernel"
+    assert not leaked_own, f"the test left open: {sorted(leaked_own)}"
+    assert not leaked, f"the test left in the kernel: {leaked}"
