@@ -33,7 +33,8 @@ class ToolRun:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for key, _ in sel.select(0.1):
-                line = key.fileobj.readline()
+                # raw reads: communicate() later reads the fds, not the file buffers
+                line = os.read(key.fileobj.fileno(), 65536).decode()
                 if key.data == "out":
                     self.stdout += line
                 else:
