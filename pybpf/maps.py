@@ -560,6 +560,53 @@ class PerfEventArray(Map):
         super().close()
 
 
+class DevMap(Map):
+    """BPF_MAP_TYPE_DEVMAP: index -> interface (ifindex) for XDP redirects."""
+
+    map_type = MapType.DEVMAP
+    default_max_entries = 64
+    supports_batch = False
+
+    def __init__(self, max_entries: int | None = None, name: str | None = None) -> None:
+        super().__init__("u32", "u32", max_entries, name)
+
+    def _pack_value(self, value: Any) -> bytes:
+        if isinstance(value, str):
+            import socket
+
+            value = socket.if_nametoindex(value)
+        return int(value).to_bytes(4, "little")
+
+
+class DevMapHash(DevMap):
+    map_type = MapType.DEVMAP_HASH
+
+
+class CpuMap(Map):
+    """BPF_MAP_TYPE_CPUMAP: cpu -> queue size, for XDP redirects to another CPU."""
+
+    map_type = MapType.CPUMAP
+    supports_batch = False
+
+    def __init__(self, max_entries: int | None = None, name: str | None = None) -> None:
+        super().__init__("u32", "u32", max_entries or possible_cpus(), name)
+
+
+class XskMap(Map):
+    """BPF_MAP_TYPE_XSKMAP: queue -> AF_XDP socket fd."""
+
+    map_type = MapType.XSKMAP
+    default_max_entries = 64
+    supports_batch = False
+
+    def __init__(self, max_entries: int | None = None, name: str | None = None) -> None:
+        super().__init__("u32", "u32", max_entries, name)
+
+    def _pack_value(self, value: Any) -> bytes:
+        fd = value.fileno() if hasattr(value, "fileno") else int(value)
+        return fd.to_bytes(4, "little")
+
+
 class ArrayOfMaps(Map):
     map_type = MapType.ARRAY_OF_MAPS
     supports_batch = False
@@ -573,7 +620,7 @@ class ArrayOfMaps(Map):
 
 
 __all__ = [
-    "Array", "ArrayOfMaps", "Hash", "LPMTrie", "LRUHash", "LRUPerCPUHash", "Map",
+    "Array", "ArrayOfMaps", "CpuMap", "DevMap", "DevMapHash", "XskMap", "Hash", "LPMTrie", "LRUHash", "LRUPerCPUHash", "Map",
     "PerCPUArray", "PerCPUHash", "PerfEventArray", "ProgArray", "RingBuf", "StackTrace",
     "possible_cpus",
 ]

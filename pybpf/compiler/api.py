@@ -324,14 +324,38 @@ class ProbeProgram(CompiledProgram):
 
 
 class PacketProgram(CompiledProgram):
-    """xdp / tc / socket_filter programs (packet access arrives with the packet issue)."""
+    """xdp / tc / socket_filter programs: `ctx.<field>` of xdp_md / __sk_buff, header views
+    from pybpf.net. `attach(ifname)` (xdp: `mode=`; tc: `direction="ingress"|"egress"`;
+    socket filters: `attach(sock)`), and `test_run(packet)` through BPF_PROG_TEST_RUN."""
 
     def __init__(self, pyfunc: Callable[..., Any], prog_type: str) -> None:
         super().__init__(pyfunc)
         self.prog_type = prog_type
 
+    def attach(self, target: Any = None, **options: Any) -> Attachment:  # type: ignore[override]
+        from pybpf import attach
+
+        if target is None:
+            raise TypeError(f"{self.__name__}.attach() needs an interface (xdp, tc) or a "
+                            "socket (socket_filter)")
+        prog = self.load()
+        if self.prog_type == "xdp":
+            link = attach.xdp(prog, target, **options)
+        elif self.prog_type == "sched_cls":
+            link = attach.tc(prog, target, options.pop("direction", "ingress"))
+        else:
+            link = attach.socket_filter(prog, target)
+        return Attachment(self, link)
+
+    def test_run(self, packet: bytes, repeat: int = 1) -> Any:
+        """Run on one packet in the kernel: (.retval, .data, .duration_ns)."""
+        return self.load().test_run(data=packet, repeat=repeat)
+
     def context(self) -> contexts.Context:
-        return contexts.Context(kind=self.prog_type, prog_type=self.prog_type)
+        from pybpf.compiler.pyfront import packets
+
+        return {"xdp": packets.xdp_context, "sched_cls": packets.tc_context,
+                "socket_filter": packets.socket_filter_context}[self.prog_type]()
 
 
 class InlineFunction:

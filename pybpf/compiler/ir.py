@@ -164,6 +164,7 @@ class MemLoad(Expr):
     offset: int
     bit_offset: int = 0
     bit_size: int = 0
+    checked: bool = False  # ptr may be 0 (a header view): read 0 then
 
 
 @dataclass(eq=False)

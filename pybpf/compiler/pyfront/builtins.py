@@ -278,7 +278,9 @@ def lower_call(lw: Lowerer, node: ast.Call) -> ir.Expr:
         name if isinstance(func, ast.Name) and name in BUILTINS and target is _PY_BUILTIN.get(
             name, target) else None)
     if helper_name is not None and helper_name in BUILTINS:
-        return BUILTINS[helper_name](lw, node, [_arg(lw, a) for a in node.args])
+        # maps are passed by name (the builtin reads node.args itself)
+        args = [ir.Const(LIT, 0) if lw.is_map(a) else _arg(lw, a) for a in node.args]
+        return BUILTINS[helper_name](lw, node, args)
     # casts: u32(x), s8(x)
     if _is_int_type(target):
         t = from_spec(target)
@@ -393,3 +395,6 @@ def register_python_builtins() -> None:
 
 
 register_python_builtins()
+
+
+from pybpf.compiler.pyfront import packets as _packets  # noqa: E402,F401 - net.* builtins

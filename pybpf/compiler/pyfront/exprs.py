@@ -315,7 +315,23 @@ class ExprLowering:
             self.error(node, "nested aggregate fields cannot be read yet")
         if isinstance(t, PtrT) and t.space in ("kernel", "user"):
             return self.kernel_field(obj, name, node)
+        if isinstance(t, PtrT) and t.space == "packet" and isinstance(t.target, StructT):
+            return self.packet_field(obj, name, node)
         self.error(node, f"a {t} value has no field {name!r}")
+
+    def packet_field(self: Lowerer, ptr: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
+        """A field of a header view: read directly from the packet (0 from a None view)."""
+        from pybpf.compiler.pyfront.packets import PktCopy
+
+        assert isinstance(ptr.type, PtrT) and isinstance(ptr.type.target, StructT)
+        f = self.struct_field(ptr.type.target, name, node)
+        loc = self.loc(node)
+        if f.type.is_scalar:
+            return ir.MemLoad(f.type, ptr, f.offset, f.bit_offset, f.bit_size, checked=True,
+                              loc=loc)
+        var = self.temp(f.type, node, name)
+        return ir.Agg(f.type, var, [PktCopy(var, 0, ptr, f.offset, f.type.size, loc=loc)],
+                      loc=loc)
 
     def kernel_field(self: Lowerer, ptr: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
         """ptr->name for a BTF-typed kernel pointer: a probe read at the member's offset."""

@@ -217,6 +217,18 @@ class Lowerer(ExprLowering):
             value = self.convert(self.expr(value_node), f.type, value_node)
             return self.pending() + [ir.MapStoreField(mref, key, f.offset, f.type, value,
                                                       loc=loc)]
+        if isinstance(base, ast.Name) and base.id in self.vars and \
+                isinstance(self.vars[base.id].type, PtrT) and \
+                self.vars[base.id].type.space == "packet":
+            from pybpf.compiler.pyfront.packets import PktStore
+
+            ptr = self.expr(base)
+            f = self.struct_field(ptr.type.target, target.attr, target)  # type: ignore
+            if not f.type.is_scalar or f.bit_size:
+                self.error(target, f"field {target.attr!r} of a header cannot be assigned",
+                           "Whole integer fields can be; use net.swap_* for addresses.")
+            value = self.convert(self.expr(value_node), f.type, value_node)
+            return self.pending() + [PktStore(ptr, f.offset, f.type, value, loc=loc)]
         if isinstance(base, ast.Name) and base.id in self.vars:
             var = self.vars[base.id]
             f = self.struct_field(var.type, target.attr, target)
