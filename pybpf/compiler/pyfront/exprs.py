@@ -437,6 +437,12 @@ class ExprLowering:
                 value_t: Type = U64
             elif isinstance(obj, maps.StackTrace):
                 key_t, value_t = INTS["u32"], ArrayT(U64, obj.value_codec.size // 8)
+            elif isinstance(obj, maps.LPMTrie):  # key: (prefix length, data)
+                data_t = INTS["u32"] if obj.ip_version == 4 else from_spec(obj.data_codec)
+                key_t = StructT("lpm_key", (FieldT("prefixlen", INTS["u32"], 0),
+                                            FieldT("data", data_t, 4)),
+                                4 + obj.data_codec.size, 4)
+                value_t = from_spec(obj.value_codec)
             else:
                 key_t, value_t = from_spec(obj.key_codec), from_spec(obj.value_codec)
             ref = ir.MapRef(obj, name, key_t, value_t, percpu, kind)
