@@ -889,50 +889,36 @@ class CodeGen:
     # -- conditions -------------------------------------------------------------------------
     def branch_false(self, e: ir.Expr, target: str) -> None:
         """Jump to `target` when `e` is false; fall through when true."""
-        with self.at(e.loc if e.loc.line else self.cur_loc):
-            if isinstance(e, ir.Compare):
-                self.compare_jump(e, target, negate=True)
-            elif isinstance(e, ir.Not):
-                self.branch_true(e.operand, target)
-            elif isinstance(e, ir.Logic) and e.op == "and":
-                self.branch_false(e.left, target)
-                self.branch_false(e.right, target)
-            elif isinstance(e, ir.Logic):
-                true = self.label("or")
-                self.branch_true(e.left, true)
-                self.branch_false(e.right, target)
-                self.place(true)
-            elif isinstance(e, ir.Const):
-                if not e.value:
-                    self.emit(asm.ja(target))
-            else:
-                t = self.expr(e)
-                (r,) = self.pool.reg(t)
-                self.pool.release(t)
-                self.emit(asm.jeq(r, 0, target))
+        self.branch(e, target, when=False)
 
     def branch_true(self, e: ir.Expr, target: str) -> None:
+        self.branch(e, target, when=True)
+
+    def branch(self, e: ir.Expr, target: str, when: bool) -> None:
+        """Jump to `target` when the truth of `e` is `when`; fall through otherwise.
+        `and`/`or` short-circuit: the operator that decides on its own (or when jumping on
+        true, and when jumping on false) jumps straight from each side."""
         with self.at(e.loc if e.loc.line else self.cur_loc):
             if isinstance(e, ir.Compare):
-                self.compare_jump(e, target, negate=False)
+                self.compare_jump(e, target, negate=not when)
             elif isinstance(e, ir.Not):
-                self.branch_false(e.operand, target)
-            elif isinstance(e, ir.Logic) and e.op == "or":
-                self.branch_true(e.left, target)
-                self.branch_true(e.right, target)
+                self.branch(e.operand, target, not when)
+            elif isinstance(e, ir.Logic) and (e.op == "or") == when:
+                self.branch(e.left, target, when)
+                self.branch(e.right, target, when)
             elif isinstance(e, ir.Logic):
-                false = self.label("and")
-                self.branch_false(e.left, false)
-                self.branch_true(e.right, target)
-                self.place(false)
+                skip = self.label("sc")
+                self.branch(e.left, skip, not when)
+                self.branch(e.right, target, when)
+                self.place(skip)
             elif isinstance(e, ir.Const):
-                if e.value:
+                if bool(e.value) == when:
                     self.emit(asm.ja(target))
             else:
                 t = self.expr(e)
                 (r,) = self.pool.reg(t)
                 self.pool.release(t)
-                self.emit(asm.jne(r, 0, target))
+                self.emit((asm.jne if when else asm.jeq)(r, 0, target))
 
     def compare_jump(self, e: ir.Compare, target: str, negate: bool) -> None:
         op = _NEGATE[e.op] if negate else e.op
