@@ -114,7 +114,7 @@ def run_case(case: Case, seconds: float) -> dict:
     t0 = time.perf_counter()
     for p in case.pybpf:
         p._compiled = None
-        p.insns  # compile
+        assert p.insns  # compile
     compile_ms = (time.perf_counter() - t0) * 1e3
     before = set(objects.ids("prog"))
     attachments = [p.attach() for p in case.pybpf]
