@@ -48,6 +48,12 @@ def _run_tool(name: str) -> Callable[[argparse.Namespace], int]:
 
 def add_parsers(subparsers: Any) -> None:
     """Add `snapshot` and one subcommand per tool to the `pybpf` parser's subparsers."""
+    from pybpf.tools import snapshot
+
+    p = subparsers.add_parser("snapshot", help=snapshot.HELP, description=snapshot.HELP)
+    snapshot.add_arguments(p)
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
+    p.set_defaults(func=_guarded("snapshot", snapshot.run))
     for name in tools.TOOLS:
         mod = tools.load(name)
         p = subparsers.add_parser(name, help=mod.HELP, description=mod.HELP)

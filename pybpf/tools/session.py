@@ -107,3 +107,35 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Group:
+    """Several sessions run as one (pybpf snapshot): attached together, polled together,
+    closed together."""
+
+    def __init__(self, *sessions: Session) -> None:
+        self.sessions = list(sessions)
+
+    def add(self, session: Session) -> Session:
+        self.sessions.append(session)
+        return session
+
+    def attach(self) -> Self:
+        try:
+            for s in self.sessions:
+                s.attach()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def poll_each(self, timeout_ms: int = 0) -> list[tuple[Session, list[Any]]]:
+        out = []
+        for s in self.sessions:
+            out.append((s, s.poll(timeout_ms)))
+            timeout_ms = 0
+        return out
+
+    def close(self) -> None:
+        for s in self.sessions:
+            s.close()
