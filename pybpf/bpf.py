@@ -26,6 +26,7 @@ from pybpf.compiler.api import (
     ProbeProgram,
     RawTracepointProgram,
     TracepointProgram,
+    TrampolineProgram,
 )
 from pybpf.compiler.errors import CompileError, InternalCompilerError
 from pybpf.compiler.structs import Struct
@@ -62,7 +63,19 @@ def kprobe(symbol: str) -> Decorator:
 
 
 def kretprobe(symbol: str) -> Decorator:
+    """A kretprobe: `ctx.retval` typed from the function's BTF."""
     return lambda f: ProbeProgram(f, "kretprobe", symbol)
+
+
+def fentry(function: str) -> Decorator:
+    """A BPF trampoline at a kernel function's entry: `def f(ctx, arg1, arg2...)` with the
+    arguments typed from BTF (kernels with fentry/fexit)."""
+    return lambda f: TrampolineProgram(f, "fentry", function)
+
+
+def fexit(function: str) -> Decorator:
+    """At a kernel function's return: its arguments and `ctx.retval`."""
+    return lambda f: TrampolineProgram(f, "fexit", function)
 
 
 def xdp(f: Callable[..., Any]) -> CompiledProgram:
@@ -88,6 +101,7 @@ def inline(f: Callable[..., Any]) -> InlineFunction:
     return InlineFunction(f)
 
 
-__all__ = ["CompileError", "InternalCompilerError", "Struct", "function", "inline", "kprobe",
+__all__ = ["CompileError", "InternalCompilerError", "Struct", "fentry", "fexit", "function",
+           "inline", "kprobe",
            "kretprobe", "perf_event", "raw_tracepoint", "socket_filter", "tc", "tracepoint",
            "uprobe", "uretprobe", "xdp"]

@@ -312,6 +312,10 @@ class ProbeProgram(CompiledProgram):
         self.kind, self.target, self.symbol, self.options = kind, target, symbol, options
 
     def context(self) -> contexts.Context:
+        if self.kind in ("kprobe", "kretprobe"):
+            name = self.target.split("+", 1)[0]
+            proto = _kernel_proto(name, self.pyfunc, required=False)
+            return contexts.KernelFunction(kind=self.kind, function=name, proto=proto)
         return contexts.PtRegs(kind=self.kind)
 
     def attach_program(self, prog: Any) -> Any:
@@ -321,6 +325,64 @@ class ProbeProgram(CompiledProgram):
             return attach.uprobe(prog, self.target, self.symbol,
                                  retprobe=self.kind == "uretprobe", **self.options)
         return attach.kprobe(prog, self.target, retprobe=self.kind == "kretprobe")
+
+
+def _kernel_proto(name: str, pyfunc: Callable[..., Any], required: bool = True) -> Any:
+    """The BTF prototype of kernel function `name` (None when the kernel has no BTF for it
+    and it is not required)."""
+    from pybpf.btf import BTFError, kernel_btf
+
+    try:
+        return kernel_btf().func(name).proto
+    except (BTFError, KeyError, OSError) as e:
+        if not required:
+            return None
+        raise CompileError(f"unknown kernel function {name!r}: {str(e).splitlines()[0]}",
+                           source_of(pyfunc).def_loc()) from None
+
+
+class TrampolineProgram(CompiledProgram):
+    """fentry / fexit: arguments typed from BTF, pointers read directly."""
+
+    prog_type = "tracing"
+
+    def __init__(self, pyfunc: Callable[..., Any], kind: str, function: str) -> None:
+        super().__init__(pyfunc)
+        self.kind, self.function = kind, function
+
+    def context(self) -> contexts.Context:
+        proto = _kernel_proto(self.function, self.pyfunc)
+        return contexts.Trampoline(kind=self.kind, function=self.function, proto=proto)
+
+    def load_args(self) -> dict[str, Any]:
+        from pybpf.btf import kernel_btf
+
+        return {"attach": "trace_fentry" if self.kind == "fentry" else "trace_fexit",
+                "attach_btf_id": kernel_btf().func(self.function).id}
+
+    def load(self) -> Any:
+        from pybpf.sys import BPFError, NotSupportedError
+
+        try:
+            return super().load()
+        except InternalCompilerError:
+            raise
+        except BPFError as e:
+            if isinstance(e, NotSupportedError):
+                raise
+            from pybpf.features import hooks
+
+            if not hooks().get("fentry/fexit"):
+                raise NotSupportedError(
+                    f"{self.kind} programs cannot be loaded: this kernel has no BPF "
+                    "trampolines (fentry/fexit); use bpf.kprobe or a tracepoint "
+                    f"({e})") from None
+            raise
+
+    def attach_program(self, prog: Any) -> Any:
+        from pybpf import attach
+
+        return attach.tracing(prog)
 
 
 class PacketProgram(CompiledProgram):

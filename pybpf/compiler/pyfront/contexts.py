@@ -178,6 +178,80 @@ class PtRegs(Context):
 
 
 @dataclass
+class KernelFunction(PtRegs):
+    """kprobe/kretprobe on a kernel function: the parameters after ctx are the function's
+    arguments, named as the program names them and typed from the function's BTF prototype
+    (read from the argument registers); `ctx.retval` is typed from its return type."""
+
+    function: str = ""
+    proto: Any = None
+
+    def params(self, names: list[str], annotations: list[Type | None],
+               loc: Loc) -> list[tuple[str, Type, ir.Expr | None]]:
+        args = [tuple(p) for p in self.proto.params] if self.proto is not None else []
+        extra = names[1:]
+        if len(extra) > min(len(args), len(ARG_REGS)):
+            raise CompileError(f"{self.function}() has {len(args)} arguments; the program "
+                               f"names {len(extra)} after ctx", loc,
+                               f"Its prototype: {self.proto}.")
+        out: list[tuple[str, Type, ir.Expr | None]] = []
+        for i, name in enumerate(extra):
+            t = btf_to_ir(args[i][1])
+            out.append((name, t, ir.CtxLoad(t, self.base + PT_REGS[ARG_REGS[i]], 8,
+                                            loc=loc)))
+        return out
+
+    def field(self, name: str, loc: Loc) -> ir.Expr:
+        if name in ("retval", "ret") and self.proto is not None:
+            return ir.CtxLoad(btf_to_ir(self.proto.ret), self.base + PT_REGS["ax"], 8,
+                              loc=loc)
+        return super().field(name, loc)
+
+
+@dataclass
+class Trampoline(Context):
+    """fentry/fexit: ctx is an array of u64 arguments (fexit: then the return value), typed
+    from the function's BTF; pointer arguments are BTF-typed and read directly."""
+
+    kind: str = "fentry"
+    prog_type: str = "tracing"
+    function: str = ""
+    proto: Any = None
+
+    def params(self, names: list[str], annotations: list[Type | None],
+               loc: Loc) -> list[tuple[str, Type, ir.Expr | None]]:
+        args = [tuple(p) for p in self.proto.params]
+        extra = names[1:]
+        if len(extra) > len(args):
+            raise CompileError(f"{self.function}() has {len(args)} arguments; the program "
+                               f"names {len(extra)} after ctx", loc,
+                               f"Its prototype: {self.proto}.")
+        return [(name, t, ir.CtxLoad(t, 8 * i, 8, loc=loc))
+                for i, name in enumerate(extra)
+                for t in [_btf_space(btf_to_ir(args[i][1]))]]
+
+    def field(self, name: str, loc: Loc) -> ir.Expr:
+        if name in ("retval", "ret") and self.kind == "fexit":
+            t = _btf_space(btf_to_ir(self.proto.ret))
+            return ir.CtxLoad(t, 8 * len(self.proto.params), 8, loc=loc)
+        if name.startswith("arg") and name[3:].isdigit() and int(name[3:]) < len(
+                self.proto.params):
+            i = int(name[3:])
+            _, ptype = tuple(self.proto.params[i])
+            return ir.CtxLoad(_btf_space(btf_to_ir(ptype)), 8 * i, 8, loc=loc)
+        raise CompileError(f"{self.kind} programs have no context field {name!r}", loc,
+                           "Name the function's arguments as parameters after ctx, or use "
+                           "ctx.arg0.. (and ctx.retval in fexit).")
+
+
+def _btf_space(t: Type) -> Type:
+    """Pointers handed to trampolines are BTF-typed: the verifier allows direct reads."""
+    if isinstance(t, PtrT) and isinstance(t.target, BTFRef):
+        return PtrT(t.target, "btf")
+    return t
+
+
+@dataclass
 class PerfEvent(PtRegs):
     """perf_event: struct bpf_perf_event_data {pt_regs regs; u64 sample_period; u64 addr}."""
 

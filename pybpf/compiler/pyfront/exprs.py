@@ -313,7 +313,7 @@ class ExprLowering:
                                      loc=loc)
                 return load
             self.error(node, "nested aggregate fields cannot be read yet")
-        if isinstance(t, PtrT) and t.space in ("kernel", "user"):
+        if isinstance(t, PtrT) and t.space in ("kernel", "user", "btf"):
             return self.kernel_field(obj, name, node)
         if isinstance(t, PtrT) and t.space == "packet" and isinstance(t.target, StructT):
             return self.packet_field(obj, name, node)
@@ -349,15 +349,21 @@ class ExprLowering:
         except BTFError as e:
             self.error(node, str(e).split("\n")[0])
         mtype = btf_to_ir(member.type)
+        if t.space == "btf":  # a BTF-typed pointer (trampolines): direct loads
+            if isinstance(mtype, PtrT) and isinstance(mtype.target, BTFRef):
+                mtype = PtrT(mtype.target, "btf")
+            if isinstance(mtype, IntT | PtrT) and not member.bitfield_size:
+                return ir.MemLoad(mtype, ptr, member.offset, loc=self.loc(node))
         addr = ir.BinOp(PtrT(None, t.space), "add", ptr, ir.Const(U64, member.offset),
                         loc=self.loc(node))
+        space = "kernel" if t.space == "btf" else t.space
         if isinstance(mtype, IntT | PtrT):
-            return ir.ProbeRead(mtype, addr, t.space, member.bit_offset if member.bitfield_size
+            return ir.ProbeRead(mtype, addr, space, member.bit_offset if member.bitfield_size
                                 else 0, member.bitfield_size or 0, loc=self.loc(node))
         if isinstance(mtype, BTFRef):  # an embedded struct: its address, typed
             return _retype(addr, PtrT(mtype, t.space))
         if isinstance(mtype, ArrayT) and mtype.is_str:
-            return self.read_string(addr, t.space, mtype.n, node)
+            return self.read_string(addr, space, mtype.n, node)
         self.error(node, f"field {name!r} is a {mtype}, which cannot be read yet")
 
     def struct_field(self: Lowerer, t: Type, name: str, node: ast.AST) -> FieldT:
