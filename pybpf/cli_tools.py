@@ -7,11 +7,14 @@ and exit 1."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from pybpf import tools
+
+_MISSING_HOOK = re.compile(r"unknown ((?:raw )?tracepoint) (\S+?):? ")
 
 
 def _first_line(e: BaseException) -> str:
@@ -27,6 +30,12 @@ def _guarded(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[..
         try:
             return run(args)
         except CompileError as e:
+            missing = _MISSING_HOOK.match(getattr(e, "message", "") or "")
+            if missing:  # the kernel lacks a hook the tool needs: a feature, not a bug
+                kind, hook = missing.group(1), missing.group(2).strip("'")
+                print(f"pybpf {name}: this kernel has no {kind} {hook}, which this tool "
+                      "needs.", file=sys.stderr)
+                return 1
             print(f"pybpf {name}: internal error: the tool's BPF program does not compile: "
                   f"{e}", file=sys.stderr)
             return 1
