@@ -154,7 +154,11 @@ class CompiledProgram:
 
     def attach(self) -> Attachment:
         prog = self.load()
-        return Attachment(self, self.attach_program(prog))
+        try:
+            return Attachment(self, self.attach_program(prog))
+        except BaseException:
+            self.close()  # nothing stays loaded when attaching fails
+            raise
 
     def attach_program(self, prog: Any) -> Any:
         raise CompileError(f"{type(self).__name__} programs cannot be attached by pybpf; "
@@ -401,12 +405,16 @@ class PacketProgram(CompiledProgram):
             raise TypeError(f"{self.__name__}.attach() needs an interface (xdp, tc) or a "
                             "socket (socket_filter)")
         prog = self.load()
-        if self.prog_type == "xdp":
-            link = attach.xdp(prog, target, **options)
-        elif self.prog_type == "sched_cls":
-            link = attach.tc(prog, target, options.pop("direction", "ingress"))
-        else:
-            link = attach.socket_filter(prog, target)
+        try:
+            if self.prog_type == "xdp":
+                link = attach.xdp(prog, target, **options)
+            elif self.prog_type == "sched_cls":
+                link = attach.tc(prog, target, options.pop("direction", "ingress"))
+            else:
+                link = attach.socket_filter(prog, target)
+        except BaseException:
+            self.close()  # nothing stays loaded when attaching fails
+            raise
         return Attachment(self, link)
 
     def test_run(self, packet: bytes, repeat: int = 1) -> Any:

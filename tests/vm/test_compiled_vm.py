@@ -1,0 +1,77 @@
+"""Compiled kprobe/kretprobe/fentry/fexit programs on a kernel that has them (Debian 12's 6.1
+in the VM); on this project's 6.18 they must say clearly that the kernel lacks them.
+
+    ../shared/vm/run-in-vm --rw "$PWD" -- python3 -m pytest tests/vm -q
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+
+import pytest
+
+from pybpf import NotSupportedError
+from pybpf.link import kprobes_available
+from tests.util import requires_root
+
+pytestmark = requires_root
+
+
+@pytest.fixture(scope="module")
+def progs():
+    from tests.vm import progs_kernel
+
+    yield progs_kernel
+    for p in (progs_kernel.kprobe_open, progs_kernel.kretprobe_open, progs_kernel.fentry_open,
+              progs_kernel.fexit_open):
+        p.close(maps=True)
+    progs_kernel.opens.close()
+
+
+def _open_files(n_ok: int, n_missing: int, n_create: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "f")
+        for _ in range(n_create):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for _ in range(n_ok):
+            os.close(os.open(path, os.O_RDONLY))
+        for _ in range(n_missing):
+            try:
+                os.open(os.path.join(d, "missing"), os.O_RDONLY)
+            except OSError as e:
+                assert e.errno == errno.ENOENT
+
+
+def _count(progs, kind: int) -> int:
+    return progs.opens.get((os.getpid(), kind), 0)
+
+
+@pytest.mark.usefixtures("no_leaks")
+def test_kprobe_arguments_typed_from_btf(progs):
+    if not kprobes_available():
+        with pytest.raises(NotSupportedError, match="kprobes are not available"):
+            progs.kprobe_open.attach()
+        return
+    progs.opens.clear()
+    with progs.kprobe_open.attach(), progs.kretprobe_open.attach():
+        _open_files(n_ok=5, n_missing=3, n_create=2)
+    assert _count(progs, 1) == 10
+    assert _count(progs, 2) == 2
+    assert _count(progs, 3) == 3
+
+
+@pytest.mark.usefixtures("no_leaks")
+def test_fentry_fexit_direct_reads(progs):
+    try:
+        attachment = progs.fentry_open.attach()
+    except NotSupportedError as e:
+        assert "fentry" in str(e) or "trampoline" in str(e)
+        return
+    progs.opens.clear()
+    with attachment, progs.fexit_open.attach():
+        _open_files(n_ok=4, n_missing=2, n_create=1)
+    assert _count(progs, 4) == 7
+    assert _count(progs, 5) == 1
+    assert _count(progs, 6) == 2
