@@ -358,35 +358,24 @@ class TrampolineProgram(CompiledProgram):
         proto = _kernel_proto(self.function, self.pyfunc)
         return contexts.Trampoline(kind=self.kind, function=self.function, proto=proto)
 
-    def load_args(self) -> dict[str, Any]:
-        from pybpf.btf import kernel_btf
-
-        return {"attach": "trace_fentry" if self.kind == "fentry" else "trace_fexit",
-                "attach_btf_id": kernel_btf().func(self.function).id}
-
     def load(self) -> Any:
-        from pybpf.sys import BPFError, NotSupportedError
+        """Load through pybpf.link.tracing (expected attach type, the function's BTF id, and
+        a clear NotSupportedError on kernels without BPF trampolines)."""
+        if self._program is None or self._program.closed:
+            from pybpf.link.tracing import load_tracing
+            from pybpf.sys import VerifierError
 
-        try:
-            return super().load()
-        except InternalCompilerError:
-            raise
-        except BPFError as e:
-            if isinstance(e, NotSupportedError):
-                raise
-            from pybpf.features import hooks
-
-            if not hooks().get("fentry/fexit"):
-                raise NotSupportedError(
-                    f"{self.kind} programs cannot be loaded: this kernel has no BPF "
-                    "trampolines (fentry/fexit); use bpf.kprobe or a tracepoint "
-                    f"({e})") from None
-            raise
+            try:
+                self._program = load_tracing(self.kind, self.insns, self.function,
+                                             name=self.__name__[:15])
+            except VerifierError as e:
+                raise _internal_error(e, self.insns) from None
+        return self._program
 
     def attach_program(self, prog: Any) -> Any:
         from pybpf import attach
 
-        return attach.tracing(prog)
+        return attach.fentry(prog) if self.kind == "fentry" else attach.fexit(prog)
 
 
 class PacketProgram(CompiledProgram):
