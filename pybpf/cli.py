@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pybpf import cli_trace
 
     cli_trace.add_parser(sub)
+    from pybpf import cli_net
+
+    cli_net.add_parsers(sub)
     return parser
 
 
