@@ -103,26 +103,27 @@ class _Child:
         import shlex
 
         argv = shlex.split(cmd)
-        r, w = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child waits for the go
-            os.close(w)
-            os.read(r, 1)
-            os.close(r)
+        if pid == 0:  # the child stops itself until the probes are attached
+            import signal
+
+            os.kill(os.getpid(), signal.SIGSTOP)
             try:
                 os.execvp(argv[0], argv)
             except OSError as e:
                 print(f"pybpf trace: cannot run {argv[0]}: {e.strerror}", file=sys.stderr)
             os._exit(127)
-        os.close(r)
-        self.pid, self.go = pid, w
+        os.waitpid(pid, os.WUNTRACED)
+        self.pid = pid
+        self.stopped = True
         self.status: int | None = None
 
     def release(self) -> None:
-        if self.go >= 0:
-            os.write(self.go, b"x")
-            os.close(self.go)
-            self.go = -1
+        if self.stopped:
+            import signal
+
+            os.kill(self.pid, signal.SIGCONT)
+            self.stopped = False
 
     def poll(self) -> int | None:
         if self.status is None:
@@ -135,14 +136,11 @@ class _Child:
         self.kill()
 
     def kill(self) -> None:
-        if self.go >= 0:
-            os.close(self.go)
-            self.go = -1
         if self.poll() is None:
             import signal
 
             try:
-                os.kill(self.pid, signal.SIGTERM)
+                os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
@@ -177,3 +175,18 @@ def _verbose(comp: Any) -> None:
     for cp in comp.compiled:
         print(f"{cp.probe.full_name}: {len(cp.insns)} instructions", file=sys.stderr)
         print(asm.disassemble(cp.insns), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pybpf.cli_trace ...`: the trace command alone (what `pybpf trace` runs)."""
+    parser = argparse.ArgumentParser(prog="pybpf")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["trace", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -214,9 +214,14 @@ class MapPrinter:
         rows = self.entries(info)
         name = info.display
         if not rows:
-            if not self.json:
+            if not info.keys and info.kind in ("count", "sum", "min", "max", "value") \
+                    and info.value_lt.is_int:
+                rows = [(0, 0)]  # bpftrace shows a keyless map that never fired as 0
+            elif not self.json:
                 self.write("\n")
-            return
+                return
+            else:
+                return
         if info.kind in ("hist", "lhist"):
             groups: dict[Any, dict[int, int]] = {}
             for key, count in rows:
