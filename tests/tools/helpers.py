@@ -74,3 +74,17 @@ def run_tool(argv: list[str], cause: Callable[[], Any] | None = None,
 
 def json_lines(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def gated(code: str, *args: str, **kw: Any) -> subprocess.Popen[Any]:
+    """A Python child that runs `code` only after `release(child)`: the test learns its pid
+    before starting the tool, and the events happen after the tool has attached."""
+    return subprocess.Popen([sys.executable, "-c", "import sys as _s\n_s.stdin.readline()\n"
+                             + code, *args], stdin=subprocess.PIPE, **kw)
+
+
+def release(child: subprocess.Popen[Any], wait: bool = True) -> None:
+    child.stdin.write(b"\n" if not getattr(child, "text_mode", False) else "\n")
+    child.stdin.close()
+    if wait:
+        child.wait()

@@ -7,7 +7,7 @@ from tests.tools.helpers import json_lines, run_tool
 from tests.util import requires_root
 
 pytestmark = requires_root
-SLEEPER = "import time\nfor _ in range(40):\n    time.sleep(0.05)\n"
+SLEEPER = "import time\nfor _ in range(200):\n    time.sleep(0.05)\n"
 
 
 def test_offcputime_folded_shows_the_sleep() -> None:
@@ -15,6 +15,7 @@ def test_offcputime_folded_shows_the_sleep() -> None:
     try:
         rc, out, err = run_tool(["offcputime", "-f", "-p", str(child.pid), "1.5"], ready=False)
     finally:
+        child.kill()
         child.wait()
     assert rc == 0, err
     lines = [ln for ln in out.splitlines() if ln.strip()]
@@ -33,6 +34,7 @@ def test_offcputime_json_kernel_stacks() -> None:
     try:
         rc, out, err = run_tool(["offcputime", "-K", "--json", "-p", str(child.pid), "1"])
     finally:
+        child.kill()
         child.wait()
     assert rc == 0, err
     rows = json_lines(out)

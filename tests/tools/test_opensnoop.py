@@ -1,25 +1,24 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
-from tests.tools.helpers import json_lines, run_tool
+from tests.tools.helpers import gated, json_lines, release, run_tool
 from tests.util import requires_root
 
 pytestmark = requires_root
-OPENER = "import sys, time\ntime.sleep(0.8)\nfor p in sys.argv[1:]:\n    try: open(p).close()\n" \
+OPENER = "import sys\nfor p in sys.argv[1:]:\n    try: open(p).close()\n" \
          "    except OSError: pass\n"
 
 
 def _start_opener(*paths: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", OPENER, *paths])
+    return gated(OPENER, *paths)
 
 
 def test_opensnoop_shows_the_path_we_open(tmp_path) -> None:
     target = tmp_path / "pybpf-opensnoop-marker.txt"
     target.write_text("x")
     child = _start_opener(str(target), str(tmp_path / "missing-file"))
-    rc, out, err = run_tool(["opensnoop", "-p", str(child.pid), "-d", "2.5"], child.wait)
+    rc, out, err = run_tool(["opensnoop", "-p", str(child.pid), "-d", "2.5"], lambda: release(child))
     assert rc == 0, err
     lines = out.splitlines()
     assert lines[0].split() == ["PID", "COMM", "FD", "ERR", "PATH"]
@@ -37,7 +36,7 @@ def test_opensnoop_failed_only_json(tmp_path) -> None:
     target.write_text("x")
     child = _start_opener(str(target), str(tmp_path / "nope"))
     rc, out, err = run_tool(["opensnoop", "-x", "--json", "-p", str(child.pid), "-d", "2.5"],
-                            child.wait)
+                            lambda: release(child))
     assert rc == 0, err
     events = json_lines(out)
     assert any(e["path"].endswith("nope") and e["err"] == 2 and e["fd"] == -1 for e in events)

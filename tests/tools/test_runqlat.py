@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.tools.helpers import json_lines, run_tool
+from tests.tools.helpers import gated, json_lines, release, run_tool
 from tests.util import requires_root
 
 pytestmark = requires_root
@@ -11,8 +8,8 @@ SLEEPER = "import time\nfor _ in range(200):\n    time.sleep(0.005)\n"
 
 
 def test_runqlat_per_process() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.6)\n" + SLEEPER])
-    rc, out, err = run_tool(["runqlat", "-P", "-p", str(child.pid), "3", "1"], child.wait)
+    child = gated(SLEEPER)
+    rc, out, err = run_tool(["runqlat", "-P", "-p", str(child.pid), "3", "1"], lambda: release(child))
     assert rc == 0, err
     lines = out.splitlines()
     assert lines[0] == "Tracing run queue latency... Hit Ctrl-C to end."
@@ -24,9 +21,9 @@ def test_runqlat_per_process() -> None:
 
 
 def test_runqlat_json_counts_wakeups() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.6)\n" + SLEEPER])
+    child = gated(SLEEPER)
     rc, out, err = run_tool(["runqlat", "-P", "-p", str(child.pid), "--json", "3", "1"],
-                            child.wait)
+                            lambda: release(child))
     assert rc == 0, err
     (row,) = json_lines(out)
     assert row["pid"] == child.pid and row["unit"] == "usecs"

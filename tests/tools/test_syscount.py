@@ -1,19 +1,16 @@
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.tools.helpers import json_lines, run_tool
+from tests.tools.helpers import gated, json_lines, release, run_tool
 from tests.util import requires_root
 
 pytestmark = requires_root
 # 3000 getppid() calls (a syscall nothing else makes often), then exit
-CALLER = "import os, time\ntime.sleep(0.8)\nfor _ in range(3000):\n    os.getppid()\n"
+CALLER = "import os\nfor _ in range(3000):\n    os.getppid()\n"
 
 
 def test_syscount_counts_our_syscalls() -> None:
-    child = subprocess.Popen([sys.executable, "-c", CALLER])
-    rc, out, err = run_tool(["syscount", "-p", str(child.pid), "-d", "2.5"], child.wait)
+    child = gated(CALLER)
+    rc, out, err = run_tool(["syscount", "-p", str(child.pid), "-d", "2.5"], lambda: release(child))
     assert rc == 0, err
     lines = out.splitlines()
     assert lines[0] == "Tracing syscalls, printing top 10... Ctrl+C to quit."
@@ -23,8 +20,8 @@ def test_syscount_counts_our_syscalls() -> None:
 
 
 def test_syscount_latency_process_json() -> None:
-    child = subprocess.Popen([sys.executable, "-c", CALLER])
-    rc, out, err = run_tool(["syscount", "-L", "-P", "-T", "10000", "--json", "-d", "2.5"], child.wait)
+    child = gated(CALLER)
+    rc, out, err = run_tool(["syscount", "-L", "-P", "-T", "10000", "--json", "-d", "2.5"], lambda: release(child))
     assert rc == 0, err
     rows = json_lines(out)
     mine = [r for r in rows if r["pid"] == child.pid]
