@@ -21,7 +21,7 @@ SLOTS = 256 * len(FAMILIES)  # key = direction * SLOTS + family * 256 + protocol
 
 
 def build_program(pkts: Any, nbytes: Any) -> Any:
-    from pybpf import bpf, net
+    from pybpf import bpf, net, u32
 
     @bpf.socket_filter
     def pktcount(ctx):  # noqa: ANN001, ANN202 - restricted Python
@@ -29,7 +29,7 @@ def build_program(pkts: Any, nbytes: Any) -> Any:
         if ctx.protocol == net.htons(net.ETH_P_IP):
             key = net.load_u8(ctx, 23)
         elif ctx.protocol == net.htons(net.ETH_P_IPV6):
-            key = 256 + net.load_u8(ctx, 20)
+            key = 256 + u32(net.load_u8(ctx, 20))  # u32: a literal takes the u8 type
         if ctx.pkt_type == 4:  # PACKET_OUTGOING
             key += 768
         pkts[key] += 1
