@@ -121,7 +121,7 @@ class Lexer:
             return self._char(start)
         if ch in "@$":
             end = self._ident_end(start + 1)
-            if ch == "$" and end == start + 1 and start + 1 < len(s) and s[start + 1] in DIGITS:
+            if ch == "$" and start + 1 < len(s) and s[start + 1] in DIGITS:
                 end = start + 1
                 while end < len(s) and s[end] in DIGITS:
                     end += 1

@@ -148,7 +148,7 @@ class ProbeLowerer:
         self.store_var(var, want, value, lt, loc)
 
     def store_var(self, var: ir.Var, want: LT, value: ir.Expr, lt: LT, loc: Loc) -> None:
-        if want.is_int:
+        if want.ir().is_scalar:
             self.emit(ir.Assign(var, self.convert(value, lt, want), loc=loc))
         elif var.type == value.type:
             self.emit(ir.Assign(var, value, loc=loc))
@@ -159,7 +159,7 @@ class ProbeLowerer:
     def place_into(self, var: ir.Var, off: int, want: LT, value: ir.Expr, lt: LT,
                    loc: Loc) -> None:
         """Store `value` (of type lt) at var+off as type `want` (wider ints, bigger strings)."""
-        if want.is_int:
+        if want.ir().is_scalar:
             t = want.ir()
             self.emit(ir.Store(var, off, t, self.convert(value, lt, want), loc=loc))
             return
@@ -223,7 +223,7 @@ class ProbeLowerer:
 
     def map_store(self, info: MapInfo, key: ir.Expr, value: ir.Expr, lt: LT, loc: Loc) -> None:
         want = info.value_lt
-        if want.is_int:
+        if want.ir().is_scalar:
             v = self.convert(value, lt, want)
         elif value.type != want.ir():
             tmp = self.temp(want.ir(), loc, "mv")
@@ -256,7 +256,7 @@ class ProbeLowerer:
             if not parts:
                 return ir.Const(U64, 0, loc=loc)
             (value, lt), = parts
-            if want.is_int:
+            if want.ir().is_scalar:
                 return self.convert(value, lt, want)
             if value.type == want.ir():
                 return value
@@ -412,9 +412,9 @@ class ProbeLowerer:
         rv, rlt = self.expr(e.right)
         if op in ("==", "!=") and llt.kind == "str" and rlt.kind == "str":
             return self.str_equal(lv, llt, rv, rlt, op == "!=", loc), INT64
-        for _v, lt, node in ((lv, llt, e.left), (rv, rlt, e.right)):
+        for lt in (llt, rlt):
             if not lt.is_int:
-                raise self.error(node, f"type mismatch for '{op}': {llt} and {rlt}")
+                raise self.error(e, f"type mismatch for '{op}': {llt} and {rlt}")
         lt_ir = lv.type if isinstance(lv.type, IntT) else U64
         rt_ir = rv.type if isinstance(rv.type, IntT) else U64
         t = common(lt_ir, rt_ir)

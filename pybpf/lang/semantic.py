@@ -95,6 +95,11 @@ class Symbols:
 
     def use_value(self, info: MapInfo, kind: str, value: LT | None, loc: Loc) -> None:
         if self.final:
+            if info.kind != kind or (value is not None and info.value is not None
+                                     and not same_shape(info.value, value.widened())):
+                raise LangError(f"type mismatch for {info.display}: it holds {_what(info)}, "
+                                f"here {'a value of type ' + str(value) if kind == 'value' else kind + '()'}",
+                                loc)
             return
         if info.kind != kind and (info.value is not None or info.kind != "value"):
             raise LangError(f"type mismatch for {info.display}: it holds {_what(info)}, here "
