@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosnoop", "bitesize", "runqlat", "offcputime", "profile", "tcplife", "tcptracer")
+TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosnoop",
+         "bitesize", "runqlat", "offcputime", "profile", "tcplife", "tcptracer")
 
 
 def load(name: str) -> ModuleType:
