@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from pybpf import asm
 from pybpf.asm import R0, R1, R10
 from pybpf.compiler import ir
-from pybpf.compiler.codegen import _SIZE, CodeGen, _width
+from pybpf.compiler.codegen import CodeGen
+
+_SIZE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
+
+
+def _width(remaining: int, *addrs: int) -> int:
+    """The widest access that fits and is aligned at every address (the verifier rejects
+    misaligned stack and context accesses)."""
+    for width in (8, 4, 2, 1):
+        if remaining >= width and all(a % width == 0 for a in addrs):
+            return width
+    return 1
 
 
 @dataclass(eq=False)
