@@ -12,15 +12,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from collections.abc import Iterator
-from typing import Any
 
 from pybpf import asm
 from pybpf.asm import R0, R1, R2, R3, R4, R10, Reg
-from pybpf.compiler import ir
+from pybpf.compiler import analysis, ir
+from pybpf.compiler.codegen_packets import PacketCodeGen
 from pybpf.compiler.errors import NO_LOC, CompileError, Loc
-from pybpf.compiler.frame import Frame, Pool, Temp, round8
-from pybpf.compiler.irtypes import ArrayT, IntT, LitT, PtrT, StructT, Type
+from pybpf.compiler.frame import Frame, Pool, Temp, access_width, round8
+from pybpf.compiler.irtypes import ArrayT, IntT, LitT, PtrT, Type
 
 _SIZE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 _JUMP = {  # (op, signed) -> jump builder taking the branch when the comparison holds
@@ -33,7 +32,6 @@ _NEGATE = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "gt": "le", "le": "gt
 _ALU = {"add": asm.add, "sub": asm.sub, "mul": asm.mul, "and": asm.and_, "or": asm.or_,
         "xor": asm.xor, "shl": asm.lsh}
 
-CTX_SLOT_NAME = "__ctx"
 _EXIT = asm.exit().code
 _JA = asm.ja(0).code
 BPF_NOEXIST = 1
@@ -52,7 +50,10 @@ def has_cpu_v4() -> bool:
         return False
 
 
-class CodeGen:
+VAR_REGS = (9, 8)  # callee-saved registers given to the most used scalar variables
+
+
+class CodeGen(PacketCodeGen):
     def __init__(self, fn: ir.Function) -> None:
         self.fn = fn
         self.out: list[asm.Instruction | asm.Label] = []
@@ -94,15 +95,15 @@ class CodeGen:
 
     # -- entry ----------------------------------------------------------------------------
     def generate(self) -> list[asm.Instruction]:
-        variables = list(_collect_vars(self.fn.body))
+        variables = list(analysis.collect_vars(self.fn.body))
         # the context pointer is saved first so that every later read can reload it
         self.ctx_slot = self.frame.alloc_fixed(8, NO_LOC, "the context pointer")
         self.emit(asm.stx("u64", R10, self.ctx_slot, R1))
-        in_regs = _register_candidates(self.fn.body, variables, VAR_REGS)
+        in_regs = analysis.register_candidates(self.fn.body, variables, VAR_REGS)
         for var, reg in zip(in_regs, VAR_REGS, strict=False):
             self.var_reg[id(var)] = reg
             self.pool.free.remove(reg)
-        needs_init = _read_before_assigned(self.fn.body)
+        needs_init = analysis.read_before_assigned(self.fn.body)
         for var in variables:
             reg = self.var_reg.get(id(var))
             if reg is None:
@@ -386,14 +387,14 @@ class CodeGen:
     def zero(self, slot: int, size: int) -> None:
         off = 0
         while off < size:
-            width = _width(size - off, slot + off)
+            width = access_width(size - off, slot + off)
             self.emit(asm.st(_SIZE[width], R10, slot + off, 0))
             off += width
 
     def copy(self, dst: int, src: int, size: int) -> None:
         off = 0
         while off < size:
-            width = _width(size - off, dst + off, src + off)
+            width = access_width(size - off, dst + off, src + off)
             self.emit(asm.ldx(_SIZE[width], R0, R10, src + off))
             self.emit(asm.stx(_SIZE[width], R10, dst + off, R0))
             off += width
@@ -558,85 +559,6 @@ class CodeGen:
         self.emit(asm.ldx(_SIZE[size], r, r, e.offset))
         self.extract(r, e.type, size, e.bit_offset, e.bit_size)
         return t
-
-    # -- packets ----------------------------------------------------------------------------
-    def e_PktHeader(self, e: Any) -> Temp:
-        """ptr = (prev or ctx->data) + offset, kept only when ptr + size <= ctx->data_end."""
-        null, done = self.label("short"), self.label("hdr")
-        if e.prev is None:
-            t = self.pool.new()
-            (r,) = self.pool.reg(t)
-            self.emit(asm.ldx("u64", R1, R10, self.ctx_slot))
-            self.emit(asm.ldx("u32", r, R1, e.data_off))
-        else:
-            t = self.pool.own(self.expr(e.prev))
-            (r,) = self.pool.reg(t)
-            self.emit(asm.jeq(r, 0, null))
-        if isinstance(e.offset, ir.Const):
-            if e.offset.value:
-                self.emit(asm.add(r, e.offset.value))
-        else:
-            off = self.pool.own(self.expr(e.offset))
-            r, ro = self.pool.reg(t, off)
-            self.emit(asm.and_(ro, 0xFF))  # bounded, so the verifier can follow the pointer
-            if e.min_offset:
-                self.emit(asm.jlt(ro, e.min_offset, null))
-            self.emit(asm.add(r, ro))
-            self.pool.release(off)
-        (r,) = self.pool.reg(t)
-        self.emit(asm.mov(R2, r))
-        self.emit(asm.add(R2, e.size))
-        self.emit(asm.ldx("u64", R1, R10, self.ctx_slot))
-        self.emit(asm.ldx("u32", R3, R1, e.end_off))
-        self.emit(asm.jgt(R2, R3, null))
-        self.emit(asm.ja(done))
-        self.place(null)
-        self.emit(asm.mov(r, 0))
-        self.place(done)
-        return t
-
-    def s_PktStore(self, s: Any) -> None:
-        p = self.expr(s.ptr)
-        v = self.expr(s.value)
-        rp, rv = self.pool.reg(p, v)
-        skip = self.label("null")
-        self.emit(asm.jeq(rp, 0, skip))
-        self.emit(asm.stx(_SIZE[s.type.size], rp, s.offset, rv))
-        self.place(skip)
-        self.pool.release(p, v)
-
-    def s_PktSwap(self, s: Any) -> None:
-        p = self.expr(s.ptr)
-        (rp,) = self.pool.reg(p)
-        skip = self.label("null")
-        self.emit(asm.jeq(rp, 0, skip))
-        off = 0
-        while off < s.size:
-            width = 4 if s.size - off >= 4 else 2 if s.size - off >= 2 else 1
-            self.emit(asm.ldx(_SIZE[width], R1, rp, s.a + off))
-            self.emit(asm.ldx(_SIZE[width], R2, rp, s.b + off))
-            self.emit(asm.stx(_SIZE[width], rp, s.a + off, R2))
-            self.emit(asm.stx(_SIZE[width], rp, s.b + off, R1))
-            off += width
-        self.place(skip)
-        self.pool.release(p)
-
-    def s_PktCopy(self, s: Any) -> None:
-        assert s.var.slot is not None
-        dst = s.var.slot + s.var_offset
-        self.zero(dst, s.size)
-        p = self.expr(s.ptr)
-        (rp,) = self.pool.reg(p)
-        skip = self.label("null")
-        self.emit(asm.jeq(rp, 0, skip))
-        off = 0
-        while off < s.size:
-            width = _width(s.size - off, dst + off)
-            self.emit(asm.ldx(_SIZE[width], R1, rp, s.offset + off))
-            self.emit(asm.stx(_SIZE[width], R10, dst + off, R1))
-            off += width
-        self.place(skip)
-        self.pool.release(p)
 
     def e_LoadIndex(self, e: ir.LoadIndex) -> Temp:
         assert e.var.slot is not None and isinstance(e.var.type, ArrayT)
@@ -934,65 +856,6 @@ class CodeGen:
         self.emit(_JUMP[op, e.signed](ra, rb, target))
 
 
-VAR_REGS = (9, 8)  # callee-saved registers given to the most used scalar variables
-
-
-def _register_candidates(body: list[ir.Stmt], variables: list[ir.Var],
-                         regs: tuple[int, ...]) -> list[ir.Var]:
-    """The scalar variables to keep in registers: the most used, loops weighing more."""
-    weight: dict[int, float] = {}
-
-    def visit(stmts: list[ir.Stmt], w: float) -> None:
-        for s in stmts:
-            for node in _walk([s]):
-                if isinstance(node, ir.Loop) and node is not s:
-                    continue
-                if isinstance(node, ir.Load | ir.Assign):
-                    v = node.var
-                    weight[id(v)] = weight.get(id(v), 0) + w
-            if isinstance(s, ir.Loop):
-                weight[id(s.var)] = weight.get(id(s.var), 0) + 8 * w
-                visit(s.body, w * 8)
-            elif isinstance(s, ir.If):
-                visit(s.then, w)
-                visit(s.other, w)
-
-    visit(body, 1.0)
-    scalars = [v for v in variables if v.type.is_scalar and weight.get(id(v), 0) >= 3]
-    scalars.sort(key=lambda v: -weight[id(v)])
-    return scalars[:len(regs)]
-
-
-def _read_before_assigned(body: list[ir.Stmt]) -> set[int]:
-    """Variables that may be read before an assignment: only those need a zero at entry.
-    Conservative: only top-level straight-line assignments count as definite."""
-    defined: set[int] = set()
-    needs: set[int] = set()
-    for s in body:
-        target = s.var if isinstance(s, ir.Assign) else None
-        for node in _walk([s]):
-            for v in _vars_read(node):
-                if v is not target and id(v) not in defined:
-                    needs.add(id(v))
-            if node is not s and isinstance(node, ir.Assign | ir.Loop | ir.HelperInto |
-                                            ir.RingOutput) and id(_target_of(node)) \
-                    not in defined:
-                needs.add(id(_target_of(node)))
-        if target is not None:
-            defined.add(id(target))
-    return needs
-
-
-def _target_of(node: Any) -> Any:
-    return getattr(node, "var", None) or getattr(node, "result", None)
-
-
-def _vars_read(node: Any) -> list[ir.Var]:
-    if isinstance(node, ir.Load | ir.AddrOf | ir.VarRef | ir.LoadIndex):
-        return [node.var]
-    return []
-
-
 def _is_simple_value(e: ir.Expr) -> bool:
     """Values that load into a register with no other register: constants and variables."""
     return isinstance(e, ir.Const | ir.Load)
@@ -1000,15 +863,6 @@ def _is_simple_value(e: ir.Expr) -> bool:
 
 def _is_simple(e: ir.Expr) -> bool:
     return isinstance(e, ir.Const | ir.AddrOf | ir.VarRef | ir.Load | ir.CtxPtr | ir.MapPtr)
-
-
-def _width(remaining: int, *addrs: int) -> int:
-    """The widest access (8, 4, 2, 1 bytes) that fits and is aligned at every address: the
-    verifier rejects misaligned stack accesses."""
-    for width in (8, 4, 2, 1):
-        if remaining >= width and all(a % width == 0 for a in addrs):
-            return width
-    return 1
 
 
 def _fits_imm(c: ir.Const, cmp: ir.Compare) -> bool:
@@ -1071,31 +925,8 @@ class _LocScope:
         self.gen.cur_loc = self.saved
 
 
-def _collect_vars(stmts: list[ir.Stmt]) -> Iterator[ir.Var]:
-    seen: set[int] = set()
-    for node in _walk(stmts):
-        for value in vars(node).values():
-            for v in value if isinstance(value, list) else [value]:
-                if isinstance(v, ir.Var) and id(v) not in seen:
-                    seen.add(id(v))
-                    yield v
-
-
-def _walk(nodes: Any) -> Iterator[Any]:
-    stack = list(nodes) if isinstance(nodes, list) else [nodes]
-    while stack:
-        node = stack.pop(0)
-        if isinstance(node, ir.Stmt | ir.Expr):
-            yield node
-            for value in vars(node).values():
-                if isinstance(value, list):
-                    stack.extend(value)
-                elif isinstance(value, ir.Stmt | ir.Expr):
-                    stack.append(value)
-
-
 def generate(fn: ir.Function) -> list[asm.Instruction]:
     return CodeGen(fn).generate()
 
 
-__all__ = ["CodeGen", "generate", "has_cpu_v4", "round8", "ArrayT", "StructT"]
+__all__ = ["CodeGen", "generate", "has_cpu_v4", "round8"]

@@ -25,6 +25,15 @@ def round8(n: int) -> int:
     return (n + 7) & ~7
 
 
+def access_width(remaining: int, *addrs: int) -> int:
+    """The widest access (8, 4, 2, 1 bytes) that fits and is aligned at every address: the
+    verifier rejects misaligned stack accesses."""
+    for width in (8, 4, 2, 1):
+        if remaining >= width and all(a % width == 0 for a in addrs):
+            return width
+    return 1
+
+
 class Frame:
     def __init__(self) -> None:
         self.fixed = 0  # bytes used by variables
