@@ -232,6 +232,32 @@ class CodeGen(PacketCodeGen):
         value = self.value_slot(s.map.value, s.value)
         self.map_call("bpf_map_update_elem", s.map, key, value, s.flags)
 
+    def s_MapCopy(self, s: ir.MapCopy) -> None:
+        assert s.var.slot is not None
+        size = s.var.type.size
+        key = self.key_slot(s.map, s.key)
+        self.zero(s.var.slot, size)
+        self.map_call("bpf_map_lookup_elem", s.map, key)
+        done = self.label("copied")
+        self.emit(asm.jeq(R0, 0, done))
+        off = 0
+        while off < size:
+            width = access_width(size - off, s.var.slot + off)
+            self.emit(asm.ldx(_SIZE[width], R1, R0, off))
+            self.emit(asm.stx(_SIZE[width], R10, s.var.slot + off, R1))
+            off += width
+        self.place(done)
+
+    def s_CtxCopy(self, s: ir.CtxCopy) -> None:
+        assert s.var.slot is not None and self.ctx_slot is not None
+        self.emit(asm.ldx("u64", R1, R10, self.ctx_slot))
+        off = 0
+        while off < s.size:
+            width = access_width(s.size - off, s.var.slot + off, s.ctx_offset + off)
+            self.emit(asm.ldx(_SIZE[width], R2, R1, s.ctx_offset + off))
+            self.emit(asm.stx(_SIZE[width], R10, s.var.slot + off, R2))
+            off += width
+
     def s_MapDelete(self, s: ir.MapDelete) -> None:
         key = self.key_slot(s.map, s.key)
         self.map_call("bpf_map_delete_elem", s.map, key)

@@ -334,6 +334,24 @@ class MapStoreField(Stmt):
 
 
 @dataclass(eq=False)
+class MapCopy(Stmt):
+    """Copy the value stored for `key` into aggregate `var` (zeros when absent)."""
+
+    map: MapRef
+    key: Expr
+    var: Var
+
+
+@dataclass(eq=False)
+class CtxCopy(Stmt):
+    """Copy `size` bytes of the context at `ctx_offset` into var (tracepoint char arrays)."""
+
+    var: Var
+    ctx_offset: int
+    size: int
+
+
+@dataclass(eq=False)
 class MapDelete(Stmt):
     map: MapRef
     key: Expr

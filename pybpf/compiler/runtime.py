@@ -109,6 +109,24 @@ def printk(fmt: str, *args: int) -> int:
     return len(text)
 
 
+@_marks("user_str")
+def user_str(addr: int, n: int = 64) -> str:
+    """The string at a user-space address (compiled code only)."""
+    raise RuntimeError("user_str() reads memory and exists only in compiled programs")
+
+
+@_marks("kernel_str")
+def kernel_str(addr: int, n: int = 64) -> str:
+    raise RuntimeError("kernel_str() reads memory and exists only in compiled programs")
+
+
+@_marks("cast")
+def cast(ptr: Any, type_name: str) -> Any:
+    """cast(ptr, "struct tcp_sock"): a kernel pointer seen as another type."""
+    return ptr
+
+
 BUILTIN_FUNCTIONS = {f.__name__: f for f in (pid, tid, uid, gid, comm, ktime_ns, cpu,
                                               cgroup_id, prandom, current_task, kstack,
-                                              ustack, submit, printk)}
+                                              ustack, submit, printk, user_str,
+                                              kernel_str, cast)}

@@ -155,12 +155,65 @@ def _str(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
             lw.error(node.args[1], "str(ptr, n): n must be a constant between 1 and 256")
         n = args[1].value
     if isinstance(ptr.type, ArrayT) and ptr.type.is_str:
-        return ptr
+        return lw.materialize(ptr, node)
     if not isinstance(ptr.type, PtrT | IntT):
         lw.error(node.args[0], f"str() reads a string from a pointer, not from {ptr.type}")
     space = ptr.type.space if isinstance(ptr.type, PtrT) and ptr.type.space in (
         "user", "kernel") else "kernel"
     return lw.read_string(ptr, space, n, node)
+
+
+def _str_from(lw: Lowerer, node: ast.Call, args: list[ir.Expr], space: str) -> ir.Expr:
+    n = 64
+    if len(args) == 2:
+        if not isinstance(args[1], ir.Const) or not 1 <= args[1].value <= 256:
+            lw.error(node.args[1], "the length must be a constant between 1 and 256")
+        n = args[1].value
+    if not isinstance(args[0].type, PtrT | IntT):
+        lw.error(node.args[0], f"a string is read from an address, not from {args[0].type}")
+    return lw.read_string(args[0], space, n, node)
+
+
+@builtin("user_str", (1, 2))
+def _user_str(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
+    """A NUL-terminated string at a user-space address."""
+    return _str_from(lw, node, args, "user")
+
+
+@builtin("kernel_str", (1, 2))
+def _kernel_str(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
+    return _str_from(lw, node, args, "kernel")
+
+
+@builtin("cast", 2)
+def _cast(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
+    """cast(ptr, "struct tcp_sock"): the same address as a pointer to another kernel type."""
+    spec = node.args[1]
+    if not (isinstance(spec, ast.Constant) and isinstance(spec.value, str)):
+        lw.error(spec, 'cast() takes the type as a string, e.g. "struct tcp_sock"')
+    ptr = args[0]
+    if not isinstance(ptr.type, PtrT | IntT):
+        lw.error(node.args[0], f"cast() takes a pointer or an address, not {ptr.type}")
+    name = spec.value.replace("*", "").strip()
+    from pybpf.btf import BTFError, kernel_btf
+
+    try:
+        kind = "union" if name.startswith("union ") else "struct"
+        t = kernel_btf().find(name.removeprefix("struct ").removeprefix("union ").strip(),
+                              kind=kind)
+    except (BTFError, KeyError) as e:
+        lw.error(spec, str(e).splitlines()[0])
+    space = ptr.type.space if isinstance(ptr.type, PtrT) and ptr.type.space in (
+        "kernel", "user", "btf") else "kernel"
+    target = PtrT(BTFRef(t), space)
+    return ir.Cast(target, ptr, loc=lw.loc(node)) if isinstance(ptr.type, IntT) else \
+        _retyped(ptr, target)
+
+
+def _retyped(e: ir.Expr, t: Type) -> ir.Expr:
+    from pybpf.compiler.pyfront.exprs import _retype
+
+    return _retype(e, t)
 
 
 @builtin("min", 2)

@@ -105,9 +105,28 @@ def tracepoint_field(f: Any, group: str, loc: Loc) -> ir.Expr:
         t = str_type(n) if f.elem_type == "char" else ArrayT(elem, n)
         return CtxArray(t, f.offset, loc=loc)
     if f.is_pointer:
-        target = _int_type(f.elem_type, 1, True) if "char" in f.c_type else None
-        return ir.CtxLoad(PtrT(target, space), f.offset, 8, loc=loc)
+        return ir.CtxLoad(pointer_type(f.c_type, space), f.offset, 8, loc=loc)
     return ir.CtxLoad(IntT(f.size * 8, f.signed), f.offset, f.size, loc=loc)
+
+
+_C_INTS = {"char": IntT(8, True), "unsigned char": IntT(8, False), "short": IntT(16, True),
+           "unsigned short": IntT(16, False), "int": IntT(32, True),
+           "unsigned int": IntT(32, False), "long": IntT(64, True),
+           "unsigned long": IntT(64, False), "u8": IntT(8, False), "u16": IntT(16, False),
+           "u32": IntT(32, False), "u64": U64, "s32": IntT(32, True), "s64": S64,
+           "size_t": U64, "pid_t": IntT(32, True), "umode_t": IntT(16, False)}
+
+
+def pointer_type(c_type: str, space: str) -> PtrT:
+    """The IR type of a C pointer type from a format file ("const char *const *argv" ->
+    pointer to pointer to char), so that indexing and str() know what they read."""
+    depth = c_type.count("*")
+    base = " ".join(w for w in c_type.split("*")[0].replace("const", "").split()
+                    if w not in ("volatile", "__user"))
+    t: Any = _C_INTS.get(base.strip())
+    for _ in range(depth):
+        t = PtrT(t, space)
+    return t if isinstance(t, PtrT) else PtrT(None, space)
 
 
 @dataclass(eq=False)

@@ -84,6 +84,9 @@ class ExprLowering:
 
             if hasattr(builtins, node.id):
                 return getattr(builtins, node.id)
+            known = _pybpf_names()
+            if node.id in known:  # e.g. `u64` imported inside a function, used in annotations
+                return known[node.id]
             self.error(node, f"unknown name {node.id!r}",
                        self.suggest(node.id, [*self.vars, *self.src.env]))
         if isinstance(node, ast.Attribute):
@@ -224,15 +227,20 @@ class ExprLowering:
 
     def e_Compare(self: Lowerer, node: ast.Compare) -> ir.Expr:
         loc = self.loc(node)
-        left = self.expr(node.left)
+        if isinstance(node.left, ast.Tuple) and len(node.ops) == 1 and \
+                isinstance(node.ops[0], ast.In | ast.NotIn):
+            left: ir.Expr = ir.Const(LIT, 0)  # the tuple is built as the map key below
+        else:
+            left = self.expr(node.left)
         result: ir.Expr | None = None
         for op, right_node in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn):
                 if not self.is_map(right_node):
                     self.error(node, "`in` works with maps only (key in m)")
                 mref = self.map_ref(right_node)
-                test: ir.Expr = ir.MapHas(LIT, mref, self.map_key_expr(mref, left, node),
-                                          loc=loc)
+                key = self.map_key(mref, node.left) if isinstance(node.left, ast.Tuple) \
+                    else self.map_key_expr(mref, left, node)
+                test: ir.Expr = ir.MapHas(LIT, mref, key, loc=loc)
                 if isinstance(op, ast.NotIn):
                     test = ir.Not(LIT, test, loc=loc)
                 right = left
@@ -382,9 +390,9 @@ class ExprLowering:
             if mref.kind in ("ringbuf", "perf_event_array"):
                 self.error(node, f"a {mref.kind} map cannot be read in the kernel")
             key = self.map_key(mref, node.slice)
-            if not mref.value.is_scalar:
-                self.error(node, "a map value that is a struct or string cannot be copied "
-                                 "out yet; read its fields (m[k].field)")
+            if not mref.value.is_scalar:  # a string or struct: copied out (zeros if absent)
+                var = self.temp(mref.value, node, "value")
+                return ir.Agg(mref.value, var, [ir.MapCopy(mref, key, var, loc=loc)], loc=loc)
             return ir.MapGet(mref.value, mref, key, ir.Const(mref.value, 0), loc=loc)
         base = self.expr(node.value)
         index = self.expr(node.slice)
@@ -397,6 +405,16 @@ class ExprLowering:
                 self.error(node.slice, f"index {index.value} is out of range 0..{at.n - 1}")
             return ir.CtxLoad(at.elem, base.offset + index.value * at.elem.size,
                               at.elem.size, loc=loc)
+        if isinstance(base.type, PtrT) and base.type.space in ("user", "kernel"):
+            elem = base.type.target
+            if not isinstance(elem, IntT | PtrT):
+                self.error(node, f"a {base.type} pointer cannot be indexed: its target type "
+                                 "is unknown", "Index pointers to integers or pointers, or "
+                                               "read with str(ptr).")
+            addr = ir.BinOp(PtrT(None, base.type.space), "add", base,
+                            ir.BinOp(U64, "mul", self.convert(index, U64, node.slice),
+                                     ir.Const(U64, elem.size), loc=loc), loc=loc)
+            return ir.ProbeRead(elem, addr, base.type.space, loc=loc)
         if isinstance(base.type, ArrayT) and isinstance(base, ir.VarRef):
             elem = base.type.elem
             if isinstance(index, ir.Const):
@@ -472,9 +490,19 @@ class ExprLowering:
             return self.convert(e, t, node)
         return self.aggregate_as(e, t, node)
 
+    def materialize(self: Lowerer, e: ir.Expr, node: ast.AST) -> ir.Expr:
+        """An aggregate that lives in the context (a tracepoint's char array) as a value."""
+        if isinstance(e, CtxArray):
+            var = self.temp(e.type, node, "ctx")
+            loc = self.loc(node)
+            return ir.Agg(e.type, var, [ir.CtxCopy(var, e.offset, e.type.size, loc=loc)],
+                          loc=loc)
+        return e
+
     def aggregate_as(self: Lowerer, e: ir.Expr, t: Type, node: ast.AST) -> ir.Expr:
         """`e` as an aggregate of exactly type `t` (strings are copied into the bigger
         buffer, zero padded)."""
+        e = self.materialize(e, node)
         if e.type == t:
             return e
         if isinstance(t, ArrayT) and t.is_str and isinstance(e.type, ArrayT) and e.type.is_str:
@@ -525,6 +553,19 @@ class ExprLowering:
         if isinstance(value, ir.Agg) and value.fill is not None and value.type == t:
             return value.fill(var, offset)
         return [ir.Store(var, offset, t, value, loc=self.loc(node))]
+
+
+def _pybpf_names() -> dict[str, Any]:
+    """pybpf's own type names and helpers, found even when imported only inside a function
+    (string annotations do not make closure variables)."""
+    from pybpf import net, types
+    from pybpf.compiler import runtime
+
+    names: dict[str, Any] = {n: getattr(types, n) for n in
+                             ("u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "char")}
+    names.update(runtime.BUILTIN_FUNCTIONS)
+    names["net"] = net
+    return names
 
 
 def _storage_var(e: ir.Expr) -> ir.Var:

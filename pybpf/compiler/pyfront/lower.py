@@ -161,7 +161,7 @@ class Lowerer(ExprLowering):
     def assign(self, target: ast.expr, value_node: ast.expr, node: ast.stmt) -> list[ir.Stmt]:
         loc = self.loc(node)
         if isinstance(target, ast.Name):
-            value = self.expr(value_node)
+            value = self.materialize(self.expr(value_node), value_node)
             var = self.vars.get(target.id)
             if var is None:
                 if target.id == self.ctx_name:
@@ -313,10 +313,12 @@ class Lowerer(ExprLowering):
     def s_If(self, node: ast.If) -> list[ir.Stmt]:
         cond = self.condition(node.test)
         pre = self.pending()
+        if isinstance(cond, ir.Const):
+            # a constant condition (a module-level flag, an option baked into a tool): the
+            # other branch is not compiled at all, so it may use what this program lacks
+            return pre + self.block(node.body if cond.value else node.orelse)
         then = self.block(node.body)
         other = self.block(node.orelse)
-        if isinstance(cond, ir.Const):  # dead branch elimination for constant conditions
-            return pre + (then if cond.value else other)
         return pre + [ir.If(cond, then, other, loc=self.loc(node))]
 
     def s_For(self, node: ast.For) -> list[ir.Stmt]:
