@@ -61,13 +61,11 @@ def test_kprobe_arguments_typed_from_btf(progs, workdir):
         with pytest.raises(NotSupportedError, match="kprobes are not available"):
             progs.kprobe_open.attach()
         return
-    progs.opens.clear()
-    # the kretprobe first: attaching reads sysfs (opens) that the kprobe must not count
     with progs.kretprobe_open.attach(), progs.kprobe_open.attach():
+        progs.opens.clear()  # attaching opened sysfs files: count from here
         _open_files(workdir, n_ok=5, n_missing=3, n_create=2)
-    assert _count(progs, 1) == 10
-    assert _count(progs, 2) == 2
-    assert _count(progs, 3) == 3
+        counts = [_count(progs, k) for k in (1, 2, 3)]
+    assert counts == [10, 2, 3]
 
 
 @pytest.mark.usefixtures("no_leaks")
@@ -77,9 +75,8 @@ def test_fentry_fexit_direct_reads(progs, workdir):
     except NotSupportedError as e:
         assert "fentry" in str(e) or "trampoline" in str(e)
         return
-    progs.opens.clear()
     with attachment, progs.fexit_open.attach():
+        progs.opens.clear()
         _open_files(workdir, n_ok=4, n_missing=2, n_create=1)
-    assert _count(progs, 4) == 7
-    assert _count(progs, 5) == 1
-    assert _count(progs, 6) == 2
+        counts = [_count(progs, k) for k in (4, 5, 6)]
+    assert counts == [7, 1, 2]
