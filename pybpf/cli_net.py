@@ -17,6 +17,7 @@ def _guarded(name: str, module: str) -> Callable[[argparse.Namespace], int]:
     def call(args: argparse.Namespace) -> int:
         from pybpf.compiler.errors import CompileError
         from pybpf.sys import BPFError
+        from pybpf.tools.runner import Stop
 
         mod = importlib.import_module(f"pybpf.netprogs.{module}")
         try:
@@ -27,8 +28,8 @@ def _guarded(name: str, module: str) -> Callable[[argparse.Namespace], int]:
         except (BPFError, PermissionError, ValueError, OSError) as e:
             text = str(e).strip().splitlines()
             print(f"pybpf {name}: {text[0] if text else type(e).__name__}", file=sys.stderr)
-        except KeyboardInterrupt:
-            return 130
+        except (KeyboardInterrupt, Stop):
+            return 0  # interrupted before the interval loop: already cleaned up
         return 1
 
     return call

@@ -35,10 +35,11 @@ def add_loop_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_loop(tick: Callable[[float, bool], None], interval: float,
-             duration: float | None) -> None:
-    """Call `tick(elapsed_seconds, last)` every `interval` seconds until `duration` ends or a
-    signal arrives (then once more with last=True). The caller closes its objects in a
-    `finally` around this call."""
+             duration: float | None, ready: Callable[[], None] | None = None) -> None:
+    """Call `ready()` (the command says it runs), then `tick(elapsed_seconds, last)` every
+    `interval` seconds until `duration` ends or a signal arrives (then once more with
+    last=True, also when the signal comes during `ready()`). The caller closes its objects
+    in a `finally` around this call."""
     install_signals()
     start = last_at = time.monotonic()
     end = start + duration if duration else None
@@ -46,6 +47,9 @@ def run_loop(tick: Callable[[float, bool], None], interval: float,
     while True:
         interrupted = False
         try:
+            if ready is not None:
+                ready, announce = None, ready
+                announce()
             stop_at = next_at if end is None else min(next_at, end)
             while (left := stop_at - time.monotonic()) > 0:
                 time.sleep(min(left, 0.2))

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from pybpf.netprogs.common import add_loop_arguments, human, proto_name, run_loop
-from pybpf.tools.runner import hms
+from pybpf.tools.runner import hms, install_signals
 
 HELP = "packets and bytes per IP protocol, in and out (socket filter, like sockex1)"
 ETH_P_ALL = 0x0003
@@ -105,12 +105,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    install_signals()  # before anything is attached: a signal always cleans up
     pc = PktCount(args.iface)
     try:
         pc.attach()
-        out = sys.stderr if args.json else sys.stdout
-        print(f"Counting packets on {args.iface or 'all interfaces'}. Hit Ctrl-C to end.",
-              file=out, flush=True)
+
+        def ready() -> None:
+            out = sys.stderr if args.json else sys.stdout
+            print(f"Counting packets on {args.iface or 'all interfaces'}. Hit Ctrl-C to end.",
+                  file=out, flush=True)
+
         prev: dict[tuple[str, int, str], tuple[int, int]] = {}
 
         def tick(elapsed: float, last: bool) -> None:
@@ -135,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{'':8} (no packets yet)")
             print(flush=True)
 
-        run_loop(tick, args.interval, args.duration)
+        run_loop(tick, args.interval, args.duration, ready)
     finally:
         pc.close()
     return 0

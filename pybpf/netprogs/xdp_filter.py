@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pybpf.netprogs.common import add_loop_arguments, human, run_loop
-from pybpf.tools.runner import hms
+from pybpf.tools.runner import hms, install_signals
 
 HELP = "drop packets by source CIDR or destination port with XDP, with live counters"
 MAX_RULES = 255
@@ -201,12 +201,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    install_signals()  # before anything is attached: a signal always cleans up
     flt = XdpFilter(args.drop)
     try:
         flt.attach(args.iface, args.mode)
-        out = sys.stderr if args.json else sys.stdout
-        print(f"Dropping on {args.iface} ({len(flt.rules)} rules, XDP {args.mode} mode). "
-              "Hit Ctrl-C to end.", file=out, flush=True)
+
+        def ready() -> None:
+            out = sys.stderr if args.json else sys.stdout
+            print(f"Dropping on {args.iface} ({len(flt.rules)} rules, XDP {args.mode} mode). "
+                  "Hit Ctrl-C to end.", file=out, flush=True)
+
         labels = ["passed"] + [r.label for r in flt.rules]
         prev = flt.counters()
 
@@ -230,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
                       f"{r['packets']:>10} {r['bytes']:>12}")
             print(flush=True)
 
-        run_loop(tick, args.interval, args.duration)
+        run_loop(tick, args.interval, args.duration, ready)
     finally:
         flt.close()
     return 0

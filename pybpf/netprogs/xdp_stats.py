@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from pybpf.netprogs.common import XDP_ACTIONS, add_loop_arguments, human, run_loop
-from pybpf.tools.runner import hms
+from pybpf.tools.runner import hms, install_signals
 
 HELP = "packets and bytes per protocol and XDP action, per second"
 CLASSES = ("other", "ARP", "IPv4 other", "ICMP", "TCP/IPv4", "UDP/IPv4", "IPv6 other",
@@ -156,12 +156,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    install_signals()  # before anything is attached: a signal always cleans up
     st = XdpStats(args.drop_truncated)
     try:
         st.attach(args.iface, args.mode)
-        out = sys.stderr if args.json else sys.stdout
-        print(f"Counting on {args.iface} (XDP {args.mode} mode). Hit Ctrl-C to end.",
-              file=out, flush=True)
+
+        def ready() -> None:
+            out = sys.stderr if args.json else sys.stdout
+            print(f"Counting on {args.iface} (XDP {args.mode} mode). Hit Ctrl-C to end.",
+                  file=out, flush=True)
+
         prev: dict[tuple[str, str], tuple[int, int]] = {}
 
         def tick(elapsed: float, last: bool) -> None:
@@ -187,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{'':8} (no packets yet)")
             print(flush=True)
 
-        run_loop(tick, args.interval, args.duration)
+        run_loop(tick, args.interval, args.duration, ready)
     finally:
         st.close()
     return 0
