@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from pybpf.link import probe as hook_probe
 from pybpf.sys import probe
 from pybpf.sys.constants import MapType, ProgType
 
@@ -16,12 +17,14 @@ _PMU = "/sys/bus/event_source/devices"
 class Report:
     prog_types: dict[str, bool | None] = field(default_factory=dict)
     map_types: dict[str, bool] = field(default_factory=dict)
-    hooks: dict[str, bool] = field(default_factory=dict)
+    hooks: dict[str, bool | None] = field(default_factory=dict)
     helpers: dict[str, list[str]] = field(default_factory=dict)
+    #: why each missing function/BTF hook is missing, and what to use instead
+    missing: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {"program_types": self.prog_types, "map_types": self.map_types,
-                "hooks": self.hooks, "helpers": self.helpers}
+                "hooks": self.hooks, "missing": self.missing, "helpers": self.helpers}
 
 
 def _tracefs_has(name: str) -> bool:
@@ -31,8 +34,9 @@ def _tracefs_has(name: str) -> bool:
     return False
 
 
-def hooks() -> dict[str, bool]:
-    """Attach points, probed from sysfs/tracefs and the BPF object types they need."""
+def hooks() -> dict[str, bool | None]:
+    """Attach points, probed from sysfs/tracefs and the BPF object types they need; the
+    function and BTF hooks (kprobe ... tp_btf) by loading and attaching a trivial program."""
     try:
         from pybpf.btf.tracefs import tracefs_root
 
@@ -40,27 +44,55 @@ def hooks() -> dict[str, bool]:
     except Exception:  # reported below as tracepoints missing
         pass
     btf = os.path.exists("/sys/kernel/btf/vmlinux")
-    return {
+    found: dict[str, bool | None] = {
         "btf": btf,
         "tracepoint": _tracefs_has("events") and probe.prog_type(ProgType.TRACEPOINT),
         "raw_tracepoint": probe.prog_type(ProgType.RAW_TRACEPOINT),
         "perf_event": probe.prog_type(ProgType.PERF_EVENT),
-        "kprobe": os.path.exists(f"{_PMU}/kprobe") or _tracefs_has("kprobe_events"),
+    }
+    found.update({name: has(name) for name in hook_probe.HOOKS})
+    found.update({
         "uprobe": os.path.exists(f"{_PMU}/uprobe") or _tracefs_has("uprobe_events"),
-        "fentry/fexit": btf and _fentry_works(),
         "xdp": probe.prog_type(ProgType.XDP),
         "tc": probe.prog_type(ProgType.SCHED_CLS),
         "cgroup_skb": probe.prog_type(ProgType.CGROUP_SKB),
         "socket_filter": probe.prog_type(ProgType.SOCKET_FILTER),
         "ring_buffer": probe.map_type(MapType.RINGBUF),
         "perf_buffer": probe.map_type(MapType.PERF_EVENT_ARRAY),
-    }
+    })
+    return found
 
 
-def _fentry_works() -> bool:
-    """fentry needs a trampoline: its presence shows in the kernel's ftrace support, which a
-    tracing program needs for attaching. Probed via the tracefs function tracer list."""
-    return _tracefs_has("available_filter_functions")
+def has(hook: str) -> bool | None:
+    """Whether this kernel can attach `hook` ("kprobe", "kretprobe", "kprobe_multi",
+    "fentry", "fexit", "fmod_ret", "tp_btf"), by trying it once (cached); None when it could
+    not be probed (no privilege)."""
+    return hook_probe.hook(hook).available
+
+
+def why_missing(hook: str) -> str | None:
+    """The sentence saying why `hook` is missing here (None when it works)."""
+    found = hook_probe.hook(hook)
+    return None if found.available else found.reason
+
+
+def best_function_hook(on_return: bool = False) -> str | None:
+    """The best way to run a program on a kernel function's entry (or return) here:
+    "fentry"/"fexit" (BTF-typed arguments, cheapest), else "kprobe"/"kretprobe", else None."""
+    for name in (("fexit", "kretprobe") if on_return else ("fentry", "kprobe")):
+        if has(name):
+            return name
+    return None
+
+
+def best_tracepoint_hook() -> str:
+    """"tp_btf" (BTF-typed raw arguments) where it works, else "raw_tracepoint"."""
+    return "tp_btf" if has("tp_btf") else "raw_tracepoint"
+
+
+def missing_hooks() -> dict[str, str]:
+    """For each probed function/BTF hook this kernel lacks: the reason, with what to use."""
+    return {name: why for name in hook_probe.HOOKS if (why := why_missing(name)) is not None}
 
 
 def collect(with_helpers: bool = False) -> Report:
@@ -72,6 +104,7 @@ def collect(with_helpers: bool = False) -> Report:
         if m is not MapType.UNSPEC:
             report.map_types[m.name.lower()] = probe.map_type(m)
     report.hooks = hooks()
+    report.missing = missing_hooks()
     if with_helpers:
         from pybpf import asm
 

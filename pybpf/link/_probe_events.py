@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
+import time
 from collections.abc import Callable
 
 from pybpf.link._tracefs import tracefs_file, tracepoint_id
@@ -51,10 +52,14 @@ def add(kind: str, retprobe: bool, spec: str) -> tuple[int, Callable[[], None], 
         raise error_from_errno(e.errno or errno.EINVAL, f"creating {kind} at {spec}") from None
 
     def remove() -> None:
-        try:
-            _write(path, f"-:{GROUP}/{name}\n")
-        except OSError:
-            pass
+        for delay in (0.0, 0.01, 0.05, 0.2):  # the event may be busy for a moment after close
+            time.sleep(delay)
+            try:
+                _write(path, f"-:{GROUP}/{name}\n")
+                return
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    return
 
     try:
         return tracepoint_id(GROUP, name), remove, name

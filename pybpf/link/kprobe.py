@@ -51,6 +51,11 @@ def _describe(name: str | None, offset: int) -> str:
 
 def _unknown(name: str | None, offset: int, err: int) -> UnknownTargetError:
     hint = ""
+    if name is not None and offset and err in (errno.EILSEQ, errno.EINVAL):
+        return UnknownTargetError(
+            f"cannot place a kprobe at {_describe(name, offset)}: the offset is not on an "
+            "instruction boundary, or is past the function's end (kprobes go on instruction "
+            "starts; an offset of 0 is always valid)", err)
     if name is not None:
         try:
             from pybpf.symbols import SymbolNotFoundError, kernel_symbols
@@ -68,13 +73,17 @@ def _unknown(name: str | None, offset: int, err: int) -> UnknownTargetError:
 
 def kprobe(prog: Any, symbol: str | int, retprobe: bool = False, cookie: int = 0) -> Link:
     """Attach `prog` (type 'kprobe') to kernel function `symbol` ("do_sys_openat2",
-    "tcp_sendmsg+0x10" or an address); retprobe=True fires on return."""
+    "tcp_sendmsg+0x10", a module's "nf_tables:nft_do_chain" or an address); retprobe=True
+    fires on return. An offset must fall on an instruction boundary."""
     kind = "kretprobe" if retprobe else "kprobe"
+    name, offset = parse_target(symbol)
+    target = _describe(name, offset)
+    if retprobe and name is not None and offset:
+        raise ValueError(f"kretprobe {target}: a return probe attaches to the function itself "
+                         "and takes no offset")
     if not kprobes_available():
         raise NotSupportedError(NOT_AVAILABLE, errno.EOPNOTSUPP)
     require_type(prog, {ProgType.KPROBE}, kind)
-    name, offset = parse_target(symbol)
-    target = _describe(name, offset)
     ptype = pmu_type("kprobe")
     if ptype is not None:
         bit = pmu_format_bit("kprobe", "retprobe")

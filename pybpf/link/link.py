@@ -27,15 +27,15 @@ def _release(undo: Callable[[], None] | None, fds: Sequence[FD],
             part.close()
         except Exception as e:  # noqa: BLE001 - re-raised below
             first = first or e
-    if undo is not None:
-        try:
-            undo()
-        except Exception as e:  # noqa: BLE001
-            first = first or e
     for fd in fds:
         try:
             fd.close()
         except OSError as e:
+            first = first or e
+    if undo is not None:  # after the fds: a tracefs probe event is busy while perf holds it
+        try:
+            undo()
+        except Exception as e:  # noqa: BLE001
             first = first or e
     if first is not None:
         raise first
