@@ -11,7 +11,9 @@ import importlib
 from types import ModuleType
 
 TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosnoop",
-         "bitesize", "runqlat", "offcputime", "profile", "tcplife", "tcptracer")
+         "bitesize", "runqlat", "offcputime", "profile", "tcplife", "tcptracer",
+         # Tools II
+         "statsnoop")
 
 
 def load(name: str) -> ModuleType:
