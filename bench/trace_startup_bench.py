@@ -64,7 +64,7 @@ def main() -> int:
     times: dict[str, list[float]] = {k: [] for k in tools}
     totals: dict[str, list[float]] = {k: [] for k in tools}
     rss: dict[str, list[int]] = {k: [] for k in tools}
-    for name, cmd in tools.items():  # warm the page cache (and the byte-code cache)
+    for cmd in tools.values():  # warm the page cache (and the byte-code cache)
         run_once(cmd)
     for _ in range(args.runs):
         for name, cmd in tools.items():

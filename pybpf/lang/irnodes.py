@@ -39,12 +39,10 @@ class MapCopyInto(ir.Stmt):
 
 
 @dataclass(eq=False)
-class CtxCopyInto(ir.Stmt):
-    """Copy `size` bytes of the context at `offset` into var (tracepoint char arrays)."""
+class CtxCopyInto(ir.CtxCopy):
+    """Copy `size` bytes of the context at `ctx_offset` into var + `dst` (a subclass of the
+    core's CtxCopy, so that the code generator knows the context pointer is needed)."""
 
-    var: ir.Var
-    offset: int
-    size: int
     dst: int = 0  # offset inside var
 
 
@@ -75,7 +73,7 @@ class LangCodeGen(CodeGen):
         self.emit(asm.ldx("u64", R1, R10, self.ctx_slot))
         off = 0
         while off < s.size:
-            w = _width(s.size - off, s.var.slot + s.dst + off, s.offset + off)
-            self.emit(asm.ldx(_SIZE[w], R0, R1, s.offset + off))
+            w = _width(s.size - off, s.var.slot + s.dst + off, s.ctx_offset + off)
+            self.emit(asm.ldx(_SIZE[w], R0, R1, s.ctx_offset + off))
             self.emit(asm.stx(_SIZE[w], R10, s.var.slot + s.dst + off, R0))
             off += w
