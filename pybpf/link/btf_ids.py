@@ -36,6 +36,17 @@ class BtfInfo(ctypes.Structure):
 
 
 @dataclass(frozen=True)
+class CtxArg:
+    """One argument in a tracing program's context (an array of u64): `offset` in bytes,
+    `slots` u64 words (2 for a struct of 9-16 bytes passed by value)."""
+
+    name: str
+    type: object  # a pybpf.btf Type
+    offset: int
+    slots: int = 1
+
+
+@dataclass(frozen=True)
 class BTFTarget:
     """Where a tracing program attaches: `btf_id` in vmlinux (module None) or in `module`."""
 
@@ -46,6 +57,31 @@ class BTFTarget:
 
     def __str__(self) -> str:
         return f"{self.module}:{self.name}" if self.module else self.name
+
+    def ctx_args(self) -> list[CtxArg]:
+        """Where each argument sits in the context of an fentry/fexit/fmod_ret program on this
+        function (or a tp_btf program on this tracepoint: without the leading ctx)."""
+        if self.proto is None:  # a tracepoint
+            from pybpf.btf import raw_tracepoint_args
+
+            params = raw_tracepoint_args(kernel_btf(), self.name)
+        else:
+            params = [(p.name, p.type) for p in self.proto.params]  # type: ignore[attr-defined]
+        out, slot = [], 0
+        for i, (name, typ) in enumerate(params):
+            try:
+                size = typ.resolve().size if hasattr(typ, "resolve") else typ.size
+            except BTFError:
+                size = 8
+            slots = max(1, (size + 7) // 8)
+            out.append(CtxArg(name or f"arg{i}", typ, slot * 8, slots))
+            slot += slots
+        return out
+
+    @property
+    def ret_offset(self) -> int:
+        """The return value's offset in an fexit/fmod_ret context (after the arguments)."""
+        return sum(a.slots for a in self.ctx_args()) * 8
 
     def obj_fd(self) -> FD | None:
         """A new fd of the module's BTF object (None for vmlinux). Close it after loading."""

@@ -56,6 +56,17 @@ def test_btf_id_of_a_function_and_a_tracepoint():
     assert tp.btf_id == kernel_btf().find("btf_trace_sched_switch", "typedef").id
 
 
+def test_ctx_layout_of_tracing_programs():
+    # fentry/fexit context: u64 per argument, then (fexit, fmod_ret) the return value
+    args = btf_ids.function("vfs_read").ctx_args()
+    assert [(a.name, a.offset, a.slots) for a in args] == [
+        ("file", 0, 1), ("buf", 8, 1), ("count", 16, 1), ("pos", 24, 1)]
+    assert btf_ids.function("vfs_read").ret_offset == 32
+    # tp_btf: the tracepoint's arguments without its leading ctx
+    tp = {a.name: a.offset for a in btf_ids.tracepoint("sched_switch").ctx_args()}
+    assert tp["prev"] == 8 and tp["next"] == 16
+
+
 def test_unknown_function_did_you_mean():
     with pytest.raises(UnknownTargetError, match="unknown kernel function 'vfs_reed'.*"
                                                  "did you mean 'vfs_read'"):
