@@ -13,7 +13,7 @@ from types import ModuleType
 TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosnoop",
          "bitesize", "runqlat", "offcputime", "profile", "tcplife", "tcptracer",
          # Tools II
-         "statsnoop", "killsnoop", "sigsnoop", "mountsnoop")
+         "statsnoop", "killsnoop", "sigsnoop", "mountsnoop", "cpudist", "runqlen")
 
 
 def load(name: str) -> ModuleType:

@@ -1,0 +1,106 @@
+"""cpudist: on-CPU time per scheduling (or off-CPU time with -O) as a log2 histogram, from
+the raw tracepoint sched_switch, as bcc's cpudist prints it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pybpf.tools import runner
+from pybpf.tools.session import Session
+
+HELP = "summarize on- and off-CPU time per task as a histogram"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-O", "--offcpu", action="store_true", help="measure off-CPU time")
+    p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
+    p.add_argument("-P", "--pids", action="store_true", help="print a histogram per process ID")
+    p.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
+    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-I", "--include-idle", action="store_true",
+                   help="include CPU idle (the idle task, pid 0)")
+    runner.add_interval_count(p)
+    runner.add_duration(p)
+
+
+def build(offcpu: bool = False, key_by: str = "", milliseconds: bool = False,
+          target_pid: int = 0, idle: bool = False) -> tuple[Session, Any]:
+    """The sched_switch program and `dist` {(0 | tgid | tid, log2 bucket): count}."""
+    from pybpf import bpf, hist, ktime_ns, maps, u32, u64
+
+    s = Session()
+    start = s.map(maps.Hash(key=u32, value=u64, max_entries=10240, name="cd_start"))
+    dist = s.map(maps.Hash(key=(u32, u64), value=u64, max_entries=10240, name="cd_dist"))
+    div = 1000000 if milliseconds else 1000
+    by_pid = key_by == "pid"
+    by_tid = key_by == "tid"
+
+    @bpf.raw_tracepoint("sched_switch")
+    def cpudist_switch(ctx):
+        now = ktime_ns()
+        prev = ctx.prev
+        nxt = ctx.next
+        # the task whose interval ends now, and the one whose interval starts
+        if offcpu:
+            ending = nxt
+            starting = prev
+        else:
+            ending = prev
+            starting = nxt
+        if (idle or starting.pid != 0) and (target_pid == 0 or starting.tgid == target_pid):
+            start[u32(starting.pid)] = now
+        tid = u32(ending.pid)
+        ts = start.get(tid, 0)
+        if ts == 0:
+            return 0
+        del start[tid]
+        key = u32(ending.tgid) if by_pid else (tid if by_tid else u32(0))
+        hist.log2(dist, key, (now - ts) // div)
+        return 0
+
+    s.program(cpudist_switch)
+    return s, dist
+
+
+def run(args: argparse.Namespace) -> int:
+    from pybpf.output import hist, jsonl
+    from pybpf.tools.biolatency import read_dist
+
+    key_by = "pid" if args.pids else "tid" if args.tids else ""
+    session, dist = build(args.offcpu, key_by, args.milliseconds, args.pid or 0,
+                          args.include_idle)
+    unit = "msecs" if args.milliseconds else "usecs"
+    section = "pid" if args.pids else "tid"
+
+    def ready() -> None:
+        if args.json:
+            runner.json_ready(args)
+        else:
+            print(f"Tracing {'off' if args.offcpu else 'on'}-CPU time... Hit Ctrl-C to end.",
+                  flush=True)
+
+    def tick(last: bool) -> None:
+        per = read_dist(dist)
+        if args.json:
+            for k, buckets in sorted(per.items()):
+                obj: dict[str, Any] = {"time": runner.hms(),
+                                       "what": "off-cpu" if args.offcpu else "on-cpu"}
+                if key_by:
+                    obj[section] = k
+                obj.update(hist.log2_json(buckets, unit))
+                jsonl.emit(obj)
+            return
+        print()
+        if args.timestamp:
+            print(runner.cols("%-8s\n", runner.hms()), end="")
+        for k, buckets in sorted(per.items()):
+            if key_by:
+                print(f"\n{section} = {k}")
+            for line in hist.log2_lines(buckets, unit):
+                print(line)
+        print(end="", flush=True)
+
+    runner.run_intervals(session, tick, args.interval, args.count, args.duration, ready)
+    return 0
