@@ -1,0 +1,104 @@
+"""`pybpf export`: serve in-kernel counters and histograms as Prometheus metrics.
+
+    pybpf export [--listen 127.0.0.1:9435] [--config FILE ...] [--no-defaults] [--limit N]
+
+Listens on 127.0.0.1 unless told otherwise; /metrics in the Prometheus text format, or
+OpenMetrics when the scraper asks for it (Accept: application/openmetrics-text). SIGTERM and
+SIGINT stop serving and detach everything (exit 0). A configuration mistake prints
+"FILE:LINE: message" and exits 1."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+HELP = "serve in-kernel metrics to Prometheus"
+DEFAULT_LISTEN = "127.0.0.1:9435"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("export", help=HELP, description=HELP + ": syscalls, block I/O "
+                              "and run-queue latency, TCP, execs, OOM kills, and the metrics "
+                              "of custom modules named in --config files")
+    p.add_argument("--listen", metavar="HOST:PORT",
+                   help=f"address to serve /metrics on (default {DEFAULT_LISTEN})")
+    p.add_argument("--config", metavar="FILE", action="append", default=[],
+                   help="YAML configuration (may be given several times)")
+    p.add_argument("--no-defaults", action="store_true",
+                   help="serve only the configured modules' metrics")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="series per metric (default 2000; over it they are added into an "
+                        "__overflow__ series)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from pybpf.export import config
+    from pybpf.export.exporter import Exporter
+
+    try:
+        cfg = config.load(args.config)
+        listen = args.listen or cfg.listen or DEFAULT_LISTEN
+        try:
+            host, port = config.parse_listen(listen)
+        except ValueError as e:
+            print(f"pybpf export: {e}", file=sys.stderr)
+            return 1
+        if args.no_defaults:
+            cfg.defaults = []
+        if args.limit is not None:
+            if args.limit < 1:
+                print("pybpf export: --limit must be at least 1", file=sys.stderr)
+                return 1
+            cfg.limit = args.limit
+        if cfg.defaults == [] and not cfg.modules:
+            print("pybpf export: nothing to export (no default groups and no modules)",
+                  file=sys.stderr)
+            return 1
+        exporter = Exporter(cfg)
+        exporter.build()
+    except config.ConfigError as e:
+        print(f"pybpf export: {e}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        exporter.start()
+        try:
+            h, p = exporter.serve(host, port)
+        except OSError as e:
+            print(f"pybpf export: cannot listen on {listen}: {e.strerror}", file=sys.stderr)
+            return 1
+        shown = f"[{h}]" if ":" in h else h
+        print(f"pybpf export: serving http://{shown}:{p}/metrics "
+              f"({sum(len(s.metrics) for s in exporter.sources)} metrics, "
+              f"{sum(len(s.session.programs) for s in exporter.sources)} programs)",
+              file=sys.stderr, flush=True)
+        while not stop.wait(3600):
+            pass
+        return 0
+    finally:
+        exporter.close()
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pybpf")
+    sub = parser.add_subparsers(dest="command")
+    add_parser(sub)
+    args = parser.parse_args(["export", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
