@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pybpf import cli_net
 
     cli_net.add_parsers(sub)
+    from pybpf import cli_export
+
+    cli_export.add_parser(sub)
     return parser
 
 
