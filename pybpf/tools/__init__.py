@@ -13,7 +13,8 @@ from types import ModuleType
 TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosnoop",
          "bitesize", "runqlat", "offcputime", "profile", "tcplife", "tcptracer",
          # Tools II
-         "statsnoop", "killsnoop", "sigsnoop", "mountsnoop", "cpudist", "runqlen")
+         "statsnoop", "killsnoop", "sigsnoop", "mountsnoop", "cpudist", "runqlen", "softirqs",
+         "hardirqs")
 
 
 def load(name: str) -> ModuleType:
