@@ -123,6 +123,12 @@ def redirect(ifindex: int, flags: int = 0) -> int:
     _kernel_only("redirect")
 
 
+@_builtin("length")
+def length(ctx: Any) -> int:
+    """The packet's length in bytes (the whole frame)."""
+    _kernel_only("length")
+
+
 @_builtin("load_u8")
 def load_u8(ctx: Any, offset: int) -> int:
     """A byte of the packet (socket filters and tc), through bpf_skb_load_bytes; 0 when

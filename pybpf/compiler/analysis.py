@@ -90,3 +90,9 @@ def walk(nodes: Any) -> Iterator[Any]:
                     stack.append(value)
 
 
+
+
+def uses_ctx(body: list[ir.Stmt]) -> bool:
+    """Whether any code reads the context (so the entry must save it)."""
+    return any(isinstance(node, ir.CtxLoad | ir.CtxPtr | ir.CtxCopy) or
+               type(node).__name__ == "PktHeader" for node in walk(body))

@@ -98,7 +98,8 @@ class CodeGen(PacketCodeGen):
         variables = list(analysis.collect_vars(self.fn.body))
         # the context pointer is saved first so that every later read can reload it
         self.ctx_slot = self.frame.alloc_fixed(8, NO_LOC, "the context pointer")
-        self.emit(asm.stx("u64", R10, self.ctx_slot, R1))
+        if analysis.uses_ctx(self.fn.body) or self.fn.ret_mode.startswith("ctx:"):
+            self.emit(asm.stx("u64", R10, self.ctx_slot, R1))
         in_regs = analysis.register_candidates(self.fn.body, variables, VAR_REGS)
         for var, reg in zip(in_regs, VAR_REGS, strict=False):
             self.var_reg[id(var)] = reg
@@ -269,6 +270,12 @@ class CodeGen(PacketCodeGen):
         done, miss = self.label("added"), self.label("insert")
         self.pool.flush(keep=(delta,))
         self.map_call("bpf_map_lookup_elem", s.map, key)
+        if s.map.kind == "array":  # every index exists: a failed lookup is out of range
+            self.emit(asm.jeq(R0, 0, done))
+            self.add_into(R0, s.offset, s.vtype, delta, atomic=not s.map.percpu)
+            self.place(done)
+            self.pool.release(delta)
+            return
         self.emit(asm.jeq(R0, 0, miss))
         self.add_into(R0, s.offset, s.vtype, delta, atomic=not s.map.percpu)
         self.emit(asm.ja(done))
@@ -621,10 +628,16 @@ class CodeGen(PacketCodeGen):
 
     def extract(self, r: Reg, t: Type, size: int, bit_offset: int, bit_size: int) -> None:
         if bit_size:
-            # little-endian bitfield: shift it to the top of the register, then back down
-            self.emit(asm.lsh(r, 64 - bit_offset - bit_size))
             signed = isinstance(t, IntT) and t.signed
-            self.emit((asm.arsh if signed else asm.rsh)(r, 64 - bit_size))
+            if not signed:  # the bits at bit_offset (the loaded value is zero-extended)
+                if bit_offset:
+                    self.emit(asm.rsh(r, bit_offset))
+                if bit_offset + bit_size < size * 8:
+                    self.emit(asm.and_(r, (1 << bit_size) - 1))
+                return
+            # signed: shift the field to the top of the register, then arithmetic back down
+            self.emit(asm.lsh(r, 64 - bit_offset - bit_size))
+            self.emit(asm.arsh(r, 64 - bit_size))
             return
         self.normalize(r, t, from_bits=size * 8)
 

@@ -338,7 +338,7 @@ def mixed_s8_u8(a: s8, b: u8) -> s64:
 
 @bpf.function
 def lit_adapt_u8(a: u8) -> u64:
-    return a + 300
+    return u16(a) + 300
 
 
 @bpf.function
@@ -348,7 +348,7 @@ def lit_adapt_neg(a: u16) -> u64:
 
 @bpf.function
 def lit_big_u32(a: u32) -> u64:
-    return a + 0xFFFFFFFFFF
+    return u64(a) + 0xFFFFFFFFFF
 
 
 @bpf.function
@@ -364,7 +364,7 @@ def lit_s64_wrap(a: s64) -> s64:
 @bpf.function
 def var_first_assign(a: u8) -> s64:
     x = a
-    x = x + 1000
+    x = x + 200  # u8 arithmetic: wraps at 256
     return x
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from pybpf import bpf, maps, u32, u64
+from pybpf import bpf, maps, u8, u32, u64
 
 numbers = (1, 2, 3)
 
@@ -208,3 +208,8 @@ def err_struct_extra_args(a: u32) -> u64:
 def err_array_del(a: u32) -> u64:
     del earr[a & 3]  # <-
     return 0
+
+
+@bpf.function
+def err_literal_too_wide(a: u8) -> u64:
+    return a + 300  # <-

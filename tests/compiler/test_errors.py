@@ -73,6 +73,8 @@ CASES = [
     ("err_struct_extra_args", ["Rec", "2"], "r = Rec(a, 1, 2)", "Rec("),
     ("err_array_del", ["elements of a array map cannot be deleted"], "del earr[a & 3]",
      "earr[a & 3]"),
+    ("err_literal_too_wide", ["the constant 300 does not fit in u8", "u64(x) + 300"],
+     "return a + 300", "a + 300"),
 ]
 
 BUGS: dict[str, str] = {}

@@ -193,6 +193,14 @@ class ExprLowering:
             if not isinstance(side.type, IntT):
                 self.error(node, f"cannot compute with a {side.type} value")
         t = common(a.type, b.type)  # type: ignore[arg-type]
+        for side in (a, b):  # an untyped constant must fit the type it is given
+            if isinstance(side, ir.Const) and isinstance(side.type, LitT) and \
+                    not isinstance(t, LitT) and op not in ("shl", "shr") and \
+                    side.value > t.mask:
+                self.error(node, f"the constant {side.value} does not fit in {t}, the type of "
+                                 "the other operand",
+                           f"Widen the other operand first, e.g. u64(x) {_OPSYM.get(op, op)} "
+                           f"{side.value}.")
         if isinstance(a, ir.Const) and isinstance(b, ir.Const):
             value = _fold(op, a.value, b.value, t)
             if value is not None:
@@ -616,6 +624,8 @@ def _fold(op: str, a: int, b: int, t: IntT) -> int | None:
     return t.wrap(v)
 
 
+_OPSYM = {"add": "+", "sub": "-", "mul": "*", "div": "//", "mod": "%", "and": "&", "or": "|",
+          "xor": "^"}
 _CMP = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
         "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b}
 _SWAP = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}

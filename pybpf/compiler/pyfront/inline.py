@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from pybpf.compiler import ir
 from pybpf.compiler.irtypes import S64, IntT, LitT
-from pybpf.compiler.pyfront.contexts import Context
 from pybpf.compiler.pyfront.source import source_of
 
 if TYPE_CHECKING:
@@ -30,7 +29,8 @@ def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
     if len(chain) >= MAX_INLINE_DEPTH:
         lw.error(node, f"calls nest deeper than {MAX_INLINE_DEPTH} functions")
     src = source_of(pyfunc)
-    sub = Lowerer(src, Context(kind="inline"), maps=lw.maps,
+    # the callee sees the caller's context (ctx fields, packet views, stacks of this program)
+    sub = Lowerer(src, lw.context, maps=lw.maps,
                   prefix=f"{pyfunc.__name__}{lw.temp_count + 1}.", depth=lw.depth + 1)
     lw.temp_count += 1
     sub.inline_chain = (*chain, pyfunc)  # type: ignore[attr-defined]
@@ -48,6 +48,9 @@ def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
             continue
         value = lw.expr(arg)
         body += lw.pending()
+        if isinstance(value, ir.CtxPtr):  # the caller's ctx: the callee's parameter is ctx
+            sub.ctx_name = p.arg
+            continue
         t = sub.annotation_type(p.annotation) if _typed(sub, p.annotation) else value.type
         var = sub.new_var(p.arg, t, p)
         body += sub.store_var(var, value, arg)

@@ -309,6 +309,20 @@ def _redirect(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
                    loc=lw.loc(node))
 
 
+@builtin("net.length", 1)
+def _length(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
+    """The packet's length in bytes (XDP: bpf_xdp_get_buff_len; tc/socket filters: skb
+    len)."""
+    c = lw.context
+    if not isinstance(c, PacketContext):
+        lw.error(node, "net.length() works in packet programs only")
+    loc = lw.loc(node)
+    if c.kind == "xdp":
+        return ir.Call(U64, "bpf_xdp_get_buff_len", [ir.CtxPtr(PtrT(None, "ctx"), loc=loc)],
+                       loc=loc)
+    return ir.CtxLoad(U32, 0, 4, loc=loc)
+
+
 def _load(lw: Lowerer, node: ast.Call, args: list[ir.Expr], size: int) -> ir.Expr:
     c = lw.context
     if not isinstance(c, PacketContext) or c.kind == "xdp":
