@@ -14,8 +14,11 @@ TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosn
          "bitesize", "runqlat", "offcputime", "profile", "tcplife", "tcptracer",
          # Tools II
          "statsnoop", "killsnoop", "sigsnoop", "mountsnoop", "cpudist", "runqlen", "softirqs",
-         "hardirqs")
+         "hardirqs", "tcpstates", "tcpconnect", "tcpaccept",
+         "tcpretrans")
+# tool name -> module, where they differ (pybpf.tools.tcpstates is the shared BPF side)
+MODULES = {"tcpstates": "tcpstates_tool"}
 
 
 def load(name: str) -> ModuleType:
-    return importlib.import_module(f"pybpf.tools.{name}")
+    return importlib.import_module(f"pybpf.tools.{MODULES.get(name, name)}")

@@ -1,0 +1,127 @@
+"""tcpconnect: active TCP connections (connect()), from sock:inet_sock_set_state (shared BPF
+side in pybpf.tools.tcpstates): a socket entering SYN_SENT is a connect() by the current
+task. With -L the row waits for the socket's next state change, which has the local port.
+Columns and options as bcc's tcpconnect."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import time
+from collections import Counter
+from typing import Any
+
+from pybpf.tools import runner, tcpstates
+from pybpf.tools.session import Session
+from pybpf.tools.tcplife import _ports, family_of
+
+HELP = "trace TCP active connections (connect())"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
+    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-P", "--port", type=_ports, help="comma-separated list of destination ports "
+                   "to trace.")
+    fam = p.add_mutually_exclusive_group()
+    fam.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
+    fam.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    p.add_argument("-L", "--lport", action="store_true", help="include LPORT on output")
+    p.add_argument("-U", "--print-uid", action="store_true", help="include UID on output")
+    p.add_argument("-u", "--uid", type=int, help="trace this UID only")
+    p.add_argument("-c", "--count", action="store_true", help="count connects per src ip and "
+                   "dest ip/port")
+    runner.add_duration(p)
+
+
+def _uid_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def run(args: argparse.Namespace) -> int:
+    from pybpf.output import jsonl
+
+    session: Session = tcpstates.build(family_only=family_of(args))
+    waiting: dict[int, tuple[Any, float]] = {}  # skaddr -> (SYN_SENT event, time) for -L
+    counts: Counter[tuple[str, str, int]] = Counter()
+    start = time.monotonic()
+
+    def header() -> None:
+        if args.json:
+            runner.json_ready(args)
+            return
+        if args.count:
+            print("Tracing connect ... Hit Ctrl-C to end", flush=True)
+            return
+        head = runner.cols("%-9s", "TIME(s)") if args.timestamp else ""
+        if args.print_uid:
+            head += runner.cols("%-6s", "UID")
+        head += runner.cols("%-7s %-12s %-2s %-16s ", "PID", "COMM", "IP", "SADDR")
+        if args.lport:
+            head += runner.cols("%-6s ", "LPORT")
+        print(head + runner.cols("%-16s %-6s", "DADDR", "DPORT"), flush=True)
+
+    def show(ev: Any, sport: int, saddr: str, when: float) -> None:
+        _, daddr = tcpstates.addresses(ev)
+        ip = 6 if ev.family == socket.AF_INET6 else 4
+        comm = runner.text(ev.comm)
+        uid = _uid_of(ev.pid) if args.print_uid or args.uid is not None else -1
+        if args.uid is not None and uid != args.uid:
+            return
+        if args.count:
+            counts[(saddr, daddr, ev.dport)] += 1
+            return
+        if args.json:
+            obj: dict[str, Any] = {"ts": round(when - start, 6), "pid": ev.pid, "comm": comm,
+                                   "ip": ip, "saddr": saddr, "daddr": daddr,
+                                   "dport": ev.dport, "lport": sport}
+            if uid >= 0:
+                obj["uid"] = uid
+            jsonl.emit(obj)
+            return
+        line = runner.cols("%-9.3f", when - start) if args.timestamp else ""
+        if args.print_uid:
+            line += runner.cols("%-6d", uid)
+        line += runner.cols("%-7d %-12.12s %-2d %-16s ", ev.pid, comm, ip, saddr)
+        if args.lport:
+            line += runner.cols("%-6d ", sport)
+        print(line + runner.cols("%-16s %-6d", daddr, ev.dport), flush=True)
+
+    def handle(ev: Any) -> None:
+        if ev.newstate == tcpstates.SYN_SENT:
+            if args.pid and ev.pid != args.pid:
+                return
+            if args.port and ev.dport not in args.port:
+                return
+            if args.lport:
+                waiting[ev.skaddr] = (ev, time.monotonic())
+            else:
+                show(ev, 0, tcpstates.addresses(ev)[0], time.monotonic())
+            return
+        entry = waiting.pop(ev.skaddr, None)
+        if entry is not None:  # the next state change carries the local port
+            syn, when = entry
+            show(syn, ev.sport, tcpstates.addresses(ev)[0], when)
+
+    def summary() -> None:
+        if not args.count:
+            return
+        if args.json:
+            for (s, d, port), n in counts.most_common():
+                jsonl.emit({"saddr": s, "daddr": d, "dport": port, "connects": n})
+            return
+        print()
+        print(runner.cols("%-25s %-25s %-20s %-10s", "LADDR", "RADDR", "RPORT", "CONNECTS"))
+        for (s, d, port), n in counts.most_common():
+            print(runner.cols("%-25s %-25s %-20d %-10d", s, d, port, n))
+
+    runner.run_events(session, handle, args.duration, header)
+    summary()
+    return 0
