@@ -44,7 +44,7 @@ LABEL_KEYS = {"name", "decoder"}
 
 class ConfigError(Exception):
     def __init__(self, file: str, line: int, message: str) -> None:
-        super().__init__(f"{file}:{line}: {message}")
+        super().__init__(f"{file}:{line}: {message}" if line else f"{file}: {message}")
         self.file, self.line, self.message = file, line, message
 
 
