@@ -29,7 +29,8 @@ class PacketCodeGen:
         else:
             t = self.pool.own(self.expr(e.prev))
             (r,) = self.pool.reg(t)
-            self.emit(asm.jeq(r, 0, null))
+            if e.checked:
+                self.emit(asm.jeq(r, 0, null))
         if isinstance(e.offset, ir.Const):
             if e.offset.value:
                 self.emit(asm.add(r, e.offset.value))
@@ -58,7 +59,8 @@ class PacketCodeGen:
         v = self.expr(s.value)
         rp, rv = self.pool.reg(p, v)
         skip = self.label("null")
-        self.emit(asm.jeq(rp, 0, skip))
+        if s.checked:
+            self.emit(asm.jeq(rp, 0, skip))
         self.emit(asm.stx(_SIZE[s.type.size], rp, s.offset, rv))
         self.place(skip)
         self.pool.release(p, v)
@@ -67,7 +69,8 @@ class PacketCodeGen:
         p = self.expr(s.ptr)
         (rp,) = self.pool.reg(p)
         skip = self.label("null")
-        self.emit(asm.jeq(rp, 0, skip))
+        if s.checked:
+            self.emit(asm.jeq(rp, 0, skip))
         off = 0
         while off < s.size:
             width = 4 if s.size - off >= 4 else 2 if s.size - off >= 2 else 1

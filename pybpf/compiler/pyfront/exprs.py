@@ -335,6 +335,10 @@ class ExprLowering:
             return self.packet_field(obj, name, node)
         self.error(node, f"a {t} value has no field {name!r}")
 
+    def known_nonnull(self: Lowerer, e: ir.Expr) -> bool:
+        """Whether a header view is known not to be None here (after `if not v: return`)."""
+        return isinstance(e, ir.Load) and id(e.var) in self.nonnull
+
     def packet_field(self: Lowerer, ptr: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
         """A field of a header view: read directly from the packet (0 from a None view)."""
         from pybpf.compiler.pyfront.packets import PktCopy
@@ -343,8 +347,8 @@ class ExprLowering:
         f = self.struct_field(ptr.type.target, name, node)
         loc = self.loc(node)
         if f.type.is_scalar:
-            return ir.MemLoad(f.type, ptr, f.offset, f.bit_offset, f.bit_size, checked=True,
-                              loc=loc)
+            return ir.MemLoad(f.type, ptr, f.offset, f.bit_offset, f.bit_size,
+                              checked=not self.known_nonnull(ptr), loc=loc)
         var = self.temp(f.type, node, name)
         return ir.Agg(f.type, var, [PktCopy(var, 0, ptr, f.offset, f.type.size, loc=loc)],
                       loc=loc)

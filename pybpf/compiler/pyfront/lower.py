@@ -51,6 +51,9 @@ class Lowerer(ExprLowering):
         self.temp_count = 0
         self.inline_token = 0  # set for an inlined body: its returns end that Inline
         self.pending_stmts: list[ir.Stmt] = []
+        # ids of variables known to be non-zero on the current path (a header view after
+        # `if not view: return`); facts found inside a nested block end with it
+        self.nonnull: set[int] = set()
         self.extra: dict[str, Any] = {}  # maps the compiled program creates (stacks, events)
 
     # -- diagnostics --------------------------------------------------------------------------
@@ -192,6 +195,7 @@ class Lowerer(ExprLowering):
 
     def store_var(self, var: ir.Var, value: ir.Expr, node: ast.AST) -> list[ir.Stmt]:
         loc = self.loc(node)
+        self.nonnull.discard(id(var))
         if var.type.is_scalar:
             return self.pending() + [ir.Assign(var, self.convert(value, var.type, node),
                                                loc=loc)]
@@ -317,9 +321,28 @@ class Lowerer(ExprLowering):
             # a constant condition (a module-level flag, an option baked into a tool): the
             # other branch is not compiled at all, so it may use what this program lacks
             return pre + self.block(node.body if cond.value else node.orelse)
+        saved = set(self.nonnull)
         then = self.block(node.body)
+        self.nonnull = set(saved)
         other = self.block(node.orelse)
+        self.nonnull = saved
+        if not node.orelse and node.body and isinstance(node.body[-1], ast.Return |
+                                                       ast.Break | ast.Continue):
+            # past `if not v ...: return`, v is not zero
+            self.nonnull |= self.nonzero_if_false(node.test)
         return pre + [ir.If(cond, then, other, loc=self.loc(node))]
+
+    def nonzero_if_false(self, test: ast.expr) -> set[int]:
+        """Variables that are non-zero whenever `test` is false."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and \
+                isinstance(test.operand, ast.Name) and test.operand.id in self.vars:
+            return {id(self.vars[test.operand.id])}
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+            out: set[int] = set()
+            for v in test.values:
+                out |= self.nonzero_if_false(v)
+            return out
+        return set()
 
     def s_For(self, node: ast.For) -> list[ir.Stmt]:
         if node.orelse:
@@ -348,7 +371,9 @@ class Lowerer(ExprLowering):
             self.error(node.target, f"loop variable {name!r} is not an integer")
         counter = self.temp(S64, node, "i")
         self.loop_depth += 1
+        saved, self.nonnull = self.nonnull, set()  # a later iteration may have changed them
         body = self.block(node.body)
+        self.nonnull = saved
         self.loop_depth -= 1
         body = [ir.Assign(var, self.convert(ir.Load(S64, counter), var.type, node),
                           loc=self.loc(node))] + body
@@ -362,7 +387,9 @@ class Lowerer(ExprLowering):
             self.error(node.test, "a while condition cannot build strings or structs")
         counter = self.temp(S64, node, "w")
         self.loop_depth += 1
+        saved, self.nonnull = self.nonnull, set()  # a later iteration may have changed them
         body = self.block(node.body)
+        self.nonnull = saved
         self.loop_depth -= 1
         return [ir.Loop(counter, 0, MAX_WHILE_ITERATIONS, 1, body, cond=cond,
                         loc=self.loc(node))]

@@ -118,6 +118,7 @@ class PktHeader(ir.Expr):
     data_off: int
     end_off: int
     min_offset: int = 0  # a variable offset below this is invalid (IPv4 ihl*4 < 20)
+    checked: bool = True  # prev may be 0 (False: known non-null on this path)
 
 
 @dataclass(eq=False)
@@ -128,6 +129,7 @@ class PktStore(ir.Stmt):
     offset: int
     type: Type
     value: ir.Expr
+    checked: bool = True
 
 
 @dataclass(eq=False)
@@ -138,6 +140,7 @@ class PktSwap(ir.Stmt):
     a: int
     b: int
     size: int
+    checked: bool = True
 
 
 @dataclass(eq=False)
@@ -183,13 +186,15 @@ def _header(lw: Lowerer, node: ast.Call, args: list[ir.Expr], kind: str,
     if prev_kind not in after:
         lw.error(node, f"net.{kind}() follows {' or '.join('net.' + a for a in after)}, not "
                        f"net.{prev_kind}")
+    known = lw.known_nonnull(prev)
     if prev_kind == "ipv4":  # IPv4 options: the next header starts at ihl * 4
-        ihl = ir.MemLoad(U8, prev, 0, 0, 4, checked=True, loc=loc)
+        ihl = ir.MemLoad(U8, prev, 0, 0, 4, checked=not known, loc=loc)
         offset: ir.Expr = ir.BinOp(U64, "mul", ir.Cast(U64, ihl, loc=loc), ir.Const(U64, 4),
                                    loc=loc)
-        return PktHeader(t, prev, offset, hdr.size, c.data_off, c.end_off, 20, loc=loc)
+        return PktHeader(t, prev, offset, hdr.size, c.data_off, c.end_off, 20,
+                         checked=not known, loc=loc)
     return PktHeader(t, prev, ir.Const(U64, HEADERS[prev_kind].size), hdr.size, c.data_off,
-                     c.end_off, loc=loc)
+                     c.end_off, checked=not known, loc=loc)
 
 
 @builtin("net.eth", 1)
@@ -234,7 +239,7 @@ def _swap(lw: Lowerer, node: ast.Call, args: list[ir.Expr], kinds: tuple[str, ..
         lw.error(node, f"net.{name}() takes a {' or '.join('net.' + k for k in kinds)} view")
     res = lw.temp(U64, node, "swapped")
     loc = lw.loc(node)
-    return ir.Inline(U64, [PktSwap(ptr, a, b, size, loc=loc),
+    return ir.Inline(U64, [PktSwap(ptr, a, b, size, checked=not lw.known_nonnull(ptr), loc=loc),
                            ir.Assign(res, ir.Const(U64, 0), loc=loc)], res, loc=loc)
 
 
