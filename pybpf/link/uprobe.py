@@ -21,7 +21,6 @@ from pybpf.link._system import pmu_format_bit, pmu_type
 from pybpf.link._uapi import BPF_F_UPROBE_MULTI_RETURN, PERF_UPROBE_REF_CTR_OFFSET_SHIFT
 from pybpf.link.errors import AttachError
 from pybpf.link.link import Link
-from pybpf.symbols import elf_symbols, resolve_binary
 from pybpf.sys import (
     FD,
     AttachType,
@@ -45,6 +44,8 @@ def resolve_offset(path: str, symbol_or_offset: str | int) -> tuple[int, str]:
         return int(text, 16), text
     name, plus, off = text.partition("+")
     extra = int(off, 0) if plus else 0
+    from pybpf.symbols import elf_symbols  # ELF reading (pyelftools) only for uprobes
+
     sym = elf_symbols(path).symbol(name)
     if extra and sym.size and extra >= sym.size:
         raise AttachError(f"offset {off} is past the end of {name} ({sym.size} bytes)")
@@ -75,6 +76,8 @@ def uprobe(prog: Any, path: str, symbol_or_offset: str | int, retprobe: bool = F
     function in a user-space binary, in every process (pid=-1) or in one process."""
     kind = "uretprobe" if retprobe else "uprobe"
     require_type(prog, {ProgType.KPROBE}, kind)
+    from pybpf.symbols import resolve_binary
+
     binary = resolve_binary(path)
     offset, desc = resolve_offset(binary, symbol_or_offset)
     target = _target(binary, desc)
@@ -113,6 +116,8 @@ def uprobe_multi(prog: Any, path: str, symbols_or_offsets: Sequence[str | int],
     functions of one binary with a single BPF link (BPF_TRACE_UPROBE_MULTI). pid=0 means
     every process."""
     require_type(prog, {ProgType.KPROBE}, "uprobe_multi")
+    from pybpf.symbols import resolve_binary
+
     binary = resolve_binary(path)
     if not symbols_or_offsets:
         raise ValueError("uprobe_multi needs at least one symbol or offset")

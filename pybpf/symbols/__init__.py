@@ -1,14 +1,32 @@
 """Symbols: kernel addresses through /proc/kallsyms, user-space ELF symbols (for uprobes and
-user stacks) and process mappings. Imports nothing from the rest of pybpf."""
+user stacks) and process mappings. Imports nothing from the rest of pybpf; its modules (and
+pyelftools) load on first use."""
 
-from pybpf.symbols.elf import ElfSymbol, ElfSymbols, elf_symbol, elf_symbols
-from pybpf.symbols.errors import SymbolNotFoundError
-from pybpf.symbols.kallsyms import KernelSymbol, KernelSymbols, kernel_symbols, ksym, ksym_addr
-from pybpf.symbols.procmaps import ProcessMaps, process_maps, usym
-from pybpf.symbols.resolve import find_library, resolve_binary
+from __future__ import annotations
 
-__all__ = [
-    "ElfSymbol", "ElfSymbols", "KernelSymbol", "KernelSymbols", "ProcessMaps",
-    "SymbolNotFoundError", "elf_symbol", "elf_symbols", "find_library", "kernel_symbols",
-    "ksym", "ksym_addr", "process_maps", "resolve_binary", "usym",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ElfSymbol": "elf", "ElfSymbols": "elf", "elf_symbol": "elf", "elf_symbols": "elf",
+    "SymbolNotFoundError": "errors", "KernelSymbol": "kallsyms", "KernelSymbols": "kallsyms",
+    "kernel_symbols": "kallsyms", "ksym": "kallsyms", "ksym_addr": "kallsyms",
+    "ProcessMaps": "procmaps", "process_maps": "procmaps", "usym": "procmaps",
+    "find_library": "resolve", "resolve_binary": "resolve",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pybpf.symbols' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"pybpf.symbols.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
+
+__all__ = sorted(_WHERE)
