@@ -15,7 +15,8 @@ TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosn
          # Tools II
          "statsnoop", "killsnoop", "sigsnoop", "mountsnoop", "cpudist", "runqlen", "softirqs",
          "hardirqs", "tcpstates", "tcpconnect", "tcpaccept",
-         "tcpretrans", "oomkill", "drsnoop", "funclatency")
+         "tcpretrans", "oomkill", "drsnoop", "funclatency",
+         "bashreadline")
 # tool name -> module, where they differ (pybpf.tools.tcpstates is the shared BPF side)
 MODULES = {"tcpstates": "tcpstates_tool"}
 
