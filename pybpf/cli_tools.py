@@ -56,8 +56,13 @@ def _run_tool(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def add_parsers(subparsers: Any) -> None:
-    """Add `snapshot` and one subcommand per tool to the `pybpf` parser's subparsers."""
-    from pybpf.tools import snapshot
+    """Add `snapshot`, `tools` and one subcommand per tool to the `pybpf` parser's
+    subparsers."""
+    from pybpf.tools import catalog, snapshot
+
+    p = subparsers.add_parser("tools", help=catalog.HELP, description=catalog.HELP)
+    catalog.add_arguments(p)
+    p.set_defaults(func=_guarded("tools", catalog.run))
 
     p = subparsers.add_parser("snapshot", help=snapshot.HELP, description=snapshot.HELP)
     snapshot.add_arguments(p)
