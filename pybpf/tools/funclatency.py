@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="show a separate histogram per function")
     p.add_argument("-r", "--regexp", action="store_true",
                    help="use regular expressions. Default is \"*\" wildcards only.")
-    p.add_argument("pattern", help="search expression for functions (lib:func)")
+    p.add_argument("pattern", nargs="?", help="search expression for functions (lib:func)")
 
 
 def resolve(pattern: str, regexp: bool) -> tuple[str, list[str]]:
@@ -112,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
     from pybpf.output import hist, jsonl
     from pybpf.tools.biolatency import read_dist
 
+    if not args.pattern:
+        from pybpf.sys.errors import PRIVILEGE_HINT, BPFPermissionError, has_bpf_privilege
+
+        if not has_bpf_privilege():  # the first thing a user without privilege should hear
+            raise BPFPermissionError(PRIVILEGE_HINT)
+        print("pybpf funclatency: give the functions to time, as lib:func (c:malloc, "
+              "/path/to/binary:function)", file=sys.stderr)
+        return 2
     try:
         path, functions = resolve(args.pattern, args.regexp)
     except (ValueError, symbols.SymbolNotFoundError) as e:
