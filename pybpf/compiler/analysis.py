@@ -32,7 +32,9 @@ def register_candidates(body: list[ir.Stmt], variables: list[ir.Var],
                 visit(s.other, w)
 
     visit(body, 1.0)
-    scalars = [v for v in variables if v.type.is_scalar and weight.get(id(v), 0) >= 3]
+    pinned = _stack_bound(body)
+    scalars = [v for v in variables if v.type.is_scalar and weight.get(id(v), 0) >= 3
+               and id(v) not in pinned]
     scalars.sort(key=lambda v: -weight[id(v)])
     return scalars[:len(regs)]
 
@@ -93,6 +95,25 @@ def walk(nodes: Any) -> Iterator[Any]:
 
 
 def uses_ctx(body: list[ir.Stmt]) -> bool:
-    """Whether any code reads the context (so the entry must save it)."""
+    """Whether any code reads the context (so the entry must save it). Node classes of other
+    front ends say so with a class attribute `needs_ctx = True`."""
     return any(isinstance(node, ir.CtxLoad | ir.CtxPtr | ir.CtxCopy) or
-               type(node).__name__ == "PktHeader" for node in walk(body))
+               getattr(node, "needs_ctx", False) for node in walk(body))
+
+
+# where the code generator accepts a variable kept in a register; any other node that
+# refers to a variable (including node classes of other front ends) gets it a stack slot
+_REGISTER_AWARE = {
+    (ir.Load, "var"), (ir.Assign, "var"), (ir.Loop, "var"), (ir.HelperInto, "result"),
+    (ir.RingOutput, "result"), (ir.InlineReturn, "result"), (ir.Inline, "result"),
+}
+
+
+def _stack_bound(body: list[ir.Stmt]) -> set[int]:
+    """ids of variables some node refers to in a way that needs their stack slot."""
+    out: set[int] = set()
+    for node in walk(body):
+        for name, value in vars(node).items():
+            if isinstance(value, ir.Var) and (type(node), name) not in _REGISTER_AWARE:
+                out.add(id(value))
+    return out

@@ -118,6 +118,7 @@ class PktHeader(ir.Expr):
     data_off: int
     end_off: int
     min_offset: int = 0  # a variable offset below this is invalid (IPv4 ihl*4 < 20)
+    needs_ctx = True  # reads data/data_end from the context
     checked: bool = True  # prev may be 0 (False: known non-null on this path)
 
 
