@@ -26,6 +26,8 @@ def _features(args: argparse.Namespace) -> int:
 
     print("Hooks (what tracers can attach to):")
     print(yes_no_table(report.hooks))
+    for hook, why in report.missing.items():
+        print(f"  {hook}: {why}")
     print("\nProgram types:")
     print(yes_no_table(report.prog_types))
     print("\nMap types:")
