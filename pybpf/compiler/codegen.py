@@ -153,6 +153,10 @@ class CodeGen(PacketCodeGen):
             return
         assert var.slot is not None
         if var.type.is_scalar:
+            if isinstance(s.value, ir.Const) and isinstance(var.type, IntT) and \
+                    -2**31 <= _canonical(s.value) < 2**31:
+                self.emit(asm.st("u64", R10, var.slot, _canonical(s.value)))
+                return
             t = self.expr(s.value)
             (r,) = self.pool.reg(t)
             self.emit(asm.stx("u64", R10, var.slot, r))
@@ -166,22 +170,23 @@ class CodeGen(PacketCodeGen):
         """var = value for a register variable; `var = var op x` is done in place."""
         if isinstance(value, ir.BinOp) and isinstance(value.left, ir.Load) and \
                 self.var_reg.get(id(value.left.var)) == int(r) and \
-                value.op in ("add", "sub", "mul", "and", "or", "xor", "shl") and \
+                value.op in ("add", "sub", "mul", "and", "or", "xor", "shl", "shr") and \
                 isinstance(value.type, IntT):
             bits = value.type.bits
+            op = _ALU.get(value.op) or (asm.arsh if value.type.signed else asm.rsh)
             imm = self.immediate(value.right, value.op, bits, value.type.signed)
             if imm is not None:
-                self.emit(_ALU[value.op](r, imm))
+                self.emit(op(r, imm))
             else:
                 b = self.expr(value.right)
                 (rb,) = self.pool.reg(b)
-                if value.op == "shl":
+                if value.op in ("shl", "shr"):
                     b = self.pool.own(b)
                     (rb,) = self.pool.reg(b)
                     self.emit(asm.and_(rb, 63 if bits == 64 else 31))
-                self.emit(_ALU[value.op](r, rb))
+                self.emit(op(r, rb))
                 self.pool.release(b)
-            if value.op not in ("and", "or", "xor"):
+            if value.op not in ("and", "or", "xor", "shr"):
                 self.normalize(r, value.type)
             if value.type != t:
                 self.normalize(r, t)
@@ -290,7 +295,8 @@ class CodeGen(PacketCodeGen):
         # absent: insert a zeroed value holding delta; if another CPU inserted first
         # (BPF_NOEXIST fails), add to theirs
         vslot = self.frame.alloc_scratch(s.map.value.size, self.cur_loc, "a map value")
-        self.zero(vslot, s.map.value.size)
+        if s.map.value.size != s.vtype.size:  # other fields of the new value start at zero
+            self.zero(vslot, s.map.value.size)
         (rd,) = self.pool.reg(delta)
         self.emit(asm.stx(_SIZE[s.vtype.size], R10, vslot + s.offset, rd))
         self.map_call("bpf_map_update_elem", s.map, key, vslot, BPF_NOEXIST)
@@ -900,6 +906,12 @@ class CodeGen(PacketCodeGen):
         ra, rb = self.pool.reg(a, b)
         self.pool.release(a, b)
         self.emit(_JUMP[op, e.signed](ra, rb, target))
+
+
+def _canonical(c: ir.Const) -> int:
+    """The 64-bit register value of a constant (sign- or zero-extended by its type)."""
+    t = c.type
+    return t.wrap(c.value) if isinstance(t, IntT) and not isinstance(t, LitT) else c.value
 
 
 def _is_simple_value(e: ir.Expr) -> bool:
