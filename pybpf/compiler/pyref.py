@@ -200,6 +200,13 @@ class MapView:
         self.percpu = isinstance(m, maps.PerCPUHash | maps.PerCPUArray | maps.LRUPerCPUHash)
 
     def _key(self, k: Any) -> Any:
+        """As the compiled code builds keys: nested tuples (a tuple passed to an inline
+        function and used inside a key) are spliced flat."""
+        if isinstance(k, tuple):
+            flat: list[Any] = []
+            for x in k:
+                flat.extend(self._key(x) if isinstance(x, tuple) else (_plain(x),))
+            return tuple(flat)
         return _plain(k)
 
     def _read(self, k: Any) -> Any:

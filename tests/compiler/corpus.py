@@ -844,6 +844,22 @@ def map_value_truncate(a: u32, b: s64) -> s64:
     return lookup[a & 7]
 
 
+tuple_keys = maps.Hash(key=(u32, u32, u64), value=u64, max_entries=64, name="c_tkeys")
+
+
+@bpf.inline
+def observe(m, key, v: u64) -> u64:
+    m[key, v] += 1
+    return 0
+
+
+@bpf.function
+def inline_tuple_arg(a: u32, b: u32, c: u64) -> u64:
+    observe(tuple_keys, (a, b + 1), c)
+    observe(tuple_keys, (b, a), c & 7)
+    return tuple_keys[a, b + 1, c]
+
+
 # -- local structs, typing corner cases ------------------------------------------------------
 @bpf.function
 def struct_local(a: u64) -> u64:
@@ -984,6 +1000,7 @@ class Case:
 
 
 _MAPS_OF = {
+    "inline_tuple_arg": [tuple_keys],
     "short_circuit_and": [side],
     "inline_map_arg": [counts, side],
     "inline_map_nested": [counts],

@@ -159,6 +159,9 @@ class ExprLowering:
             return ir.VarRef(var.type, var, loc=loc)
         if node.id == self.ctx_name:
             return ir.CtxPtr(PtrT(None, "ctx"), loc=loc)
+        if self.bound_tuple(node) is not None:
+            self.error(node, f"{node.id!r} is a tuple: it can only be used in a map key "
+                             f"(m[{node.id}] or m[{node.id}, x])")
         value = self.static_value(node)
         if isinstance(value, bool | int):
             return ir.Const(LIT, int(value), loc=loc)
@@ -486,9 +489,30 @@ class ExprLowering:
         return ref
 
     def map_key(self: Lowerer, mref: ir.MapRef, node: ast.expr) -> ir.Expr:
-        if isinstance(node, ast.Tuple):
+        if isinstance(node, ast.Tuple) or isinstance(self.bound_tuple(node), TupleArg):
             return self.tuple_value(mref.key, node)
         return self.map_key_expr(mref, self.expr(node), node)
+
+    def bound_tuple(self: Lowerer, node: ast.expr) -> TupleArg | None:
+        if isinstance(node, ast.Name) and node.id not in self.vars:
+            value = self.bound.get(node.id)
+            if isinstance(value, TupleArg):
+                return value
+        return None
+
+    def tuple_items(self: Lowerer, node: ast.expr) -> list[tuple[ir.Expr | None, ast.expr]]:
+        """The elements of a tuple key, with tuples passed to inline functions spliced in:
+        (value, node) pairs (value None: lower `node` here)."""
+        bound = self.bound_tuple(node)
+        if bound is not None:
+            return [(e, node) for e in bound.items]
+        if isinstance(node, ast.Tuple):
+            out: list[tuple[ir.Expr | None, ast.expr]] = []
+            for elt in node.elts:
+                out += self.tuple_items(elt) if (isinstance(elt, ast.Tuple) or
+                                                 self.bound_tuple(elt)) else [(None, elt)]
+            return out
+        return [(None, node)]
 
     def map_key_expr(self: Lowerer, mref: ir.MapRef, e: ir.Expr, node: ast.AST) -> ir.Expr:
         t = mref.key
@@ -525,13 +549,14 @@ class ExprLowering:
                                    *self.place(e, var, 0, e.type, node)], loc=self.loc(node))
         self.error(node, f"expected a {t} value, got {e.type}")
 
-    def tuple_value(self: Lowerer, t: Type, node: ast.Tuple) -> ir.Expr:
-        if not isinstance(t, StructT) or len(t.fields) != len(node.elts):
-            self.error(node, f"this map's key is {t}, not a tuple of {len(node.elts)}")
+    def tuple_value(self: Lowerer, t: Type, node: ast.expr) -> ir.Expr:
+        items = self.tuple_items(node)
+        if not isinstance(t, StructT) or len(t.fields) != len(items):
+            self.error(node, f"this map's key is {t}, not a tuple of {len(items)}")
         var = self.temp(t, node, "tuple")
         init: list[ir.Stmt] = [ir.Zero(var, loc=self.loc(node))]
-        for f, elt in zip(t.fields, node.elts, strict=True):
-            v = self.expr(elt)
+        for f, (value, elt) in zip(t.fields, items, strict=True):
+            v = value if value is not None else self.expr(elt)
             v = self.convert(v, f.type, elt) if f.type.is_scalar else \
                 self.aggregate_as(v, f.type, elt)
             init += self.place(v, var, f.offset, f.type, elt)
@@ -565,6 +590,14 @@ class ExprLowering:
         if isinstance(value, ir.Agg) and value.fill is not None and value.type == t:
             return value.fill(var, offset)
         return [ir.Store(var, offset, t, value, loc=self.loc(node))]
+
+
+class TupleArg:
+    """A tuple passed to an inline function: its elements, already evaluated (in order)
+    into variables. It can only be used inside a map key, where it is spliced in."""
+
+    def __init__(self, items: list[ir.Expr]) -> None:
+        self.items = items
 
 
 def _pybpf_names() -> dict[str, Any]:

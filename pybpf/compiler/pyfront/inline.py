@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pybpf.compiler import ir
 from pybpf.compiler.irtypes import S64, IntT, LitT
+from pybpf.compiler.pyfront.exprs import TupleArg
 from pybpf.compiler.pyfront.source import source_of
 
 if TYPE_CHECKING:
@@ -45,6 +46,18 @@ def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
     for p, arg in zip(params, node.args, strict=True):
         if lw.is_map(arg):
             sub.bound[p.arg] = lw.static_value(arg)
+            continue
+        if isinstance(arg, ast.Tuple):  # a tuple (for map keys): its items, evaluated now
+            items: list[ir.Expr] = []
+            for elt in arg.elts:
+                value = lw.materialize(lw.expr(elt), elt)
+                body += lw.pending()
+                var = sub.temp(value.type if not isinstance(value.type, LitT) else S64, elt,
+                               "item")
+                body.append(ir.Assign(var, value, loc=lw.loc(elt)))
+                items.append(ir.Load(var.type, var, loc=lw.loc(elt)) if var.type.is_scalar
+                             else ir.VarRef(var.type, var, loc=lw.loc(elt)))
+            sub.bound[p.arg] = TupleArg(items)
             continue
         value = lw.expr(arg)
         body += lw.pending()
