@@ -97,7 +97,7 @@ def walk(nodes: Any) -> Iterator[Any]:
 def uses_ctx(body: list[ir.Stmt]) -> bool:
     """Whether any code reads the context (so the entry must save it). Node classes of other
     front ends say so with a class attribute `needs_ctx = True`."""
-    return any(isinstance(node, ir.CtxLoad | ir.CtxPtr | ir.CtxCopy) or
+    return any(isinstance(node, ir.CtxLoad | ir.CtxPtr | ir.CtxCopy | ir.CtxDataLoc) or
                getattr(node, "needs_ctx", False) for node in walk(body))
 
 

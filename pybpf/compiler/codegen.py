@@ -271,6 +271,18 @@ class CodeGen(PacketCodeGen):
             self.emit(asm.stx(_SIZE[width], R10, s.var.slot + off, R2))
             off += width
 
+    def s_StackCopy(self, s: ir.StackCopy) -> None:
+        assert s.dst.slot is not None and s.src.slot is not None
+        self.copy(s.dst.slot + s.dst_offset, s.src.slot + s.src_offset, s.size)
+
+    def e_CtxDataLoc(self, e: ir.CtxDataLoc) -> Temp:
+        t = self.e_CtxPtr(ir.CtxPtr(e.type, loc=e.loc))
+        (r,) = self.pool.reg(t)
+        self.emit(asm.ldx("u32", R1, r, e.offset))
+        self.emit(asm.and_(R1, 0xFFFF))
+        self.emit(asm.add(r, R1))
+        return t
+
     def s_MapDelete(self, s: ir.MapDelete) -> None:
         key = self.key_slot(s.map, s.key)
         self.map_call("bpf_map_delete_elem", s.map, key)

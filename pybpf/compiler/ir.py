@@ -151,6 +151,14 @@ class CtxLoad(Expr):
 
 
 @dataclass(eq=False)
+class CtxDataLoc(Expr):
+    """The address of a tracepoint's `__data_loc` field data: ctx + (loc & 0xffff), where
+    loc is the u32 at `offset` of the record (for str())."""
+
+    offset: int
+
+
+@dataclass(eq=False)
 class CtxPtr(Expr):
     """The context pointer itself (for helpers that take ctx)."""
 
@@ -348,6 +356,17 @@ class CtxCopy(Stmt):
 
     var: Var
     ctx_offset: int
+    size: int
+
+
+@dataclass(eq=False)
+class StackCopy(Stmt):
+    """Copy `size` bytes from src+src_offset to dst+dst_offset (stack aggregates)."""
+
+    dst: Var
+    dst_offset: int
+    src: Var
+    src_offset: int
     size: int
 
 

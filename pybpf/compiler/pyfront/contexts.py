@@ -97,8 +97,9 @@ class Tracepoint(Context):
 def tracepoint_field(f: Any, group: str, loc: Loc) -> ir.Expr:
     space = "user" if group == "syscalls" else "kernel"
     if f.is_data_loc:
-        # __data_loc: u32 = length << 16 | offset of the data inside the record
-        return ir.CtxLoad(IntT(32, False), f.offset, 4, loc=loc)
+        # __data_loc: a u32 (length << 16 | offset of the data inside the record); the value
+        # is the data's address, which str() reads
+        return ir.CtxDataLoc(PtrT(IntT(8, True), "kernel"), f.offset, loc=loc)
     if f.is_array:
         n = f.array_len or 0
         elem = _int_type(f.elem_type, f.size // max(n, 1), f.signed)
@@ -298,10 +299,11 @@ def btf_to_ir(t: Any, depth: int = 0) -> Type:
             else S64
     if kind == "ptr":
         target = t.target.resolve()
-        if getattr(target, "kind", "") in ("struct", "union"):
+        kind = getattr(target, "kind", "")
+        if kind in ("struct", "union"):
             return PtrT(BTFRef(target), "kernel")
-        if getattr(target, "kind", "") == "int" and target.size == 1:
-            return PtrT(IntT(8, True), "kernel")
+        if kind in ("int", "enum", "ptr") and depth < 4:  # pointers to integers / pointers
+            return PtrT(btf_to_ir(target, depth + 1), "kernel")
         return PtrT(None, "kernel")
     if kind == "array":
         elem = btf_to_ir(t.elem, depth + 1)

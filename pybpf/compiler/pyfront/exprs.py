@@ -331,7 +331,11 @@ class ExprLowering:
                     return ir.Inline(f.type, [*obj.init, ir.Assign(res, load, loc=loc)], res,
                                      loc=loc)
                 return load
-            self.error(node, "nested aggregate fields cannot be read yet")
+            var = self.temp(f.type, node, name)  # a string/array field: copied out
+            init = list(obj.init) if isinstance(obj, ir.Agg) else []
+            init.append(ir.StackCopy(var, 0, _storage_var(obj), f.offset, f.type.size,
+                                     loc=loc))
+            return ir.Agg(f.type, var, init, loc=loc)
         if isinstance(t, PtrT) and t.space in ("kernel", "user", "btf"):
             return self.kernel_field(obj, name, node)
         if isinstance(t, PtrT) and t.space == "packet" and isinstance(t.target, StructT):
@@ -387,6 +391,9 @@ class ExprLowering:
             return _retype(addr, PtrT(mtype, t.space))
         if isinstance(mtype, ArrayT) and mtype.is_str:
             return self.read_string(addr, space, mtype.n, node)
+        if isinstance(mtype, ArrayT) and isinstance(mtype.elem, IntT | PtrT):
+            # an array member is its address (as in C): index it, e.g. u6_addr32[3]
+            return _retype(addr, PtrT(mtype.elem, space))
         self.error(node, f"field {name!r} is a {mtype}, which cannot be read yet")
 
     def struct_field(self: Lowerer, t: Type, name: str, node: ast.AST) -> FieldT:
@@ -397,6 +404,25 @@ class ExprLowering:
             self.error(node, f"{t} has no field {name!r}",
                        self.suggest(name, [x.name for x in t.fields]))
         return f
+
+    def e_Tuple(self: Lowerer, node: ast.Tuple) -> ir.Expr:
+        """A tuple value: a C struct of its items (for map keys kept in a variable)."""
+        values = [self.materialize(self.expr(elt), elt) for elt in node.elts]
+        fields, offset, align = [], 0, 1
+        for i, v in enumerate(values):
+            t = v.type if not isinstance(v.type, LitT) else INTS["s64"]
+            offset = (offset + t.align - 1) // t.align * t.align
+            fields.append(FieldT(f"f{i}", t, offset))
+            offset += t.size
+            align = max(align, t.align)
+        size = (offset + align - 1) // align * align
+        st = StructT("tuple", tuple(fields), size, align)
+        var = self.temp(st, node, "tuple")
+        init: list[ir.Stmt] = [ir.Zero(var, loc=self.loc(node))]
+        for f, v, elt in zip(fields, values, node.elts, strict=True):
+            v = self.convert(v, f.type, elt) if f.type.is_scalar else v
+            init += self.place(v, var, f.offset, f.type, elt)
+        return ir.Agg(st, var, init, loc=self.loc(node))
 
     def e_Subscript(self: Lowerer, node: ast.Subscript) -> ir.Expr:
         loc = self.loc(node)
@@ -547,6 +573,28 @@ class ExprLowering:
             var = self.temp(t, node, "key")
             return ir.Agg(t, var, [ir.Zero(var, loc=self.loc(node)),
                                    *self.place(e, var, 0, e.type, node)], loc=self.loc(node))
+        if isinstance(t, StructT) and isinstance(e.type, StructT) and \
+                len(t.fields) == len(e.type.fields) and isinstance(e, ir.VarRef | ir.Agg):
+            # a tuple value used as a key of another layout: converted field by field
+            src = _storage_var(e)
+            var = self.temp(t, node, "key")
+            loc = self.loc(node)
+            init: list[ir.Stmt] = [*(e.init if isinstance(e, ir.Agg) else []),
+                                   ir.Zero(var, loc=loc)]
+            for fd, fs in zip(t.fields, e.type.fields, strict=True):
+                if fd.type.is_scalar and fs.type.is_scalar:
+                    value = ir.MemLoad(fs.type, ir.AddrOf(PtrT(fs.type, "stack"), src, loc=loc),
+                                       fs.offset, loc=loc)
+                    init.append(ir.Store(var, fd.offset, fd.type,
+                                         self.convert(value, fd.type, node), loc=loc))
+                elif fd.type == fs.type or (isinstance(fd.type, ArrayT) and fd.type.is_str and
+                                            isinstance(fs.type, ArrayT) and fs.type.is_str and
+                                            fs.type.n <= fd.type.n):
+                    init.append(ir.StackCopy(var, fd.offset, src, fs.offset, fs.type.size,
+                                             loc=loc))
+                else:
+                    self.error(node, f"expected a {t} value, got {e.type}")
+            return ir.Agg(t, var, init, loc=loc)
         self.error(node, f"expected a {t} value, got {e.type}")
 
     def tuple_value(self: Lowerer, t: Type, node: ast.expr) -> ir.Expr:
