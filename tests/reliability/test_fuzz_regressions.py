@@ -1,0 +1,128 @@
+"""The minimal programs the fuzzers found (each a defect, xfail until fixed; strict, so a fix
+shows up as XPASS and the mark must go). The fuzzers count hits of these apart
+(`known_defect` in test_fuzz_oneliners.py and test_fuzz_compiler.py): remove the matching
+entry there too when a fix lands."""
+
+from __future__ import annotations
+
+import pytest
+
+from pybpf.compiler.errors import CompileError
+from tests.util import requires_root
+
+pytestmark = requires_root
+
+HEADER = ("from pybpf import bpf, u8, u16, u32, u64, s8, s16, s32, s64, pid, uid\n"
+          "from pybpf import maps\n")
+
+
+def _oneliner_ok(src: str) -> None:
+    """Compiles and loads, or is rejected with a positioned, non-internal CompileError."""
+    from pybpf.lang import runtime
+    from pybpf.lang.compile import Compiler
+
+    comp = Compiler(src, "stdin", [])
+    try:
+        try:
+            comp.compile()
+        except CompileError as e:
+            assert e.loc.line >= 1 and "internal compiler error" not in e.message, e.render()
+            return
+        for cp in comp.compiled:
+            runtime.load(cp).close()  # a verifier rejection raises LangError (internal)
+    finally:
+        comp.close()
+
+
+def _module(tmp_path, body: str):
+    path = tmp_path / "m.py"
+    src = HEADER + body
+    path.write_text(src)
+    ns: dict = {"__name__": "m"}
+    exec(compile(src, str(path), "exec"), ns)
+    return ns
+
+
+@pytest.mark.xfail(strict=True, reason="pybpf trace: a map given hist() and then a plain value "
+                                       "raises ValueError (zip) instead of a type-mismatch error")
+def test_lang_hist_map_then_scalar() -> None:
+    _oneliner_ok("BEGIN { @x = hist(1); @x = 1; }")
+
+
+@pytest.mark.xfail(strict=True, reason="pybpf trace: nested while loops (100 x 100) compile, "
+                                       "then the verifier rejects them (8193 jumps too complex)")
+def test_lang_nested_while_loops() -> None:
+    _oneliner_ok("BEGIN { $i = 0; while ($i < 100) { $j = 0; while ($j < 100) { "
+                 "@x[$j] = count(); $j++; } $i++; } }")
+
+
+@pytest.mark.xfail(strict=True, reason="compiler: a submit() with a struct built inline from "
+                                       "min(helper) and a conditional expression: internal "
+                                       "compiler error (KeyError in codegen inline_ends)")
+def test_py_submit_struct_with_min_and_conditional(tmp_path) -> None:
+    ns = _module(tmp_path, (
+        "class Ev(bpf.Struct):\n    n: u64\n    tag: u8\n\n"
+        "ring = maps.RingBuf(4096)\n\n"
+        "@bpf.tracepoint('raw_syscalls:sys_enter')\n"
+        "def f(ctx):\n"
+        "    ring.submit(Ev(n=min(uid(), 3), tag=(1 if ctx.id else 2)))\n"))
+    try:
+        ns["f"].load()
+    finally:
+        ns["f"].close()
+        ns["ring"].close()
+
+
+@pytest.mark.xfail(strict=True, reason="compiler: for j in range(100000) with a map update is "
+                                       "accepted, then rejected by the verifier (too complex)")
+def test_py_long_constant_loop(tmp_path) -> None:
+    ns = _module(tmp_path, (
+        "counts = maps.Hash(key=u32, value=u64, max_entries=64)\n\n"
+        "@bpf.function\n"
+        "def f(a: u64) -> u64:\n"
+        "    for j in range(100000):\n"
+        "        counts[j] += 1\n"
+        "    return 0\n"))
+    try:
+        try:
+            ns["f"].load()
+        except CompileError as e:
+            assert "internal compiler error" not in e.message, e.render()
+    finally:
+        ns["f"].close()
+        ns["counts"].close()
+
+
+@pytest.mark.xfail(strict=True, reason="compiler vs Python reference: a conditional expression "
+                                       "mixing s32 and u64, shifted: kernel 15, f.py() -1")
+def test_py_conditional_expression_type(tmp_path) -> None:
+    ns = _module(tmp_path, (
+        "@bpf.function\n"
+        "def f(a: s32, b: s32) -> s64:\n"
+        "    c: u64 = 0\n"
+        "    return (b if a else c) >> 60\n"))
+    f = ns["f"]
+    try:
+        assert f.run(1, -1) == f.py(1, -1)
+    finally:
+        f.close()
+
+
+@pytest.mark.xfail(strict=True, reason="compiler: a function declared -> u8 with no return on a "
+                                       "path is accepted; kernel returns 0, f.py() None")
+def test_py_missing_return(tmp_path) -> None:
+    ns = _module(tmp_path, (
+        "@bpf.function\n"
+        "def f(a: u64) -> u8:\n"
+        "    if a:\n"
+        "        return 3\n"))
+    f = ns["f"]
+    try:
+        try:
+            _ = f.insns
+        except CompileError as e:  # rejecting it with a position is a fine fix too
+            assert e.loc.line >= 1 and "internal" not in e.message
+            return
+        assert f.run(0) == f.py(0)
+    finally:
+        f.close()
