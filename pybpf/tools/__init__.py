@@ -16,7 +16,9 @@ TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosn
          "statsnoop", "killsnoop", "sigsnoop", "mountsnoop", "cpudist", "runqlen", "softirqs",
          "hardirqs", "tcpstates", "tcpconnect", "tcpaccept",
          "tcpretrans", "oomkill", "drsnoop", "funclatency",
-         "bashreadline", "biostat")
+         "bashreadline", "biostat",
+         # kernel functions (fentry/kprobes)
+         "filelife", "vfsstat")
 # tool name -> module, where they differ (pybpf.tools.tcpstates is the shared BPF side)
 MODULES = {"tcpstates": "tcpstates_tool"}
 

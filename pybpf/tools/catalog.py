@@ -11,7 +11,9 @@ from typing import Any
 from pybpf.tools import TOOLS, load
 
 HELP = "list the tools, one line each, and whether this kernel supports them"
-# what each tool attaches to: "tp:group:name" (any of a|b), "raw:name", "perf", "uprobe"
+# what each tool attaches to: "tp:group:name" (any of a|b), "raw:name", "perf", "uprobe",
+# "kfunc" (fentry or kprobes); tools that prefer kernel functions but fall back to
+# tracepoints (tcpconnect, tcpaccept, oomkill) list their tracepoints
 NEEDS: dict[str, tuple[str, ...]] = {
     "execsnoop": ("tp:syscalls:sys_enter_execve", "tp:syscalls:sys_exit_execve"),
     "exitsnoop": ("tp:sched:sched_process_exit",),
@@ -43,6 +45,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "funclatency": ("uprobe",),
     "bashreadline": ("uprobe",),
     "biostat": ("tp:block:block_rq_issue", "tp:block:block_rq_complete"),
+    "filelife": ("kfunc",),
+    "vfsstat": ("kfunc",),
 }
 
 
@@ -101,6 +105,9 @@ class Checker:
             return None if self.hooks.get("perf_event") else "no perf events"
         if kind == "uprobe":
             return None if self.hooks.get("uprobe") else "no uprobes"
+        if kind == "kfunc":
+            return None if self.hooks.get("fentry") or self.hooks.get("kprobe") else \
+                "no fentry or kprobes"
         return f"unknown need {need}"
 
 

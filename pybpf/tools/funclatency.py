@@ -1,8 +1,9 @@
-"""funclatency: time user-space functions (uprobe at entry, uretprobe at return) and print a
-log2 histogram of their latency, as bcc's funclatency prints it. Targets are "lib:func"
-("c:malloc", "/usr/lib/x86_64-linux-gnu/libc.so.6:getppid", "/bin/bash:readline"); with
--r the function is a regular expression. Kernel functions need kprobes, which this kernel
-may lack."""
+"""funclatency: time functions (at entry and return) and print a log2 histogram of their
+latency, as bcc's funclatency prints it. User-space targets are "lib:func" ("c:malloc",
+"/usr/lib/x86_64-linux-gnu/libc.so.6:getppid", "/bin/bash:readline"; uprobes); kernel
+functions are plain names or "*" patterns ("do_sys_openat2", "vfs_*"), timed with
+fentry/fexit where the kernel has them, else kprobes/kretprobes (one program pair per
+function); with -r the function is a regular expression. -v says which hook is used."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 import sys
 from typing import Any
 
-from pybpf.tools import runner
+from pybpf.tools import kfunc, runner
 from pybpf.tools.session import Session
 
 HELP = "time functions and print latency as a histogram"
@@ -34,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="show a separate histogram per function")
     p.add_argument("-r", "--regexp", action="store_true",
                    help="use regular expressions. Default is \"*\" wildcards only.")
-    p.add_argument("pattern", nargs="?", help="search expression for functions (lib:func)")
+    p.add_argument("pattern", nargs="?", help="search expression for functions: a kernel "
+                   "function (do_sys_openat2, vfs_*) or lib:func")
+    kfunc.add_arguments(p, tracepoint=False)
 
 
 def resolve(pattern: str, regexp: bool) -> tuple[str, list[str]]:
@@ -42,10 +45,7 @@ def resolve(pattern: str, regexp: bool) -> tuple[str, list[str]]:
     from pybpf import symbols
 
     if ":" not in pattern:
-        from pybpf.sys import NotSupportedError
-
-        raise NotSupportedError(f"{pattern!r} is a kernel function, which funclatency times "
-                                "with kprobes; give a user-space target as lib:func (c:malloc)")
+        return "", kernel_functions(pattern, regexp)
     lib, func = pattern.rsplit(":", 1)
     path = symbols.resolve_binary(lib)
     if not regexp and "*" not in func:
@@ -62,10 +62,29 @@ def resolve(pattern: str, regexp: bool) -> tuple[str, list[str]]:
     return path, names
 
 
-def build(path: str, functions: list[str], target_pid: int = 0, divisor: int = 1
-          ) -> tuple[Session, Any, Any]:
+def kernel_functions(pattern: str, regexp: bool) -> list[str]:
+    """The traceable kernel functions `pattern` names (one name, a "*" pattern, or with
+    regexp a regular expression); raises ValueError with a sentence."""
+    if not regexp and not any(ch in pattern for ch in "*?["):
+        return [pattern]
+    from pybpf.link.kprobe_multi import traceable_functions
+
+    rx = re.compile(pattern if regexp else "^" + re.escape(pattern).replace(r"\*", ".*")
+                    .replace(r"\?", ".") + "$")
+    names = sorted({n for n in traceable_functions() if rx.search(n)})
+    if not names:
+        raise ValueError(f"no traceable kernel function matches {pattern!r}")
+    if len(names) > MAX_FUNCTIONS:
+        raise ValueError(f"{len(names)} kernel functions match {pattern!r}: at most "
+                         f"{MAX_FUNCTIONS}")
+    return names
+
+
+def build(path: str, functions: list[str], target_pid: int = 0, divisor: int = 1,
+          hook: str = "uprobe") -> tuple[Session, Any, Any]:
     """Probes and maps: `dist` {(function index, log2 bucket): count}, `totals`
-    {function index: (count, total)} in the chosen unit."""
+    {function index: (count, total)} in the chosen unit. `hook`: "uprobe" (functions of
+    `path`), kfunc.FENTRY or kfunc.KPROBE (kernel functions)."""
     from pybpf import bpf, hist, ktime_ns, maps, pid, tid, u32, u64
 
     class Total(bpf.Struct):
@@ -79,14 +98,12 @@ def build(path: str, functions: list[str], target_pid: int = 0, divisor: int = 1
     options = {"pid": target_pid} if target_pid else {}
 
     def probes(name: str, index: int) -> tuple[Any, Any]:
-        @bpf.uprobe(path, name, **options)
         def funclatency_entry(ctx):
             if target_pid and pid() != target_pid:
                 return 0
             start[tid()] = ktime_ns()
             return 0
 
-        @bpf.uretprobe(path, name, **options)
         def funclatency_return(ctx):
             t = tid()
             ts = start.get(t, 0)
@@ -99,7 +116,12 @@ def build(path: str, functions: list[str], target_pid: int = 0, divisor: int = 1
             totals[u32(index)].total += delta
             return 0
 
-        return funclatency_entry, funclatency_return
+        if hook == kfunc.FENTRY:
+            return bpf.fentry(name)(funclatency_entry), bpf.fexit(name)(funclatency_return)
+        if hook == kfunc.KPROBE:
+            return bpf.kprobe(name)(funclatency_entry), bpf.kretprobe(name)(funclatency_return)
+        return (bpf.uprobe(path, name, **options)(funclatency_entry),
+                bpf.uretprobe(path, name, **options)(funclatency_return))
 
     for i, name in enumerate(functions):
         for prog in probes(name, i):
@@ -110,6 +132,7 @@ def build(path: str, functions: list[str], target_pid: int = 0, divisor: int = 1
 def run(args: argparse.Namespace) -> int:
     from pybpf import symbols
     from pybpf.output import hist, jsonl
+    from pybpf.sys import NotSupportedError
     from pybpf.tools.biolatency import read_dist
 
     if not args.pattern:
@@ -117,20 +140,30 @@ def run(args: argparse.Namespace) -> int:
 
         if not has_bpf_privilege():  # the first thing a user without privilege should hear
             raise BPFPermissionError(PRIVILEGE_HINT)
-        print("pybpf funclatency: give the functions to time, as lib:func (c:malloc, "
-              "/path/to/binary:function)", file=sys.stderr)
+        print("pybpf funclatency: give the functions to time: a kernel function "
+              "(do_sys_openat2, vfs_*) or lib:func (c:malloc, /path/to/binary:function)",
+              file=sys.stderr)
         return 2
+    hook = "uprobe"
+    if ":" not in args.pattern:  # kernel functions: which hook this kernel offers, first
+        found = kfunc.choose(args, "funclatency", args.pattern, tracepoint=False, ret=True)
+        if found is None:
+            return 1
+        hook = found
     try:
         path, functions = resolve(args.pattern, args.regexp)
-    except (ValueError, symbols.SymbolNotFoundError) as e:
+    except (ValueError, symbols.SymbolNotFoundError, NotSupportedError) as e:
         print(f"pybpf funclatency: {str(e).splitlines()[0]}", file=sys.stderr)
         return 1
     unit, div = ("msecs", 1000000) if args.milliseconds else \
         ("usecs", 1000) if args.microseconds else ("nsecs", 1)
-    session, dist, totals = build(path, functions, args.pid or 0, div)
+    session, dist, totals = build(path, functions, args.pid or 0, div, hook)
+    using = f"{hook} {path}:{args.pattern.rsplit(':', 1)[1]}" if hook == "uprobe" else \
+        f"{'fentry/fexit' if hook == kfunc.FENTRY else 'kprobe/kretprobe'} {args.pattern}"
     per_function = args.function or len(functions) > 1
 
     def ready() -> None:
+        kfunc.announce(args, "funclatency", using)
         if args.json:
             runner.json_ready(args)
             return
@@ -152,7 +185,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             for k, b in sorted(per.items()):
                 count, total = tot.get(k, (0, 0))
-                obj: dict[str, Any] = {"time": runner.hms(), "binary": path}
+                obj: dict[str, Any] = {"time": runner.hms()}
+                if path:
+                    obj["binary"] = path
                 obj["function"] = functions[k] if per_function else args.pattern
                 obj.update(hist.log2_json(b, unit))
                 obj.update(count=count, total=total, avg=total // count if count else 0)

@@ -1,14 +1,15 @@
-"""oomkill: trace the OOM killer (raw tracepoint mark_victim: the task chosen, with the task
-that ran out of memory as the current one), as bcc's oomkill prints it. "pages" is the
-victim's total virtual memory in pages (bcc shows the constraint's size, which the
-tracepoint does not carry)."""
+"""oomkill: trace the OOM killer, as bcc's oomkill prints it. Where the kernel has fentry or
+kprobes, as bcc does: oom_kill_process(oc, message), the victim oc->chosen with the task that
+ran out of memory as the current one, and "pages" the constraint's size (oc->totalpages).
+Else the raw tracepoint mark_victim, where "pages" is the victim's total virtual memory in
+pages (the tracepoint does not carry the constraint). -v says which hook is used."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from pybpf.tools import runner
+from pybpf.tools import kfunc, runner
 from pybpf.tools.session import Session
 
 HELP = "trace the OOM killer"
@@ -16,9 +17,13 @@ HELP = "trace the OOM killer"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     runner.add_duration(p)
+    kfunc.add_arguments(p)
 
 
-def build() -> Session:
+FUNCTION = "oom_kill_process"
+
+
+def build(hook: str = kfunc.TRACEPOINT) -> Session:
     from pybpf import bpf, comm, pid, u32, u64
 
     class Event(bpf.Struct):
@@ -44,7 +49,26 @@ def build() -> Session:
         events.submit(ev)
         return 0
 
-    s.program(oomkill_victim)
+    if hook == kfunc.FENTRY:
+        @bpf.fentry(FUNCTION)
+        def oomkill_fentry(ctx, oc):
+            task = oc.chosen
+            events.submit(Event(fpid=pid(), tpid=task.tgid, uid=u32(task.cred.uid.val),
+                                pages=oc.totalpages, fcomm=comm(), tcomm=task.comm))
+            return 0
+
+        s.program(oomkill_fentry)
+    elif hook == kfunc.KPROBE:
+        @bpf.kprobe(FUNCTION)
+        def oomkill_kprobe(ctx, oc):
+            task = oc.chosen
+            events.submit(Event(fpid=pid(), tpid=task.tgid, uid=u32(task.cred.uid.val),
+                                pages=oc.totalpages, fcomm=comm(), tcomm=task.comm))
+            return 0
+
+        s.program(oomkill_kprobe)
+    else:
+        s.program(oomkill_victim)
     return s
 
 
@@ -59,9 +83,14 @@ def loadavg() -> str:
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session = build()
+    hook = kfunc.choose(args, "oomkill", FUNCTION)
+    if hook is None:
+        return 1
+    session = build(hook)
+    using = kfunc.describe(hook, FUNCTION, "raw_tracepoint mark_victim")
 
     def header() -> None:
+        kfunc.announce(args, "oomkill", using)
         if args.json:
             runner.json_ready(args)
         else:

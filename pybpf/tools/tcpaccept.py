@@ -1,7 +1,8 @@
-"""tcpaccept: passive TCP connections (accept()), from the exits of accept() and accept4():
-the returned descriptor's socket is found through the task's file table in BPF, so the
-process, its addresses and ports are those of the accepting call. Columns and options as
-bcc's tcpaccept."""
+"""tcpaccept: passive TCP connections (accept()). Where the kernel has fexit or kretprobes,
+as bcc does: the sockets inet_csk_accept returns (BPF side in pybpf.tools.tcp_kfunc). Else
+from the exits of accept() and accept4(): the returned descriptor's socket is found through
+the task's file table in BPF, so the process, its addresses and ports are those of the
+accepting call. Columns and options as bcc's tcpaccept; -v says which hook is used."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import socket
 import time
 from typing import Any
 
-from pybpf.tools import runner
+from pybpf.tools import kfunc, runner
 from pybpf.tools.session import Session
 from pybpf.tools.tcplife import _ports, family_of
 
@@ -29,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     fam.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
     fam.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
     runner.add_duration(p)
+    kfunc.add_arguments(p)
 
 
 def _offsets() -> tuple[int, int]:
@@ -115,11 +117,22 @@ def addresses(ev: Any) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
+    from pybpf.tools import tcp_kfunc
 
-    session = build(args.pid or 0, family_of(args))
+    hook = kfunc.choose(args, "tcpaccept", tcp_kfunc.ACCEPT, entry=False, ret=True)
+    if hook is None:
+        return 1
+    if hook == kfunc.TRACEPOINT:
+        session = build(args.pid or 0, family_of(args))
+    else:
+        session = tcp_kfunc.build_accept(hook, args.pid or 0, family_of(args))
+    using = kfunc.describe("fexit" if hook == kfunc.FENTRY else "kretprobe" if
+                           hook == kfunc.KPROBE else hook, tcp_kfunc.ACCEPT,
+                           "tracepoints syscalls:sys_exit_accept/sys_exit_accept4")
     start = time.monotonic()
 
     def header() -> None:
+        kfunc.announce(args, "tcpaccept", using)
         if args.json:
             runner.json_ready(args)
             return

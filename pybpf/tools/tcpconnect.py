@@ -1,7 +1,9 @@
-"""tcpconnect: active TCP connections (connect()), from sock:inet_sock_set_state (shared BPF
-side in pybpf.tools.tcpstates): a socket entering SYN_SENT is a connect() by the current
-task. With -L the row waits for the socket's next state change, which has the local port.
-Columns and options as bcc's tcpconnect."""
+"""tcpconnect: active TCP connections (connect()). Where the kernel has fentry/fexit or
+kprobes, as bcc does: the successful returns of tcp_v4_connect/tcp_v6_connect (BPF side in
+pybpf.tools.tcp_kfunc). Else from sock:inet_sock_set_state (shared BPF side in
+pybpf.tools.tcpstates): a socket entering SYN_SENT is a connect() by the current task, and
+with -L the row waits for the socket's next state change, which has the local port.
+Columns and options as bcc's tcpconnect; -v says which hook is used."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from pybpf.tools import runner, tcpstates
+from pybpf.tools import kfunc, runner, tcp_kfunc, tcpstates
 from pybpf.tools.session import Session
+from pybpf.tools.tcpaccept import addresses
 from pybpf.tools.tcplife import _ports, family_of
 
 HELP = "trace TCP active connections (connect())"
@@ -32,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--count", action="store_true", help="count connects per src ip and "
                    "dest ip/port")
     runner.add_duration(p)
+    kfunc.add_arguments(p)
 
 
 def _uid_of(pid: int) -> int:
@@ -48,12 +52,22 @@ def _uid_of(pid: int) -> int:
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session: Session = tcpstates.build(family_only=family_of(args))
+    hook = kfunc.choose(args, "tcpconnect", tcp_kfunc.connect_functions(family_of(args)),
+                        ret=True)
+    if hook is None:
+        return 1
+    if hook == kfunc.TRACEPOINT:
+        session: Session = tcpstates.build(family_only=family_of(args))
+    else:
+        session = tcp_kfunc.build_connect(hook, args.pid or 0, family_of(args))
+    using = kfunc.describe("fexit" if hook == kfunc.FENTRY else hook, tcp_kfunc.connect_functions(family_of(args)),
+                           "tracepoint sock:inet_sock_set_state")
     waiting: dict[int, tuple[Any, float]] = {}  # skaddr -> (SYN_SENT event, time) for -L
     counts: Counter[tuple[str, str, int]] = Counter()
     start = time.monotonic()
 
     def header() -> None:
+        kfunc.announce(args, "tcpconnect", using)
         if args.json:
             runner.json_ready(args)
             return
@@ -68,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
             head += runner.cols("%-6s ", "LPORT")
         print(head + runner.cols("%-16s %-6s", "DADDR", "DPORT"), flush=True)
 
-    def show(ev: Any, sport: int, saddr: str, when: float) -> None:
-        _, daddr = tcpstates.addresses(ev)
+    def show(ev: Any, sport: int, saddr: str, when: float, daddr: str = "") -> None:
+        daddr = daddr or tcpstates.addresses(ev)[1]
         ip = 6 if ev.family == socket.AF_INET6 else 4
         comm = runner.text(ev.comm)
         uid = _uid_of(ev.pid) if args.print_uid or args.uid is not None else -1
@@ -93,6 +107,12 @@ def run(args: argparse.Namespace) -> int:
         if args.lport:
             line += runner.cols("%-6d ", sport)
         print(line + runner.cols("%-16s %-6d", daddr, ev.dport), flush=True)
+
+    def handle_kfunc(ev: Any) -> None:  # one event per successful connect()
+        if args.port and ev.dport not in args.port:
+            return
+        saddr, daddr = addresses(ev)
+        show(ev, ev.lport, saddr, time.monotonic(), daddr)
 
     def handle(ev: Any) -> None:
         if ev.newstate == tcpstates.SYN_SENT:
@@ -122,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         for (s, d, port), n in counts.most_common():
             print(runner.cols("%-25s %-25s %-20d %-10d", s, d, port, n))
 
-    runner.run_events(session, handle, args.duration, header)
+    runner.run_events(session, handle if hook == kfunc.TRACEPOINT else handle_kfunc,
+                      args.duration, header)
     summary()
     return 0
