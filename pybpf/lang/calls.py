@@ -77,7 +77,7 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
     if name == "probe":
         return ir.Const(U64, lw.comp.name_id(lw.probe.full_name), loc=loc), LT("probe")
     if name == "func":
-        if kind not in ("uprobe", "uretprobe"):
+        if kind not in ("uprobe", "uretprobe", "kprobe", "kretprobe", "kfunc", "kretfunc"):
             raise lw.error(e, f"the func builtin is not available in {kind} probes")
         return ir.Const(U64, lw.comp.name_id(lw.probe.name), loc=loc), LT("probe")
     if name == "cpid":
@@ -85,19 +85,46 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
             raise lw.error(e, "cpid is only available with -c CMD")
         return ir.Const(U32, lw.comp.cpid, loc=loc), UINT32
     if name == "retval":
+        if kind in ("kretprobe", "kretfunc"):
+            from pybpf.lang import kargs
+
+            return kargs.retval(lw, e)
+        if kind == "kfunc":
+            raise lw.error(e, "retval is not available in kfunc probes (the function has not "
+                              "returned yet)", f"Use kretfunc:{lw.probe.name}.")
         if kind == "uretprobe":
             return ir.CtxLoad(U64, PT_REGS["ax"], 8, loc=loc), UINT64
-        raise lw.error(e, f"the retval builtin is only available in uretprobe probes, not "
+        raise lw.error(e, f"the retval builtin is only available in kretprobe, kretfunc and "
+                          f"uretprobe probes, not "
                           f"{kind}", "For syscalls use tracepoint:syscalls:sys_exit_*'s "
                                      "args.ret.")
-    if re.fullmatch(r"arg\d", name):
+    if re.fullmatch(r"arg\d+", name):
         i = int(name[3:])
+        if kind == "kprobe":
+            from pybpf.lang import kargs
+
+            return kargs.kprobe_arg(lw, e, i)
+        if kind in ("kfunc", "kretfunc"):
+            from pybpf.lang import kargs
+
+            raise lw.error(e, f"{name} is not available in {kind} probes: their arguments have "
+                              "names", f"Use args->NAME; {lw.probe.name}() takes: "
+                                       f"{kargs.arg_names(lw)}.")
         if kind in ("uprobe", "uretprobe") and i < len(ARG_REGS):
             return ir.CtxLoad(U64, PT_REGS[ARG_REGS[i]], 8, loc=loc), UINT64
         if kind == "rawtracepoint":
             return ir.CtxLoad(U64, 8 * i, 8, loc=loc), UINT64
         raise lw.error(e, f"{name} is not available in {kind} probes")
     if name == "args":
+        if kind in ("kfunc", "kretfunc"):
+            from pybpf.lang import kargs
+
+            raise lw.error(e, "args is a record: use one of its fields (args->name)",
+                           f"{lw.probe.name}() takes: {kargs.arg_names(lw)}.")
+        if kind in ("kprobe", "kretprobe"):
+            raise lw.error(e, f"args is not available in {kind} probes",
+                           "Use arg0, arg1, ... (raw registers), or a kfunc probe for named, "
+                           "typed arguments.")
         raise lw.error(e, "args is a record: use one of its fields (args.name)")
     raise lw.error(e, f"unknown identifier: {name!r}")
 
@@ -123,7 +150,13 @@ def field(lw: ProbeLowerer, e: ast.Field) -> TV:
     if isinstance(e.base, ast.Ident) and e.base.name == "args":
         if lw.probe.kind == "tracepoint":
             return tracepoint_field(lw, e)
-        raise lw.error(e, f"args is not available in {lw.probe.kind} probes")
+        if lw.probe.kind in ("kfunc", "kretfunc"):
+            from pybpf.lang import kargs
+
+            return kargs.kfunc_field(lw, e)
+        hint = ("Use arg0, arg1, ... (raw registers), or a kfunc probe for named, typed "
+                "arguments." if lw.probe.kind in ("kprobe", "kretprobe") else "")
+        raise lw.error(e, f"args is not available in {lw.probe.kind} probes", hint)
     value, lt = lw.expr(e.base)
     if lt.kind == "tuple" and e.name.isdigit():
         i = int(e.name)

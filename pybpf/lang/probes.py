@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pybpf.compiler.errors import Loc
 from pybpf.lang.errors import LangError
@@ -13,20 +13,11 @@ from pybpf.lang.errors import LangError
 ALIASES = {
     "t": "tracepoint", "rt": "rawtracepoint", "p": "profile", "i": "interval",
     "s": "software", "h": "hardware", "u": "uprobe", "ur": "uretprobe", "k": "kprobe",
-    "kr": "kretprobe", "f": "kfunc", "fr": "kretfunc", "U": "usdt", "w": "watchpoint",
+    "kr": "kretprobe", "f": "kfunc", "fr": "kretfunc", "fentry": "kfunc",
+    "fexit": "kretfunc", "U": "usdt", "w": "watchpoint",
     "begin": "BEGIN", "end": "END",
 }
 UNAVAILABLE = {
-    "kprobe": "kprobes are not available on this kernel (CONFIG_KPROBES is off); use a "
-              "tracepoint (pybpf trace -l 'tracepoint:*') or a raw tracepoint instead",
-    "kretprobe": "kretprobes are not available on this kernel (CONFIG_KPROBES is off); use a "
-                 "tracepoint such as tracepoint:syscalls:sys_exit_* instead",
-    "kfunc": "kfunc/fentry probes are not available on this kernel; use a tracepoint or a "
-             "raw tracepoint instead",
-    "kretfunc": "kretfunc/fexit probes are not available on this kernel; use a tracepoint "
-                "instead",
-    "fentry": "fentry probes are not available on this kernel",
-    "fexit": "fexit probes are not available on this kernel",
     "usdt": "usdt probes are not supported by pybpf trace yet",
     "watchpoint": "watchpoints are not supported by pybpf trace",
     "asyncwatchpoint": "watchpoints are not supported by pybpf trace",
@@ -35,7 +26,9 @@ UNAVAILABLE = {
 PROG_TYPE = {"BEGIN": "raw_tracepoint", "END": "raw_tracepoint", "tracepoint": "tracepoint",
              "rawtracepoint": "raw_tracepoint", "profile": "perf_event",
              "interval": "perf_event", "software": "perf_event", "hardware": "perf_event",
-             "uprobe": "kprobe", "uretprobe": "kprobe"}
+             "uprobe": "kprobe", "uretprobe": "kprobe", "kprobe": "kprobe",
+             "kretprobe": "kprobe", "kfunc": "tracing", "kretfunc": "tracing"}
+KERNEL_FUNCTION = ("kprobe", "kretprobe", "kfunc", "kretfunc")
 UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "hz": 0}
 
 
@@ -48,6 +41,8 @@ class Probe:
     name: str = ""  # tracepoint name, raw tracepoint name, uprobe symbol
     freq: int = 0  # profile/interval: hz
     period: int = 0  # ns for profile/interval, count for software/hardware
+    offset: int = 0  # kprobe: bytes into the function
+    wild: bool = field(default=False, compare=False)  # one of a wildcard's functions
 
     @property
     def prog_type(self) -> str:
@@ -60,6 +55,11 @@ class Probe:
             return self.kind
         if self.kind in ("tracepoint", "uprobe", "uretprobe"):
             return f"{self.kind}:{self.target}:{self.name}"
+        if self.kind in ("kprobe", "kretprobe"):
+            mod = f"{self.target}:" if self.target else ""  # attach.kprobe takes mod:func
+            return f"{self.kind}:{mod}{self.name}" + (f"+{self.offset}" if self.offset else "")
+        if self.kind in ("kfunc", "kretfunc"):  # bpftrace 0.17 lists kfunc:vmlinux:vfs_read
+            return f"{self.kind}:{self.target or 'vmlinux'}:{self.name}"
         if self.kind == "rawtracepoint":
             return f"rawtracepoint:{self.name}"
         if self.kind in ("profile", "interval"):
@@ -87,6 +87,8 @@ def expand(spec: str, loc: Loc) -> list[Probe]:
         raise LangError(UNAVAILABLE[kind], loc)
     if kind == "tracepoint":
         return _tracepoints(rest, loc)
+    if kind in KERNEL_FUNCTION:
+        return _functions(kind, rest, spec, loc)
     if kind == "rawtracepoint":
         name = rest.rsplit(":", 1)[-1]
         if not name:
@@ -119,7 +121,43 @@ def expand(spec: str, loc: Loc) -> list[Probe]:
         return _uprobes(kind, rest, loc)
     raise LangError(f"unknown probe type {spec.split(':')[0]!r}", loc,
                     "Probe types: BEGIN, END, tracepoint, rawtracepoint, profile, interval, "
-                    "software, hardware, uprobe, uretprobe.")
+                    "software, hardware, uprobe, uretprobe, kprobe, kretprobe, kfunc "
+                    "(fentry), kretfunc (fexit).")
+
+
+def _functions(kind: str, rest: str, spec: str, loc: Loc) -> list[Probe]:
+    """kprobe:FUNC[+OFFSET], kretprobe:FUNC, kfunc:[MODULE:]FUNC, kretfunc:[MODULE:]FUNC;
+    FUNC may be a wildcard (one probe per matching traceable function)."""
+    from pybpf.lang import kfuncs
+
+    module, _, name = rest.rpartition(":")
+    offset = 0
+    if kind in ("kprobe", "kretprobe") and "+" in name:
+        name, _, off = name.partition("+")
+        if kind == "kretprobe":
+            raise LangError("a kretprobe attaches to the function itself and takes no offset",
+                            loc)
+        try:
+            offset = int(off, 0)
+        except ValueError:
+            raise LangError(f"invalid kprobe offset {off!r}", loc) from None
+    if not name:
+        raise LangError(f"{kind} probes are written {kind}:function", loc)
+    if module == "vmlinux":
+        module = ""
+    error = kfuncs.not_available(kind, loc)
+    if error is not None:
+        raise error
+    if kfuncs.is_wild(name):
+        if module:
+            raise LangError(f"wildcards are for kernel functions, not module {module!r} ones",
+                            loc)
+        return [Probe(kind, name=n, wild=True) for n in kfuncs.expand(kind, name, spec, loc)]
+    if kind in ("kfunc", "kretfunc"):
+        kfuncs.target(name, module, loc)  # an unknown function is a positioned error
+    elif not rest.count(":"):
+        kfuncs.check_kprobe_target(name, spec, loc)
+    return [Probe(kind, module, name, offset=offset)]
 
 
 def _tracepoints(rest: str, loc: Loc) -> list[Probe]:
@@ -186,7 +224,8 @@ def _function_names(table: object) -> list[str]:
 
 # ------------------------------------------------------------------------------------------
 def list_probes(pattern: str | None) -> list[str]:
-    """`-l`: tracepoints, software and hardware events, and uprobes of a binary."""
+    """`-l`: tracepoints, software and hardware events, uprobes of a binary, and kernel
+    functions (kprobe:, kretprobe:, kfunc:, kretfunc:) where this kernel can attach them."""
     from pybpf.btf import list_tracepoints
     from pybpf.link.perf_event import HARDWARE_EVENTS, SOFTWARE_EVENTS
 
@@ -202,10 +241,41 @@ def list_probes(pattern: str | None) -> list[str]:
         binary = resolve_binary(path)
         return [f"uprobe:{binary}:{n}" for n in sorted(set(_function_names(elf_symbols(binary))))
                 if fnmatch.fnmatchcase(n, sym or "*")]
+    if kind in KERNEL_FUNCTION and rest:
+        return _list_functions(kind, rest)
     out = [f"tracepoint:{tp}" for tp in list_tracepoints("*")]
     out += [f"software:{e}:" for e in SOFTWARE_EVENTS]
     out += [f"hardware:{e}:" for e in HARDWARE_EVENTS]
+    if kind not in ALIASES.values() or kind in KERNEL_FUNCTION:  # "*", "vfs_read*", "kprobe"
+        from pybpf.lang import kfuncs
+
+        for k in KERNEL_FUNCTION:
+            if kfuncs.missing_reason(k) is None:
+                out += [_function_name(k, n) for n in kfuncs.candidates(k)]
     full = pattern if ":" in pattern or "*" in pattern else f"*{pattern}*"
     if kind in ALIASES.values() and rest:
         full = f"{kind}:{rest}"
     return [p for p in out if fnmatch.fnmatchcase(p, full)]
+
+
+class ProbesMissing(LookupError):
+    """`-l 'kprobe:...'` on a kernel without kprobes (the message says why)."""
+
+
+def _function_name(kind: str, name: str) -> str:
+    return f"{kind}:vmlinux:{name}" if kind in ("kfunc", "kretfunc") else f"{kind}:{name}"
+
+
+def _list_functions(kind: str, rest: str) -> list[str]:
+    """`-l 'kprobe:tcp_*'`, `-l 'kfunc:tcp_*'` (or 'kfunc:vmlinux:tcp_*'): the matching
+    functions, in bpftrace's form; ProbesMissing on a kernel without these probes."""
+    from pybpf.compiler.errors import NO_LOC
+    from pybpf.lang import kfuncs
+
+    error = kfuncs.not_available(kind, NO_LOC)
+    if error is not None:
+        raise ProbesMissing(f"{error.message}. {error.hint}")
+    module, _, name = rest.rpartition(":")
+    if module not in ("", "vmlinux", "*"):
+        return []  # functions of modules are not listed
+    return [_function_name(kind, n) for n in kfuncs.match(kind, name or "*")]

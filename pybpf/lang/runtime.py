@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from pybpf.lang.compile import CompiledProbe, Compiler
+from pybpf.lang.errors import LangError
 from pybpf.lang.printer import Formatter, MapPrinter
 from pybpf.lang.semantic import Record
 from pybpf.lang.types import decode, tuple_layout
+from pybpf.sys import BPFError
 
 
 def load(cp: CompiledProbe) -> Any:
@@ -26,6 +28,13 @@ def load(cp: CompiledProbe) -> Any:
 
     name = "".join(c if c.isalnum() else "_" for c in cp.probe.kind)[:15]
     try:
+        if cp.probe.kind in ("kfunc", "kretfunc"):
+            from pybpf.link.tracing import load_tracing
+
+            p = cp.probe
+            target = f"{p.target}:{p.name}" if p.target else p.name
+            return load_tracing("fentry" if p.kind == "kfunc" else "fexit", cp.insns, target,
+                                name=name)
         return Program.load(cp.probe.prog_type, cp.insns, name=name)
     except VerifierError as e:
         err = _internal_error(e, cp.insns)
@@ -51,6 +60,14 @@ def attach(cp: CompiledProbe, prog: Any, pid: int = -1) -> Any:
         return at.perf_event(prog, "software", "cpu-clock", sample_period=p.period, cpus=[0])
     if p.kind in ("software", "hardware"):
         return at.perf_event(prog, p.kind, p.target, sample_period=p.period)
+    if p.kind in ("kprobe", "kretprobe"):
+        target = (f"{p.target}:" if p.target else "") + p.name + (f"+{p.offset}" if p.offset
+                                                                   else "")
+        return at.kprobe(prog, target, retprobe=p.kind == "kretprobe")
+    if p.kind == "kfunc":
+        return at.fentry(prog)
+    if p.kind == "kretfunc":
+        return at.fexit(prog)
     if p.kind in ("uprobe", "uretprobe"):
         kw = {"pid": pid} if pid > 0 else {}
         return at.uprobe(prog, p.target, p.name, retprobe=p.kind == "uretprobe", **kw)
@@ -156,7 +173,15 @@ class Session:
         comp = self.comp
         try:
             for cp in comp.compiled:
-                self.progs.append((cp, load(cp)))
+                try:
+                    self.progs.append((cp, load(cp)))
+                except (BPFError, LangError) as e:
+                    if not cp.probe.wild:  # one function of a wildcard may be untraceable
+                        raise
+                    self.skip(cp, e)
+            if not self.progs and comp.compiled:
+                raise LangError("no probes to attach: every function the wildcard matched "
+                                "was refused", comp.compiled[0].tree.loc)
             n = len(self.progs)
             if not self.quiet:
                 msg = f"Attaching {n} probe{'s' if n != 1 else ''}..."
@@ -169,7 +194,12 @@ class Session:
             live = [(cp, p) for cp, p in self.progs if cp.probe.kind not in ("BEGIN", "END")]
             if not self.stopped:
                 for cp, prog in live:
-                    self.links.append(attach(cp, prog, self.pid))
+                    try:
+                        self.links.append(attach(cp, prog, self.pid))
+                    except BPFError as e:
+                        if not cp.probe.wild:
+                            raise
+                        self.skip(cp, e)
             if self.release_child is not None:
                 self.release_child()
             if live or self.child_proc is not None:
@@ -188,6 +218,11 @@ class Session:
             if self.child_proc is not None and self.child_proc.poll() is None:
                 self.child_proc.terminate()
         return 0
+
+    def skip(self, cp: CompiledProbe, e: Exception) -> None:
+        what = e.message if isinstance(e, LangError) else str(e)
+        print(f"Warning: could not attach {cp.probe.full_name} ({what.splitlines()[0]}), "
+              "skipping", file=sys.stderr)
 
     def loop(self) -> None:
         ev = self.comp._events

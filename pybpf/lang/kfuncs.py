@@ -1,0 +1,188 @@
+"""Kernel functions for `kprobe:`, `kretprobe:`, `kfunc:` and `kretfunc:` probes: whether this
+kernel can attach them (with pybpf.features' reason when not), which functions a wildcard
+names, and the BTF prototype that types `args->name` and `retval`."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+from typing import Any
+
+from pybpf.compiler.errors import Loc
+from pybpf.lang.errors import LangError
+
+#: one program per function: a wildcard may name at most this many
+MAX_FUNCTIONS = 500
+#: probe kind -> the hook pybpf.features probes for it
+HOOK = {"kprobe": "kprobe", "kretprobe": "kretprobe", "kfunc": "fentry", "kretfunc": "fexit"}
+LABEL = {"kprobe": "kprobes", "kretprobe": "kretprobes", "kfunc": "kfunc/fentry probes",
+         "kretfunc": "kretfunc/fexit probes"}
+INSTEAD = {
+    "kprobe": "Use a tracepoint instead (pybpf trace -l 'tracepoint:*'), or a raw tracepoint.",
+    "kretprobe": "Use a tracepoint instead, such as tracepoint:syscalls:sys_exit_* "
+                 "(args.ret is the return value).",
+    "kfunc": "Use kprobe:FUNCTION where kprobes work, or a tracepoint "
+             "(pybpf trace -l 'tracepoint:*').",
+    "kretfunc": "Use kretprobe:FUNCTION where kprobes work, or a tracepoint such as "
+                "tracepoint:syscalls:sys_exit_*.",
+}
+
+
+def missing_reason(kind: str) -> str | None:
+    """Why `kind` probes cannot run here (None: they can, or it could not be told without
+    privilege and loading will say)."""
+    if kind in ("kprobe", "kretprobe"):
+        from pybpf.link.kprobe import NOT_AVAILABLE, kprobes_available
+
+        if not kprobes_available():  # needs no privilege to tell
+            return NOT_AVAILABLE
+    from pybpf import features
+
+    if features.has(HOOK[kind]) is False:
+        return features.why_missing(HOOK[kind]) or f"{HOOK[kind]} is not available"
+    return None
+
+
+def not_available(kind: str, loc: Loc) -> LangError | None:
+    """The positioned one-line error for `kind` probes on a kernel without them, or None."""
+    reason = missing_reason(kind)
+    if reason is None:
+        return None
+    core = reason.split("; use ", 1)[0].strip()
+    head = "are not available on this kernel"
+    if head in core:  # "kprobes are not available on this kernel (...)": keep the (...)
+        detail = core.split(head, 1)[1].strip()
+        msg = f"{LABEL[kind]} {head}" + (f" {detail}" if detail else "")
+    else:
+        msg = f"{LABEL[kind]} {head}: {core}"
+    return LangError(" ".join(msg.split()), loc, INSTEAD[kind])
+
+
+# ------------------------------------------------------------------------------------------
+# function names
+@functools.cache
+def traceable() -> tuple[str, ...]:
+    """Kernel (not module) functions kprobes can hook: tracefs available_filter_functions
+    without the kprobe blacklist; /proc/kallsyms text symbols when tracefs is unreadable."""
+    try:
+        from pybpf.link.kprobe_multi import traceable_functions
+
+        names = traceable_functions()
+    except (OSError, LookupError, ValueError, Exception):  # noqa: BLE001 - any: use kallsyms
+        names = _kallsyms()
+    bad = _blacklist()
+    return tuple(sorted({n for n in names if n not in bad and "." not in n}))
+
+
+def _kallsyms() -> list[str]:
+    out = []
+    try:
+        with open("/proc/kallsyms") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3 and parts[1] in "tT":
+                    out.append(parts[2])
+    except OSError:
+        pass
+    return out
+
+
+def _blacklist() -> set[str]:
+    """Functions kprobes refuse (debugfs kprobes/blacklist: "start-end name")."""
+    for root in ("/sys/kernel/debug", "/sys/kernel/tracing/.."):
+        path = os.path.join(root, "kprobes", "blacklist")
+        try:
+            with open(path) as f:
+                return {p[1] for p in (line.split() for line in f) if len(p) >= 2}
+        except OSError:
+            continue
+    return set()
+
+
+@functools.cache
+def btf_functions() -> frozenset[str]:
+    """Functions the kernel's BTF describes (fentry/fexit need a prototype)."""
+    from pybpf.btf import BTFError, kernel_btf
+
+    try:
+        return frozenset(kernel_btf().names("func"))
+    except (BTFError, OSError):
+        return frozenset()
+
+
+def candidates(kind: str) -> list[str]:
+    """Every function a `kind` probe can name here."""
+    names = traceable()
+    if kind in ("kfunc", "kretfunc"):
+        btf = btf_functions()
+        return [n for n in names if n in btf]
+    return list(names)
+
+
+def is_wild(name: str) -> bool:
+    return any(c in name for c in "*?[")
+
+
+def match(kind: str, pattern: str) -> list[str]:
+    return [n for n in candidates(kind) if fnmatch.fnmatchcase(n, pattern)]
+
+
+def expand(kind: str, pattern: str, spec: str, loc: Loc) -> list[str]:
+    """The functions `pattern` names (a LangError when none, or too many)."""
+    found = match(kind, pattern)
+    if not found:
+        raise LangError(f"no kernel function matches {spec!r}", loc,
+                        f"`pybpf trace -l '{kind}:*'` lists them.")
+    if len(found) > MAX_FUNCTIONS:
+        raise LangError(f"{spec!r} matches {len(found)} kernel functions; pybpf trace attaches "
+                        f"one program per function and takes at most {MAX_FUNCTIONS}: narrow "
+                        "the pattern", loc, f"`pybpf trace -l '{spec}'` lists them.")
+    return found
+
+
+def check_kprobe_target(name: str, spec: str, loc: Loc) -> None:
+    """A clear error for a function kprobes cannot hook (when the lists are readable)."""
+    names = traceable()
+    if not names or name in names:
+        return
+    if name in _blacklist():
+        raise LangError(f"{spec}: {name} is on the kernel's kprobe blacklist", loc)
+    if name not in set(_kallsyms()):
+        near = [n for n in names if n.startswith(name[:4])][:3] if len(name) >= 4 else []
+        hint = ("Did you mean " + ", ".join(near) + "? " if near else "") + \
+            "`pybpf trace -l 'kprobe:PATTERN'` lists the functions."
+        raise LangError(f"unknown kernel function {name!r} (not traceable: non-existing, "
+                        "inlined or notrace)", loc, hint)
+
+
+# ------------------------------------------------------------------------------------------
+# prototypes
+@functools.cache
+def _target(name: str) -> Any:
+    from pybpf.link import btf_ids
+
+    return btf_ids.function(name)
+
+
+def target(name: str, module: str, loc: Loc) -> Any:
+    """The BTF target (pybpf.link.btf_ids.BTFTarget) of kfunc `module:name`."""
+    from pybpf.sys import BPFError
+
+    full = f"{module}:{name}" if module else name
+    try:
+        return _target(full)
+    except (BPFError, LookupError, ValueError, OSError) as e:
+        raise LangError(str(e).splitlines()[0] if str(e) else f"unknown kernel function "
+                                                                f"{full!r}", loc,
+                        "`pybpf trace -l 'kfunc:PATTERN'` lists the functions.") from None
+
+
+def proto(name: str) -> Any:
+    """The BTF prototype of kernel function `name`, or None (no BTF for it)."""
+    from pybpf.btf import BTFError, kernel_btf
+
+    try:
+        return kernel_btf().func(name).proto
+    except (BTFError, KeyError, OSError, LookupError):
+        return None
