@@ -72,6 +72,16 @@ def run_tool(argv: list[str], cause: Callable[[], Any] | None = None,
             r.proc.wait()
 
 
+def comm_of(pid: int) -> str:
+    """The process name (comm) the kernel shows for `pid`: what exec made of the program's
+    name ("python3", "python3.11", ...), falling back to the interpreter's basename."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().rstrip("\n")
+    except OSError:
+        return os.path.basename(sys.executable)[:15]
+
+
 def json_lines(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 

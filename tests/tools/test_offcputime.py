@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.tools.helpers import json_lines, run_tool
+from tests.tools.helpers import comm_of, json_lines, run_tool
 from tests.util import requires_root
 
 pytestmark = requires_root
@@ -12,6 +12,7 @@ SLEEPER = "import time\nfor _ in range(200):\n    time.sleep(0.05)\n"
 
 def test_offcputime_folded_shows_the_sleep() -> None:
     child = subprocess.Popen([sys.executable, "-c", SLEEPER])
+    comm = comm_of(child.pid)
     try:
         rc, out, err = run_tool(["offcputime", "-f", "-p", str(child.pid), "1.5"], ready=False)
     finally:
@@ -22,7 +23,7 @@ def test_offcputime_folded_shows_the_sleep() -> None:
     sleeping = [ln for ln in lines if "nanosleep" in ln]
     assert sleeping, out
     stack, us = sleeping[-1].rsplit(" ", 1)
-    assert stack.startswith("python;")
+    assert stack.startswith(f"{comm};")
     frames = stack.split(";")
     assert frames[-1] in ("__schedule", "schedule")  # the tracing frames are dropped
     total = sum(int(ln.rsplit(" ", 1)[1]) for ln in sleeping)

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-from tests.tools.helpers import json_lines, run_tool
+from tests.tools.helpers import comm_of, json_lines, run_tool
 from tests.util import requires_root
 
 pytestmark = requires_root
@@ -31,6 +31,7 @@ def test_profile_folded_samples_the_busy_child(tmp_path) -> None:
 
 def test_profile_default_layout_and_json() -> None:
     child = subprocess.Popen([sys.executable, "-c", SPIN.format(secs=10)])
+    comm = comm_of(child.pid)
     try:
         rc, out, err = run_tool(["profile", "-p", str(child.pid), "1"])
         rc2, out2, err2 = run_tool(["profile", "--json", "-p", str(child.pid), "1"])
@@ -40,8 +41,8 @@ def test_profile_default_layout_and_json() -> None:
     assert rc == 0, err
     assert out.splitlines()[0] == (f"Sampling at 49 Hertz of PID [{child.pid}] by user + kernel "
                                    "stack for 1 secs.")
-    assert f"    -                python ({child.pid})" in out.splitlines()
+    assert f"    -                {comm} ({child.pid})" in out.splitlines()
     assert rc2 == 0, err2
     rows = json_lines(out2)
-    assert rows and all(r["pid"] == child.pid and r["comm"] == "python" for r in rows)
+    assert rows and all(r["pid"] == child.pid and r["comm"] == comm for r in rows)
     assert sum(r["value"] for r in rows) >= 5

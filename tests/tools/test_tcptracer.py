@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.tools.helpers import ROOT, json_lines, run_tool
+from tests.tools.helpers import ROOT, comm_of, json_lines, run_tool
 from tests.util import requires_root
 
 pytestmark = requires_root
@@ -16,6 +16,7 @@ def _load(family: str) -> subprocess.Popen[str]:
 
 def test_tcptracer_connect_accept_close() -> None:
     child = _load("4")
+    comm = comm_of(child.pid)
     rc, out, err = run_tool(["tcptracer", "--duration", "3"], child.wait)
     assert rc == 0, err
     sport, cport = (int(x) for x in child.stdout.read().split())
@@ -27,7 +28,7 @@ def test_tcptracer_connect_accept_close() -> None:
     kinds = sorted(r[0] for r in mine)
     assert kinds == ["A", "C", "X", "X"]
     connect = next(r for r in mine if r[0] == "C")
-    assert connect[1:6] == [str(child.pid), "python", "4", "127.0.0.1", "127.0.0.1"]
+    assert connect[1:6] == [str(child.pid), comm, "4", "127.0.0.1", "127.0.0.1"]
     assert [int(connect[6]), int(connect[7])] == [cport, sport]
     accept = next(r for r in mine if r[0] == "A")
     assert accept[1] == str(child.pid) and int(accept[6]) == sport
