@@ -63,10 +63,10 @@ def build_connect(hook: str, target_pid: int = 0, family_only: int = 0) -> Sessi
                        saddr=sk.__sk_common.skc_rcv_saddr, daddr=sk.__sk_common.skc_daddr)
             if fam == 10:
                 base = u64(sk)
-                ev.d6hi = cast(base + d6_off, "struct fd").word
-                ev.d6lo = cast(base + d6_off + 8, "struct fd").word
-                ev.s6hi = cast(base + s6_off, "struct fd").word
-                ev.s6lo = cast(base + s6_off + 8, "struct fd").word
+                ev.d6hi = u64(cast(base + d6_off, "struct llist_node").next)
+                ev.d6lo = u64(cast(base + d6_off + 8, "struct llist_node").next)
+                ev.s6hi = u64(cast(base + s6_off, "struct llist_node").next)
+                ev.s6lo = u64(cast(base + s6_off + 8, "struct llist_node").next)
             events.submit(ev)
             return 0
 
@@ -96,10 +96,10 @@ def build_connect(hook: str, target_pid: int = 0, family_only: int = 0) -> Sessi
                        dport=((dport & 255) << 8) | (dport >> 8), comm=comm(),
                        saddr=sk.__sk_common.skc_rcv_saddr, daddr=sk.__sk_common.skc_daddr)
             if fam == 10:
-                ev.d6hi = cast(skp + d6_off, "struct fd").word
-                ev.d6lo = cast(skp + d6_off + 8, "struct fd").word
-                ev.s6hi = cast(skp + s6_off, "struct fd").word
-                ev.s6lo = cast(skp + s6_off + 8, "struct fd").word
+                ev.d6hi = u64(cast(skp + d6_off, "struct llist_node").next)
+                ev.d6lo = u64(cast(skp + d6_off + 8, "struct llist_node").next)
+                ev.s6hi = u64(cast(skp + s6_off, "struct llist_node").next)
+                ev.s6lo = u64(cast(skp + s6_off + 8, "struct llist_node").next)
             events.submit(ev)
             return 0
 
@@ -144,10 +144,10 @@ def build_accept(hook: str, target_pid: int = 0, family_only: int = 0) -> Sessio
                        saddr=sk.__sk_common.skc_rcv_saddr, daddr=sk.__sk_common.skc_daddr)
             if fam == 10:
                 base = u64(sk)
-                ev.d6hi = cast(base + d6_off, "struct fd").word
-                ev.d6lo = cast(base + d6_off + 8, "struct fd").word
-                ev.s6hi = cast(base + s6_off, "struct fd").word
-                ev.s6lo = cast(base + s6_off + 8, "struct fd").word
+                ev.d6hi = u64(cast(base + d6_off, "struct llist_node").next)
+                ev.d6lo = u64(cast(base + d6_off + 8, "struct llist_node").next)
+                ev.s6hi = u64(cast(base + s6_off, "struct llist_node").next)
+                ev.s6lo = u64(cast(base + s6_off + 8, "struct llist_node").next)
             events.submit(ev)
             return 0
 
@@ -172,10 +172,10 @@ def build_accept(hook: str, target_pid: int = 0, family_only: int = 0) -> Sessio
                    dport=((dport & 255) << 8) | (dport >> 8), comm=comm(),
                    saddr=sk.__sk_common.skc_rcv_saddr, daddr=sk.__sk_common.skc_daddr)
         if fam == 10:
-            ev.d6hi = cast(skp + d6_off, "struct fd").word
-            ev.d6lo = cast(skp + d6_off + 8, "struct fd").word
-            ev.s6hi = cast(skp + s6_off, "struct fd").word
-            ev.s6lo = cast(skp + s6_off + 8, "struct fd").word
+            ev.d6hi = u64(cast(skp + d6_off, "struct llist_node").next)
+            ev.d6lo = u64(cast(skp + d6_off + 8, "struct llist_node").next)
+            ev.s6hi = u64(cast(skp + s6_off, "struct llist_node").next)
+            ev.s6lo = u64(cast(skp + s6_off + 8, "struct llist_node").next)
         events.submit(ev)
         return 0
 

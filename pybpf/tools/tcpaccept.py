@@ -73,10 +73,10 @@ def build(target_pid: int = 0, family_only: int = 0) -> Session:
                 return 0
             if target_pid and pid() != target_pid:
                 return 0
-            # the new descriptor's struct file: task->files->fdt->fd[ret] (read as the u64
-            # word of a one-word struct: indexing a struct file ** is not compiled yet)
+            # the new descriptor's struct file: task->files->fdt->fd[ret] (read as the first
+            # pointer of a struct llist_node: indexing a struct file ** is not compiled yet)
             slot = u64(current_task().files.fdt.fd) + 8 * u64(ctx.ret)
-            f = cast(cast(slot, "struct fd").word, "struct file")
+            f = cast(cast(slot, "struct llist_node").next, "struct file")
             sk = cast(f.private_data, "struct socket").sk
             if sk.sk_protocol != 6:
                 return 0
@@ -89,10 +89,10 @@ def build(target_pid: int = 0, family_only: int = 0) -> Session:
                        saddr=sk.__sk_common.skc_rcv_saddr, daddr=sk.__sk_common.skc_daddr)
             if fam == 10:
                 base = u64(sk)
-                ev.d6hi = cast(base + d6_off, "struct fd").word
-                ev.d6lo = cast(base + d6_off + 8, "struct fd").word
-                ev.s6hi = cast(base + s6_off, "struct fd").word
-                ev.s6lo = cast(base + s6_off + 8, "struct fd").word
+                ev.d6hi = u64(cast(base + d6_off, "struct llist_node").next)
+                ev.d6lo = u64(cast(base + d6_off + 8, "struct llist_node").next)
+                ev.s6hi = u64(cast(base + s6_off, "struct llist_node").next)
+                ev.s6lo = u64(cast(base + s6_off + 8, "struct llist_node").next)
             events.submit(ev)
             return 0
 
