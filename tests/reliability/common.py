@@ -168,6 +168,15 @@ class Proc:
         return self.err.decode(errors="replace")
 
 
+def pump_all(procs: list[Proc], seconds: float) -> None:
+    """Keep reading every process's output for `seconds` (a tool blocked on a full pipe
+    would otherwise stall, and lose what it had not written when it is ended)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for p in procs:
+            p.pump(0.01)
+
+
 def wait_gone(ids: dict[str, set[int]], timeout: float = 5.0) -> dict[str, list[int]]:
     """Wait until none of `ids` is in the kernel any more; what remains after `timeout`."""
     deadline = time.monotonic() + timeout

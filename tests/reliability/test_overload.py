@@ -7,12 +7,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from pybpf import bpf, maps, pid, u32, u64
-from tests.reliability.common import Proc, no_traceback
+from tests.reliability.common import Proc, no_traceback, pump_all
 from tests.util import requires_root
 
 pytestmark = requires_root
@@ -194,11 +193,11 @@ def _stop_flood_resume(argv: list[str], flood_code: str, ready_text: str | None 
     p = Proc(argv)
     try:
         p.wait_output(timeout=30, text=ready_text)
-        time.sleep(0.5)
+        pump_all([p], 0.5)
         p.signal(signal.SIGSTOP)
         subprocess.run([sys.executable, "-c", flood_code], check=True, timeout=120)
         p.signal(signal.SIGCONT)
-        time.sleep(2)
+        pump_all([p], 3)
         p.signal(signal.SIGINT)
         p.finish(timeout=30)
     finally:
