@@ -10,14 +10,25 @@ pytestmark = requires_root
 
 
 def _load(family: str, nbytes: int) -> subprocess.Popen[str]:
+    """The TCP exchange, started once the tool is attached (run_tool's `cause`), so that a
+    slow start of the tool on a busy machine cannot miss it."""
     return subprocess.Popen([sys.executable, str(ROOT / "tests/tools/tcp_load.py"), family,
-                             str(nbytes)], stdout=subprocess.PIPE, text=True)
+                             str(nbytes), "0"], stdout=subprocess.PIPE, text=True)
+
+
+def _run(*loads: tuple[str, int]) -> list[subprocess.Popen[str]]:
+    children = [_load(fam, n) for fam, n in loads]
+    for c in children:
+        c.wait()
+    return children
 
 
 def test_tcplife_sessions_with_bytes() -> None:
-    child = _load("4", 300_000)
-    rc, out, err = run_tool(["tcplife", "--duration", "3"], child.wait)
+    started: list[subprocess.Popen[str]] = []
+    rc, out, err = run_tool(["tcplife", "--duration", "3"],
+                            lambda: started.extend(_run(("4", 300_000))))
     assert rc == 0, err
+    (child,) = started
     sport, cport = (int(x) for x in child.stdout.read().split())
     lines = out.splitlines()
     assert lines[0].split() == ["PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB",
@@ -33,11 +44,11 @@ def test_tcplife_sessions_with_bytes() -> None:
 
 
 def test_tcplife_ipv6_json_filters() -> None:
-    child = _load("6", 50_000)
-    child4 = _load("4", 1000)
+    started: list[subprocess.Popen[str]] = []
     rc, out, err = run_tool(["tcplife", "-6", "--json", "--duration", "3"],
-                            lambda: (child.wait(), child4.wait()))
+                            lambda: started.extend(_run(("6", 50_000), ("4", 1000))))
     assert rc == 0, err
+    child, _child4 = started
     sport, cport = (int(x) for x in child.stdout.read().split())
     rows = json_lines(out)
     assert rows and all(r["ip"] == 6 for r in rows)
