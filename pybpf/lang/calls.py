@@ -67,7 +67,10 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
         var = lw.temp(t, loc, "comm")
 
         def fill(v: ir.Var, off: int) -> list[ir.Stmt]:
-            return [ir.HelperInto("bpf_get_current_comm",
+            # zeroed first: kernels before 6.2 copy the name without padding the rest, and
+            # a map key must not keep stale stack bytes after the NUL
+            return [ir.Zero(v, off, 16, loc=loc),
+                    ir.HelperInto("bpf_get_current_comm",
                                   [ir.AddrOf(PtrT(t, "stack"), v, off, loc=loc),
                                    ir.Const(U64, 16, loc=loc)], loc=loc)]
 
@@ -379,12 +382,14 @@ def f_str(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     elif lt.is_int:
         src, space = lw._as(value, U64), lt.fmt or ("user" if lw.probe.kind in (
             "uprobe", "uretprobe") else "kernel")
+        if not lt.fmt and lw.probe.kind in ("kprobe", "kretprobe", "kfunc", "kretfunc"):
+            space = ""  # a register or an untagged pointer: user or kernel (as bpftrace)
     else:
         raise lw.error(e.args[0], f"str() reads a string from a pointer, not from {lt}")
 
     def fill(v: ir.Var, off: int) -> list[ir.Stmt]:
         return [ir.Zero(v, off, n, loc=loc),
-                ir.HelperInto(f"bpf_probe_read_{space}_str",
+                ir.HelperInto(f"bpf_probe_read_{space}_str" if space else "bpf_probe_read_str",
                               [ir.AddrOf(PtrT(t, "stack"), v, off, loc=loc),
                                ir.Const(U64, n, loc=loc), src], loc=loc)]
 

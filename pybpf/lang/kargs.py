@@ -45,7 +45,9 @@ def _lt_of(btf_type: Any) -> LT | None:
         size = t.size if t.size in (1, 2, 4, 8) else 8
         return LT("int", size * 8, bool(getattr(t, "signed", False)))
     if kind == "ptr":
-        return LT("ptr", 64, False, fmt="user" if _user_tagged(btf_type) else "kernel")
+        # untagged pointers may hold user addresses (a syscall's filename): str() reads
+        # them with bpf_probe_read_str, which takes either on x86
+        return LT("ptr", 64, False, fmt="user" if _user_tagged(btf_type) else "")
     return None
 
 

@@ -14,6 +14,7 @@ from pybpf.lang.errors import LangError
 
 #: one program per function: a wildcard may name at most this many
 MAX_FUNCTIONS = 500
+MAX_TRAMPOLINE_ARGS = 6
 #: probe kind -> the hook pybpf.features probes for it
 HOOK = {"kprobe": "kprobe", "kretprobe": "kretprobe", "kfunc": "fentry", "kretfunc": "fexit"}
 LABEL = {"kprobe": "kprobes", "kretprobe": "kretprobes", "kfunc": "kfunc/fentry probes",
@@ -72,7 +73,8 @@ def traceable() -> tuple[str, ...]:
     except (OSError, LookupError, ValueError, Exception):  # noqa: BLE001 - any: use kallsyms
         names = _kallsyms()
     bad = _blacklist()
-    return tuple(sorted({n for n in names if n not in bad and "." not in n}))
+    # gcc's split-off parts of a function (name.part.N) are left out, as bpftrace does
+    return tuple(sorted({n for n in names if n not in bad and ".part." not in n}))
 
 
 def _kallsyms() -> list[str]:
@@ -112,11 +114,12 @@ def btf_functions() -> frozenset[str]:
 
 
 def candidates(kind: str) -> list[str]:
-    """Every function a `kind` probe can name here."""
+    """Every function a `kind` probe can name here (kfunc: with a BTF prototype; the
+    argument count is checked by `match`)."""
     names = traceable()
     if kind in ("kfunc", "kretfunc"):
         btf = btf_functions()
-        return [n for n in names if n in btf]
+        return [n for n in names if n in btf and "." not in n]
     return list(names)
 
 
@@ -125,7 +128,30 @@ def is_wild(name: str) -> bool:
 
 
 def match(kind: str, pattern: str) -> list[str]:
-    return [n for n in candidates(kind) if fnmatch.fnmatchcase(n, pattern)]
+    found = [n for n in candidates(kind) if fnmatch.fnmatchcase(n, pattern)]
+    if kind in ("kfunc", "kretfunc"):
+        found = [n for n in found if trampoline_ok(n)]
+    return found
+
+
+def trampoline_ok(name: str) -> bool:
+    """Whether BPF trampolines take `name`'s arguments: at most MAX_TRAMPOLINE_ARGS u64
+    slots (x86-64 before Linux 6.6 saves six argument registers; bpftrace lists the same),
+    and no variable arguments."""
+    p = proto(name)
+    if p is None:
+        return False
+    if getattr(p, "variadic", False):
+        return False
+    params = list(getattr(p, "params", ()))
+    slots = 0
+    for prm in params:
+        try:
+            size = prm.type.resolve().size
+        except Exception:  # noqa: BLE001 - unsized: one slot
+            size = 8
+        slots += max(1, (size + 7) // 8)
+    return slots <= MAX_TRAMPOLINE_ARGS
 
 
 def expand(kind: str, pattern: str, spec: str, loc: Loc) -> list[str]:

@@ -171,6 +171,7 @@ class Session:
     # -- the session -------------------------------------------------------------------------------
     def run(self) -> int:
         comp = self.comp
+        _more_files(3 * len(comp.compiled) + 64)
         try:
             for cp in comp.compiled:
                 try:
@@ -261,3 +262,16 @@ class Session:
                 continue
             self.maps.print_map(info)
         self.out.flush()
+
+
+def _more_files(needed: int) -> None:
+    """Raise the soft limit on open files (a wildcard's hundreds of programs, perf events and
+    links) up to the hard limit when the default 1024 is too few."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = needed + 256
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if new > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
