@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pybpf import bpf
+from pybpf.compiler.lib.hist import log2_bucket
 from pybpf.types import u64
 
 SUM_SLOT = 255  # the bucket index under which the kernel keeps the sum of the values
@@ -30,30 +31,11 @@ MAX_BUCKET = 64  # 2^64 bounds every u64
 
 @bpf.inline
 def le_bucket(v: u64) -> u64:
-    """The smallest k with v <= 2^k (0 for 0 and 1): ceil(log2(v)), by a 6-step binary
-    search for floor(log2(v - 1)) + 1."""
+    """The smallest k with v <= 2^k (0 for 0 and 1): ceil(log2(v)) = floor(log2(v - 1)) + 1,
+    which is hist's log2 bucket of v - 1."""
     if v <= 1:
         return 0
-    x: u64 = v - 1
-    r: u64 = 1
-    if x >= 1 << 32:
-        x = x >> 32
-        r += 32
-    if x >= 1 << 16:
-        x = x >> 16
-        r += 16
-    if x >= 1 << 8:
-        x = x >> 8
-        r += 8
-    if x >= 1 << 4:
-        x = x >> 4
-        r += 4
-    if x >= 1 << 2:
-        x = x >> 2
-        r += 2
-    if x >= 1 << 1:
-        r += 1
-    return r
+    return log2_bucket(v - 1)
 
 
 @bpf.inline
