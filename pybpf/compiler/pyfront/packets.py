@@ -198,39 +198,22 @@ def _header(lw: Lowerer, node: ast.Call, args: list[ir.Expr], kind: str,
                      c.end_off, checked=not known, loc=loc)
 
 
-@builtin("net.eth", 1)
-def _eth(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
-    return _header(lw, node, args, "eth", ())
+# which header may follow which: net.<kind>(ctx, prev) with prev one of these
+_FOLLOWS: dict[str, tuple[str, ...]] = {
+    "eth": (), "vlan": ("eth", "vlan"), "ipv4": ("eth", "vlan"), "ipv6": ("eth", "vlan"),
+    "tcp": ("ipv4", "ipv6"), "udp": ("ipv4", "ipv6"), "icmp": ("ipv4", "ipv6"),
+}
 
 
-@builtin("net.vlan", 2)
-def _vlan(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
-    return _header(lw, node, args, "vlan", ("eth", "vlan"))
+def _register_header(kind: str, after: tuple[str, ...]) -> None:
+    def lower(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
+        return _header(lw, node, args, kind, after)
+
+    builtin(f"net.{kind}", 2 if after else 1)(lower)
 
 
-@builtin("net.ipv4", 2)
-def _ipv4(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
-    return _header(lw, node, args, "ipv4", ("eth", "vlan"))
-
-
-@builtin("net.ipv6", 2)
-def _ipv6(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
-    return _header(lw, node, args, "ipv6", ("eth", "vlan"))
-
-
-@builtin("net.tcp", 2)
-def _tcp(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
-    return _header(lw, node, args, "tcp", ("ipv4", "ipv6"))
-
-
-@builtin("net.udp", 2)
-def _udp(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
-    return _header(lw, node, args, "udp", ("ipv4", "ipv6"))
-
-
-@builtin("net.icmp", 2)
-def _icmp(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
-    return _header(lw, node, args, "icmp", ("ipv4", "ipv6"))
+for _kind, _after in _FOLLOWS.items():
+    _register_header(_kind, _after)
 
 
 def _swap(lw: Lowerer, node: ast.Call, args: list[ir.Expr], kinds: tuple[str, ...],
