@@ -19,6 +19,7 @@ from tests.reliability.common import (
     held_objects,
     kernel_ids,
     no_traceback,
+    pump_all,
     session_processes,
     tracefs_entries,
     wait_gone,
@@ -31,8 +32,10 @@ LIBC = next((p for p in ("/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-lin
                          "/lib64/libc.so.6", "/usr/lib64/libc.so.6") if os.path.exists(p)),
             "/lib/x86_64-linux-gnu/libc.so.6")
 
+# arguments for tools that need some
+TOOL_ARGS = {"funclatency": ["c:malloc"]}
 # (id, argv, text that shows the command is attached and working)
-TOOL_RUNS = [(name, [name], None) for name in tools.TOOLS] + [
+TOOL_RUNS = [(name, [name, *TOOL_ARGS.get(name, [])], None) for name in tools.TOOLS] + [
     ("syscount-interval", ["syscount", "-i", "1"], "SYSCALL"),
     ("snapshot", ["snapshot", "-d", "30"], None),
 ]
@@ -80,6 +83,9 @@ def _check_ended(p: Proc, held: dict[str, set[int]], sig: int, rc: int | None) -
     return problems
 
 
+unsupported: list[str] = []  # tools that say this kernel lacks what they need
+
+
 def _run_and_end(runs: list[tuple[str, list[str], str | None]], sig: int) -> list[str]:
     problems: list[str] = []
     for i in range(0, len(runs), BATCH):
@@ -89,9 +95,17 @@ def _run_and_end(runs: list[tuple[str, list[str], str | None]], sig: int) -> lis
             for p, marker in procs:
                 try:
                     p.wait_output(timeout=60, text=marker)
-                    time.sleep(0.3)
+                    pump_all([p], 0.3)
                     helds.append(held_objects(p.pid))
-                    if not helds[-1]["prog"]:
+                    if p.proc.poll() is not None:  # ended by itself: this kernel lacks a hook
+                        p.finish()
+                        lines = p.stderr.strip().splitlines()
+                        if p.proc.returncode != 1 or len(lines) != 1 or \
+                                not no_traceback(p.stderr):
+                            problems.append(f"{p.argv}: ended by itself, exit "
+                                            f"{p.proc.returncode}: {p.stderr[-1500:]}")
+                        unsupported.append(p.argv[0])
+                    elif not helds[-1]["prog"]:
                         problems.append(f"{p.argv}: holds no BPF program after its output")
                 except AssertionError as e:
                     problems.append(str(e))
@@ -105,7 +119,8 @@ def _run_and_end(runs: list[tuple[str, list[str], str | None]], sig: int) -> lis
                 except AssertionError as e:
                     problems.append(str(e))
                     rc = None
-                problems += _check_ended(p, held, sig, rc)
+                ended_itself = p.argv[0] in unsupported
+                problems += _check_ended(p, held, signal.SIGKILL if ended_itself else sig, rc)
         finally:
             for p, _ in procs:
                 if p.proc.poll() is None:
