@@ -5,7 +5,8 @@ when the mutation broke Python itself), never an internal compiler error; every 
 program is loaded, and must load (a verifier rejection is a compiler bug), and a loaded
 @bpf.function gives the same result in the kernel as its Python reference.
 
-Defaults: 2,500 generated and 2,000 mutated modules; PYBPF_FUZZ_SCALE multiplies them."""
+Defaults: 2,500 generated and 2,000 mutated modules; PYBPF_FUZZ_SCALE multiplies them,
+PYBPF_FUZZ_RANDOM=1 draws new ones each run."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ from tests.reliability.python_gen import functions, mutated  # noqa: E402
 
 SCALE = float(os.environ.get("PYBPF_FUZZ_SCALE", "1"))
 LOAD_EVERY = 20
-SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+# the same programs every run (CI stays reproducible); PYBPF_FUZZ_RANDOM=1 explores new ones
+SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck),
+                derandomize=not os.environ.get("PYBPF_FUZZ_RANDOM"))
 _DIR = tempfile.mkdtemp(prefix="pybpf-fuzz-")
 _n = itertools.count()
 

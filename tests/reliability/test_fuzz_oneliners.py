@@ -24,8 +24,9 @@ pytestmark = requires_root
 
 SCALE = float(os.environ.get("PYBPF_FUZZ_SCALE", "1"))
 LOAD_EVERY = 20
-SETTINGS = dict(deadline=None, database=None,
-                suppress_health_check=list(HealthCheck))
+# the same programs every run (CI stays reproducible); PYBPF_FUZZ_RANDOM=1 explores new ones
+SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck),
+                derandomize=not os.environ.get("PYBPF_FUZZ_RANDOM"))
 
 
 # Defects already found (each kept as a minimal xfail case in test_fuzz_regressions.py): the
