@@ -80,6 +80,12 @@ def session_processes(sid: int) -> list[int]:
     return out
 
 
+def default_sigint() -> None:
+    """For children: SIGINT as Ctrl-C (a test run in the background has it ignored, and
+    children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def child_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
 
@@ -93,7 +99,7 @@ class Proc:
         self.proc = subprocess.Popen([sys.executable, "-c", code, *argv],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, env=child_env(), cwd=ROOT,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=default_sigint)
         self.pid = self.proc.pid
         self.out = b""
         self.err = b""

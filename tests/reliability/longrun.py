@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from tests.reliability.common import ROOT, child_env
+from tests.reliability.common import ROOT, child_env, default_sigint
 
 # a steady load: about 2,000 getppid() and 1,000 open()/close() per second
 LOAD = """
@@ -76,7 +76,8 @@ def measure(seconds: float, interval: float = 5.0, tools: list[list[str]] | None
             files += [out, err]
             procs.append(subprocess.Popen([sys.executable, "-m", "pybpf.cli", *argv],
                                           stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                          env=child_env(), cwd=ROOT))
+                                          env=child_env(), cwd=ROOT,
+                                          preexec_fn=default_sigint))
             series.append(Series(argv))
         start = time.monotonic()
         while time.monotonic() - start < seconds:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.common import ROOT, child_env, no_traceback
+from tests.reliability.common import ROOT, child_env, default_sigint, no_traceback
 from tests.util import requires_root
 
 pytestmark = requires_root
@@ -162,7 +162,8 @@ def test_bad_tracefs_format(tmp_path, name: str, argv: list[str], tracepoints: l
     tracepoint; never a traceback or an internal error."""
     env = dict(child_env(), PYBPF_TRACEFS=_fake_tracefs(tmp_path, tracepoints, variant))
     proc = subprocess.Popen([sys.executable, "-m", "pybpf.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                            preexec_fn=default_sigint)
     try:
         out, err = proc.communicate(timeout=8)
     except subprocess.TimeoutExpired:

@@ -126,3 +126,23 @@ def test_py_missing_return(tmp_path) -> None:
         assert f.run(0) == f.py(0)
     finally:
         f.close()
+
+
+@pytest.mark.xfail(strict=True, reason="compiler's Python reference: f.py() of a function that "
+                                       "calls ring.submit() raises AttributeError ('MapView' "
+                                       "has no 'submit'), while f.run() works")
+def test_py_reference_runs_ring_submit(tmp_path) -> None:
+    ns = _module(tmp_path, (
+        "class Pair(bpf.Struct):\n    a: u32\n\n"
+        "ring = maps.RingBuf(4096)\n\n"
+        "@bpf.function\n"
+        "def f(a: u64) -> u64:\n"
+        "    ring.submit(Pair(a=1))\n"
+        "    return 0\n"))
+    f, ring = ns["f"], ns["ring"]
+    try:
+        assert f.run(1) == 0 and len(ring.poll(0)) == 1
+        assert f.py(1) == 0
+    finally:
+        f.close()
+        ring.close()

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from pybpf import tools
-from tests.reliability.common import ROOT, child_env, no_traceback
+from tests.reliability.common import ROOT, child_env, default_sigint, no_traceback
 from tests.util import DROP_CAPABILITIES, requires_root
 
 pytestmark = requires_root
@@ -157,7 +157,8 @@ def test_exporter_listens_on_loopback_by_default() -> None:
         busy = s.connect_ex(("127.0.0.1", 9435)) == 0
     argv = ["export", "--listen", ":0"] if busy else ["export"]
     proc = subprocess.Popen([sys.executable, "-m", "pybpf.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
+                            stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT,
+                            preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 60
         addrs: list[tuple[str, int]] = []
