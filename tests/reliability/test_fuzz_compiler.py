@@ -50,6 +50,8 @@ def known_defect(text: str) -> str | None:
         return "verifier-loop-budget"
     if text.startswith("mismatch") and "Python None" in text:
         return "py-missing-return-none"
+    if text.startswith("mismatch") and "abs(" in text:
+        return "py-abs-of-unsigned"
     if text.startswith("mismatch") and re.search(r"\(.* if .* else .*\)", text):
         return "py-ternary-mixed-types-vs-reference"
     return None
