@@ -861,12 +861,14 @@ class CodeGen(PacketCodeGen):
 
     def e_Inline(self, e: ir.Inline) -> Temp:
         end = self.label("ret")
-        self.inline_ends[e.token] = end
+        if e.token:  # an inlined call's body: its returns jump to `end`
+            self.inline_ends[e.token] = end
         saved = list(self.pool.live)
         self.pool.flush()
         self.block(e.body)
         self.place(end)
-        del self.inline_ends[e.token]
+        if e.token:
+            del self.inline_ends[e.token]
         assert self.pool.live == saved
         if e.result is None:
             return self.e_Const(ir.Const(ir.LIT, 0))

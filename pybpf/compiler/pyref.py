@@ -196,7 +196,8 @@ class MapView:
         from pybpf import maps
 
         self.m = m
-        self.value_t = from_spec(m.value_codec)
+        self.submitted: list[Any] = []
+        self.value_t = from_spec(m.value_codec) if m.value_codec.size else U64
         self.percpu = isinstance(m, maps.PerCPUHash | maps.PerCPUArray | maps.LRUPerCPUHash)
 
     def _key(self, k: Any) -> Any:
@@ -239,6 +240,14 @@ class MapView:
     def __contains__(self, k: Any) -> bool:
         return self._key(k) in self.m
 
+    def submit(self, event: Any) -> int:
+        """ring.submit(ev) in the reference run: the event is kept (a ring buffer cannot be
+        written from user space); succeeds like the kernel's output into a free ring."""
+        self.submitted.append(event)
+        return 0
+
+    output = submit
+
 
 class _Rewrite(ast.NodeTransformer):
     """Route operators, conversions and returns through the helpers above."""
@@ -271,6 +280,12 @@ class _Rewrite(ast.NodeTransformer):
             left = right
         out: ast.expr = parts[0] if len(parts) == 1 else ast.BoolOp(op=ast.And(), values=parts)
         return ast.copy_location(out, node)
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        """`a if c else b` takes the common type of a and b (as compiled), found by position."""
+        self.generic_visit(node)
+        return _call("__ifexp", node, ast.Constant(node.lineno), ast.Constant(node.col_offset),
+                     like=node)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
         self.generic_visit(node)
@@ -435,7 +450,8 @@ def _compiled_code(pyfunc: Any) -> Any:
 
 
 def run_function(pyfunc: Any, args: tuple[Any, ...], param_types: list[Type | None],
-                 ret: Type | None, static_types: dict[str, Any] | None = None) -> Any:
+                 ret: Type | None, static_types: dict[str, Any] | None = None,
+                 cond_types: dict[tuple[int, int], Type] | None = None) -> Any:
     from pybpf.maps import Map
 
     code, src = _compiled_code(pyfunc)
@@ -453,7 +469,9 @@ def run_function(pyfunc: Any, args: tuple[Any, ...], param_types: list[Type | No
         elif isinstance(value, type) and hasattr(value, "_members_"):
             value = typed_struct(value)
         env[name] = value
-    env.update({"min": typed_min, "max": typed_max, "abs": typed_abs,
+    cond_types = cond_types or {}
+    env.update({"__ifexp": lambda v, line, col: convert(v, cond_types.get((line, col))),
+                "min": typed_min, "max": typed_max, "abs": typed_abs,
                 "__setfield": set_field,
                 "__bin": bin_op, "__un": un_op, "__cmp": cmp_op, "__conv": frame.conv,
                 "__declare": frame.declare, "__aug_item": _aug_item,
@@ -464,6 +482,20 @@ def run_function(pyfunc: Any, args: tuple[Any, ...], param_types: list[Type | No
     typed = [MapView(a) if isinstance(a, Map) else convert(a, t) if t is not None else a
              for a, t in zip(args, param_types, strict=False)]
     return fn(*typed)
+
+
+def _cond_types(fn: Any, src: Any) -> dict[tuple[int, int], Type]:
+    """(line in the function's source, column) -> type of each conditional expression."""
+    from pybpf.compiler import ir
+    from pybpf.compiler.analysis import walk
+
+    out: dict[tuple[int, int], Type] = {}
+    for node in walk(fn.body):
+        for value in [node, *vars(node).values()]:
+            if isinstance(value, ir.Cond) and value.loc.file == src.file:
+                line = value.loc.line - src.first_line + 1
+                out[(line, value.loc.col - 1 - src.indent)] = value.type
+    return out
 
 
 def _inline_runner(target: Any) -> Any:
@@ -517,9 +549,15 @@ def run(program: Any, args: tuple[Any, ...]) -> Any:
     if isinstance(program, FunctionProgram):
         params = [p or U64 for p in params]
         ret = ret or U64
+    static: dict[str, Any] = {}
+    conds: dict[tuple[int, int], Type] = {}
     try:  # the variables' types as the compiler fixed them (first assignment in the source)
-        static = {k: v for k, v in program.compiled.var_types.items() if "." not in k}
+        compiled = program.compiled
+        static = {k: v for k, v in compiled.var_types.items() if "." not in k}
+        conds = _cond_types(compiled.ir, src)
     except Exception:  # noqa: BLE001 - a program that does not compile runs untyped
-        static = {}
-    result = run_function(program.pyfunc, args, params, ret, static)
+        pass
+    result = run_function(program.pyfunc, args, params, ret, static, conds)
+    if result is None and isinstance(program, FunctionProgram):
+        result = 0  # falling off the end returns 0, as compiled
     return int(result) if isinstance(result, TypedInt | bool) else result

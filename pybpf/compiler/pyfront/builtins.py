@@ -256,6 +256,8 @@ def _abs(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     t = a.type if not isinstance(a.type, LitT) else INTS["s64"]
     loc = lw.loc(node)
     ca = lw.convert(a, t, node)
+    if not t.signed:  # the absolute value of an unsigned number is itself
+        return ca
     if _pure(ca):
         return ir.Cond(t, ir.Compare(LIT, "lt", ca, ir.Const(t, 0), True, loc=loc),
                        ir.UnOp(t, "neg", ca, loc=loc), ca, loc=loc)

@@ -16,6 +16,7 @@ from pybpf.compiler.pyfront.exprs import ExprLowering
 from pybpf.compiler.pyfront.source import Source
 
 MAX_WHILE_ITERATIONS = 1 << 12
+MAX_FOR_ITERATIONS = 1 << 13
 _UNSUPPORTED_STMT = {
     ast.Try: "exceptions (try/except) do not exist in BPF programs",
     ast.With: "`with` blocks cannot be compiled",
@@ -369,6 +370,13 @@ class Lowerer(ExprLowering):
         var = self.vars.get(name) or self.new_var(name, S64, node.target)
         if not isinstance(var.type, IntT):
             self.error(node.target, f"loop variable {name!r} is not an integer")
+        trips = max(0, -(-(stop - start) // step)) if step > 0 else max(0, -(-(start - stop) //
+                                                                              -step))
+        if trips > MAX_FOR_ITERATIONS:
+            self.error(it, f"this loop runs {trips} times; the verifier follows every "
+                           f"iteration, so at most {MAX_FOR_ITERATIONS} are allowed",
+                       "Loop over fewer items, or keep per-item work in a map updated by "
+                       "many events.")
         counter = self.temp(S64, node, "i")
         self.loop_depth += 1
         saved, self.nonnull = self.nonnull, set()  # a later iteration may have changed them
