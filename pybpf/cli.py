@@ -18,6 +18,11 @@ Command = Callable[[argparse.Namespace], int]
 
 def _features(args: argparse.Namespace) -> int:
     from pybpf import features
+    from pybpf.sys.errors import PRIVILEGE_HINT, BPFPermissionError, has_bpf_privilege
+
+    if not has_bpf_privilege():  # every probe would fail and read as "not supported"
+        raise BPFPermissionError(f"probing what this kernel supports loads small test "
+                                 f"programs: {PRIVILEGE_HINT}.")
 
     report = features.collect(with_helpers=args.helpers)
     if args.json:

@@ -105,8 +105,11 @@ class _Child:
         argv = shlex.split(cmd)
         pid = os.fork()
         if pid == 0:  # the child stops itself until the probes are attached
+            import ctypes
             import signal
 
+            # the command dies with the tracer, even when the tracer is SIGKILLed
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
             os.kill(os.getpid(), signal.SIGSTOP)
             try:
                 os.execvp(argv[0], argv)
