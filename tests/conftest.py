@@ -57,3 +57,50 @@ def no_leaks():
         time.sleep(0.05)
     assert not leaked_own, f"the test left open: {sorted(leaked_own)}"
     assert not leaked, f"the test left in the kernel: {leaked}"
+
+
+# The reliability suite's long run (ten minutes of tools under a steady load) starts when the
+# session has collected its tests, in a thread, so that its minutes overlap with the rest of
+# the suite; tests/reliability/test_longrun.py then waits for it and checks the series.
+LONG_RUN: dict[str, object] = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if os.geteuid() != 0 or not any("test_longrun.py" in item.nodeid for item in session.items):
+        return
+    import threading
+
+    from tests.reliability.longrun import measure
+
+    seconds = float(os.environ.get("PYBPF_LONGRUN_SECONDS", "600"))
+
+    def run() -> None:
+        try:
+            LONG_RUN["series"] = measure(seconds, interval=min(5.0, seconds / 20))
+        except BaseException as e:  # reported by the test
+            LONG_RUN["error"] = e
+
+    thread = threading.Thread(target=run, name="pybpf-long-run", daemon=True)
+    LONG_RUN.update(seconds=seconds, thread=thread)
+    thread.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A session that ends before the long run did (interrupted, -x) must not leave its tools
+    and load running: end this process's children that the long run started."""
+    thread = LONG_RUN.get("thread")
+    if thread is None or not thread.is_alive():  # type: ignore[attr-defined]
+        return
+    import signal
+
+    me = str(os.getpid())
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if ppid == me and (b"pybpf.cli" in cmd or b"os.getppid()" in cmd):
+            os.kill(int(pid), signal.SIGINT if b"pybpf.cli" in cmd else signal.SIGKILL)
