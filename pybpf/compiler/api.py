@@ -112,6 +112,14 @@ class CompiledProgram:
     def stacks(self) -> Any:
         return self.compiled.extra.get("stacks")
 
+    def lost_events(self) -> int:
+        """Events that submit() could not send because the ring buffer was full (counted in
+        the kernel)."""
+        if self._compiled is None:
+            return 0
+        lost = self._compiled.extra.get("lost")
+        return int(lost.get(0, 0)) if lost is not None and not lost.fd.closed else 0
+
     def poll(self, timeout_ms: int = -1) -> list[Any]:
         """Records from `submit()`, decoded as the submitted struct type."""
         rb = self.events
@@ -146,7 +154,7 @@ class CompiledProgram:
             self._program.close()
             self._program = None
         if maps and self._compiled is not None:
-            for name in ("events", "stacks"):
+            for name in ("events", "stacks", "lost"):
                 m = self._compiled.extra.get(name)
                 if m is not None:
                     m.close()

@@ -358,6 +358,16 @@ class CodeGen(PacketCodeGen):
         self.emit(asm.call("bpf_ringbuf_output"))
         if s.result is not None:
             self.var_store(s.result, R0)
+        if s.lost is not None:  # the ring was full: count the event as lost
+            ok = self.label("sent")
+            self.emit(asm.jsge(R0, 0, ok))
+            slot = self.frame.alloc_scratch(4, self.cur_loc, "a map key")
+            self.emit(asm.st("u32", R10, slot, 0))
+            self.map_call("bpf_map_lookup_elem", s.lost, slot)
+            self.emit(asm.jeq(R0, 0, ok))
+            self.emit(asm.mov(R1, 1))
+            self.emit(asm.atomic_add("u64", R0, 0, R1))
+            self.place(ok)
 
     def s_If(self, s: ir.If) -> None:
         other, end = self.label("else"), self.label("endif")

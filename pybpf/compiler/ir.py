@@ -378,11 +378,13 @@ class MapDelete(Stmt):
 
 @dataclass(eq=False)
 class RingOutput(Stmt):
-    """bpf_ringbuf_output(map, &var, sizeof var, 0)."""
+    """bpf_ringbuf_output(map, &var, sizeof var, 0); a failure (the ring is full) adds 1 to
+    `lost[0]` when given, so that no event is dropped silently."""
 
     map: MapRef
     var: Var
     result: Var | None = None
+    lost: MapRef | None = None
 
 
 @dataclass(eq=False)

@@ -72,10 +72,20 @@ class Session:
                 return p.stacks
         return None
 
+    def lost_events(self) -> int:
+        """Events the programs could not send (their ring buffer was full)."""
+        return sum(p.lost_events() for p in self.programs if hasattr(p, "lost_events"))
+
     # -- closing ----------------------------------------------------------------------------
     def close(self) -> None:
         if self.closed:
             return
+        lost = self.lost_events()
+        if lost:  # never silently: the tool's output is missing these
+            import sys
+
+            print(f"pybpf: {lost} events were lost: the ring buffer was full (the tool could "
+                  "not keep up)", file=sys.stderr)
         self.closed = True
         for a in reversed(self.attachments):
             try:

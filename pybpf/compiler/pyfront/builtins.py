@@ -293,8 +293,18 @@ def _submit(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     mref = lw.map_of(events, "events")
     result = lw.temp(INTS["s64"], node, "submitted")
     stmts: list[ir.Stmt] = list(ev.init) if isinstance(ev, ir.Agg) else []
-    stmts.append(ir.RingOutput(mref, ev.var, result, loc=lw.loc(node)))
+    stmts.append(ir.RingOutput(mref, ev.var, result, _lost_counter(lw), loc=lw.loc(node)))
     return ir.Inline(INTS["s64"], stmts, result, loc=lw.loc(node))
+
+
+def _lost_counter(lw: Lowerer) -> ir.MapRef:
+    """The program's count of events its ring buffers refused (full): `prog.lost_events()`."""
+    lost = lw.extra.get("lost")
+    if lost is None:
+        from pybpf.maps import Array
+
+        lost = lw.extra["lost"] = Array(value="u64", max_entries=1, name="lost")
+    return lw.map_of(lost, "lost")
 
 
 @builtin("printk", (1, 4))
@@ -432,7 +442,7 @@ def _map_method(lw: Lowerer, node: ast.Call, func: ast.Attribute) -> ir.Expr:
             lw.error(node, "submit() sends a struct variable")
         result = lw.temp(INTS["s64"], node, "submitted")
         stmts: list[ir.Stmt] = list(ev.init) if isinstance(ev, ir.Agg) else []
-        stmts.append(ir.RingOutput(mref, ev.var, result, loc=loc))
+        stmts.append(ir.RingOutput(mref, ev.var, result, _lost_counter(lw), loc=loc))
         return ir.Inline(INTS["s64"], stmts, result, loc=loc)
     lw.error(node, f"maps have no method {func.attr!r} in compiled code",
              "Use m[k], m[k] = v, m[k] += v, del m[k], k in m, m.get(k, default).")
