@@ -147,8 +147,6 @@ def test_trace_child_ends_with_the_tracer(sig: int) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="pybpf trace -c CMD: the child survives a SIGKILL of "
-                                       "pybpf (no PR_SET_PDEATHSIG)")
 def test_trace_child_dies_with_a_killed_tracer() -> None:
     problems = _run_and_end([r for r in TRACE_RUNS if r[0] == "trace-child"], signal.SIGKILL)
     assert not problems, "\n".join(problems)

@@ -56,9 +56,6 @@ def test_lang_nested_while_loops() -> None:
                  "@x[$j] = count(); $j++; } $i++; } }")
 
 
-@pytest.mark.xfail(strict=True, reason="compiler: a submit() with a struct built inline from "
-                                       "min(helper) and a conditional expression: internal "
-                                       "compiler error (KeyError in codegen inline_ends)")
 def test_py_submit_struct_with_min_and_conditional(tmp_path) -> None:
     ns = _module(tmp_path, (
         "class Ev(bpf.Struct):\n    n: u64\n    tag: u8\n\n"
@@ -73,8 +70,6 @@ def test_py_submit_struct_with_min_and_conditional(tmp_path) -> None:
         ns["ring"].close()
 
 
-@pytest.mark.xfail(strict=True, reason="compiler: for j in range(100000) with a map update is "
-                                       "accepted, then rejected by the verifier (too complex)")
 def test_py_long_constant_loop(tmp_path) -> None:
     ns = _module(tmp_path, (
         "counts = maps.Hash(key=u32, value=u64, max_entries=64)\n\n"
@@ -93,8 +88,6 @@ def test_py_long_constant_loop(tmp_path) -> None:
         ns["counts"].close()
 
 
-@pytest.mark.xfail(strict=True, reason="compiler vs Python reference: a conditional expression "
-                                       "mixing s32 and u64, shifted: kernel 15, f.py() -1")
 def test_py_conditional_expression_type(tmp_path) -> None:
     ns = _module(tmp_path, (
         "@bpf.function\n"
@@ -108,8 +101,6 @@ def test_py_conditional_expression_type(tmp_path) -> None:
         f.close()
 
 
-@pytest.mark.xfail(strict=True, reason="compiler: a function declared -> u8 with no return on a "
-                                       "path is accepted; kernel returns 0, f.py() None")
 def test_py_missing_return(tmp_path) -> None:
     ns = _module(tmp_path, (
         "@bpf.function\n"
@@ -128,9 +119,6 @@ def test_py_missing_return(tmp_path) -> None:
         f.close()
 
 
-@pytest.mark.xfail(strict=True, reason="compiler's Python reference: f.py() of a function that "
-                                       "calls ring.submit() raises AttributeError ('MapView' "
-                                       "has no 'submit'), while f.run() works")
 def test_py_reference_runs_ring_submit(tmp_path) -> None:
     ns = _module(tmp_path, (
         "class Pair(bpf.Struct):\n    a: u32\n\n"
@@ -148,9 +136,6 @@ def test_py_reference_runs_ring_submit(tmp_path) -> None:
         ring.close()
 
 
-@pytest.mark.xfail(strict=True, reason="compiler vs Python reference: abs() of a u64 above 2**63 "
-                                       "is negated in the kernel (abs(2**64-1) == 1) but not by "
-                                       "f.py() (2**64-1)")
 def test_py_abs_of_unsigned(tmp_path) -> None:
     ns = _module(tmp_path, (
         "@bpf.function\n"

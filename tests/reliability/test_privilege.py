@@ -57,9 +57,6 @@ def test_without_capabilities_one_sentence_exit_1(argv: list[str]) -> None:
     assert "CAP_BPF" in lines[0] or "root" in lines[0], lines[0]
 
 
-@pytest.mark.xfail(strict=True, reason="pybpf features without CAP_BPF exits 0 and reports "
-                                       "tracepoint/perf_event/raw_tracepoint as 'no' instead of "
-                                       "saying that probing needs privilege")
 def test_features_without_capabilities() -> None:
     """Without privilege every probe fails: the report must not claim that this kernel lacks
     tracepoints (it says "tracepoint no" today, and "refused with EPERM although running as
