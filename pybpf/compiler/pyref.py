@@ -484,17 +484,13 @@ def run_function(pyfunc: Any, args: tuple[Any, ...], param_types: list[Type | No
     return fn(*typed)
 
 
-def _cond_types(fn: Any, src: Any) -> dict[tuple[int, int], Type]:
-    """(line in the function's source, column) -> type of each conditional expression."""
-    from pybpf.compiler import ir
-    from pybpf.compiler.analysis import walk
-
+def _cond_types(compiled: Any, src: Any) -> dict[tuple[int, int], Type]:
+    """(line in the function's source, column) -> type of each conditional expression, as
+    the front end recorded it (also for those it folded away)."""
     out: dict[tuple[int, int], Type] = {}
-    for node in walk(fn.body):
-        for value in [node, *vars(node).values()]:
-            if isinstance(value, ir.Cond) and value.loc.file == src.file:
-                line = value.loc.line - src.first_line + 1
-                out[(line, value.loc.col - 1 - src.indent)] = value.type
+    for (file, line, col), t in compiled.extra.get("cond_types", {}).items():
+        if file == src.file:
+            out[(line - src.first_line + 1, col - 1 - src.indent)] = t
     return out
 
 
@@ -554,7 +550,7 @@ def run(program: Any, args: tuple[Any, ...]) -> Any:
     try:  # the variables' types as the compiler fixed them (first assignment in the source)
         compiled = program.compiled
         static = {k: v for k, v in compiled.var_types.items() if "." not in k}
-        conds = _cond_types(compiled.ir, src)
+        conds = _cond_types(compiled, src)
     except Exception:  # noqa: BLE001 - a program that does not compile runs untyped
         pass
     result = run_function(program.pyfunc, args, params, ret, static, conds)

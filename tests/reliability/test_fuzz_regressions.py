@@ -148,9 +148,6 @@ def test_py_abs_of_unsigned(tmp_path) -> None:
         f.close()
 
 
-@pytest.mark.xfail(strict=True, reason="compiler vs Python reference: a conditional expression "
-                                       "with a constant condition: kernel takes the common type "
-                                       "(u8: ~255 == 0), f.py() the chosen literal's (-256)")
 def test_py_constant_condition_expression_type(tmp_path) -> None:
     ns = _module(tmp_path, (
         "@bpf.function\n"

@@ -293,6 +293,9 @@ class ExprLowering:
         if not isinstance(a.type, IntT) or not isinstance(b.type, IntT):
             self.error(node, "conditional expressions must give integers")
         t = common(a.type, b.type)
+        # the type of every conditional expression by place, for the Python reference run
+        loc = self.loc(node)
+        self.extra.setdefault("cond_types", {})[(loc.file, loc.line, loc.col)] = t
         if isinstance(cond, ir.Const):
             return self.convert(a if cond.value else b, t, node)
         return ir.Cond(t, cond, self.convert(a, t, node), self.convert(b, t, node),
