@@ -96,6 +96,10 @@ class Tracepoint(Context):
 
 def tracepoint_field(f: Any, group: str, loc: Loc) -> ir.Expr:
     space = "user" if group == "syscalls" else "kernel"
+    if not f.is_array and not f.is_data_loc and f.size not in (1, 2, 4, 8):
+        raise CompileError(f"the kernel's format of this tracepoint gives field {f.name!r} a "
+                           f"size of {f.size} bytes, which is not an integer or pointer size",
+                           loc, "The tracefs format file looks damaged.")
     if f.is_data_loc:
         # __data_loc: a u32 (length << 16 | offset of the data inside the record); the value
         # is the data's address, which str() reads
