@@ -24,11 +24,15 @@ def _first_line(e: BaseException) -> str:
 
 def _guarded(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
     def call(args: argparse.Namespace) -> int:
-        from pybpf.compiler.errors import CompileError
+        from pybpf.compiler.errors import CompileError, KernelFormatError
         from pybpf.sys import BPFError
 
         try:
             return run(args)
+        except KernelFormatError as e:  # this kernel describes an event otherwise (or damaged)
+            print(f"pybpf {name}: {e.message}; this tool cannot run with this kernel's "
+                  f"tracefs format of {e.event}. {e.hint}".rstrip(), file=sys.stderr)
+            return 1
         except CompileError as e:
             missing = _MISSING_HOOK.match(getattr(e, "message", "") or "")
             if missing:  # the kernel lacks a hook the tool needs: a feature, not a bug

@@ -42,6 +42,17 @@ class CompileError(Exception):
         return "\n".join(lines)
 
 
+class KernelFormatError(CompileError):
+    """The kernel's description of an event (a tracefs format file) lacks what the source
+    asks for, or is damaged. For a user's program this is an ordinary positioned error; a
+    ready tool reports it as a kernel difference in one line, not as a bug of its own."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = "",
+                 event: str = "") -> None:
+        self.event = event
+        super().__init__(message, loc, hint)
+
+
 class InternalCompilerError(CompileError):
     """The kernel verifier rejected code that the compiler accepted: a compiler bug."""
 

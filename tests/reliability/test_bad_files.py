@@ -141,17 +141,7 @@ COMMANDS = [
 def _variant_params():
     for name, argv, tps in COMMANDS:
         for v in VARIANTS:
-            marks = []
-            if (name, v) == ("execsnoop", "huge-size"):
-                marks = [pytest.mark.xfail(strict=True, reason=(
-                    "a tracepoint format field with size:99999999 gives 'internal compiler "
-                    "error (KeyError: 999999998)' instead of a format error"))]
-            if (name, v) in (("execsnoop", "truncated"), ("execsnoop", "no-fields")):
-                marks = [pytest.mark.xfail(strict=True, reason=(
-                    "a tool whose tracepoint format lacks a field it needs prints 'internal "
-                    "error: the tool's BPF program does not compile' and a 5-line compiler "
-                    "diagnostic, not a one-line kernel-format error"))]
-            yield pytest.param(name, argv, tps, v, id=f"{name}-{v}", marks=marks)
+            yield pytest.param(name, argv, tps, v, id=f"{name}-{v}")
 
 
 @pytest.mark.parametrize(("name", "argv", "tracepoints", "variant"), list(_variant_params()))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pybpf.compiler import ir
-from pybpf.compiler.errors import CompileError, Loc
+from pybpf.compiler.errors import CompileError, KernelFormatError, Loc
 from pybpf.compiler.irtypes import (
     LIT,
     S64,
@@ -89,17 +89,21 @@ class Tracepoint(Context):
             f = self.fmt.field(name)
         except KeyError as e:
             names = ", ".join(x.name for x in self.fmt.fields)
-            raise CompileError(f"tracepoint {self.group}:{self.name} has no field {name!r}",
-                               loc, f"Its fields: {names}. {_suggest(e)}") from None
-        return tracepoint_field(f, self.group, loc)
+            raise KernelFormatError(
+                f"tracepoint {self.group}:{self.name} has no field {name!r}", loc,
+                f"Its fields: {names or '(none)'}. {_suggest(e)}".rstrip(),
+                event=f"{self.group}:{self.name}") from None
+        return tracepoint_field(f, self.group, loc, self.name)
 
 
-def tracepoint_field(f: Any, group: str, loc: Loc) -> ir.Expr:
+def tracepoint_field(f: Any, group: str, loc: Loc, name: str = "") -> ir.Expr:
     space = "user" if group == "syscalls" else "kernel"
     if not f.is_array and not f.is_data_loc and f.size not in (1, 2, 4, 8):
-        raise CompileError(f"the kernel's format of this tracepoint gives field {f.name!r} a "
-                           f"size of {f.size} bytes, which is not an integer or pointer size",
-                           loc, "The tracefs format file looks damaged.")
+        event = f"{group}:{name}" if name else group
+        raise KernelFormatError(
+            f"the kernel's format of tracepoint {event} gives field {f.name!r} a size of "
+            f"{f.size} bytes, which is not an integer or pointer size", loc,
+            "The tracefs format file looks damaged.", event=event)
     if f.is_data_loc:
         # __data_loc: a u32 (length << 16 | offset of the data inside the record); the value
         # is the data's address, which str() reads
