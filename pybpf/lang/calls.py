@@ -354,10 +354,10 @@ def f_clear(lw: ProbeLowerer, e: ast.Call) -> TV | None:
 def f_delete(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     m = _map_arg(lw, e)
     info = lw.syms.map(m.name)
+    if lw.syms.final and info.kind in ("hist", "lhist"):
+        raise lw.error(e, "delete() of one histogram key is not supported: clear() it")
     key = lw.map_key(m, info)
     if lw.syms.final:
-        if info.kind in ("hist", "lhist"):
-            raise lw.error(e, "delete() of one histogram key is not supported: clear() it")
         lw.emit(ir.MapDelete(lw.ref(info), key, loc=e.loc))
     return None
 

@@ -201,12 +201,12 @@ class ProbeLowerer:
             delta, dlt = self.expr(value_node)
             if not dlt.is_int:
                 raise self.error(value_node, f"{op} needs an integer, not {dlt}")
-            key = self.map_key(target, info)
             if self.syms.final and info.kind == "value" and info.value is not None \
                     and not info.value.is_int:
                 raise self.error(loc, f"{op} on {info.display}, which holds {info.value}")
             self.syms.use_value(info, info.kind if info.kind != "value" else "value",
                                 dlt if info.kind == "value" else None, loc)
+            key = self.map_key(target, info)
             d = self.convert(delta, dlt, INT64)
             if op == "-=":
                 d = ir.UnOp(S64, "neg", d, loc=loc)
@@ -217,8 +217,9 @@ class ProbeLowerer:
         value, lt = self.expr(value_node)
         if lt.kind == "none":
             raise self.error(value_node, "this expression has no value to store in a map")
-        key = self.map_key(target, info)
+        # the value's kind first: a map that holds hist() has a hidden bucket key part
         self.syms.use_value(info, "value", lt, loc)
+        key = self.map_key(target, info)
         self.map_store(info, key, value, lt, loc)
 
     def map_store(self, info: MapInfo, key: ir.Expr, value: ir.Expr, lt: LT, loc: Loc) -> None:
@@ -266,6 +267,9 @@ class ProbeLowerer:
             self.place_into(tmp, 0, want, value, lt, loc)
             init, self.out = self.out, saved
             return ir.Agg(tmp.type, tmp, init, loc=loc)
+        if len(parts) != len(want.items):  # a histogram's hidden bucket part, used otherwise
+            raise self.error(node, f"type mismatch for {info.display}: it holds "
+                                   f"{info.kind}() values, used here as a plain map")
         t = tuple_ir(want.items)
         tmp = self.temp(t, loc, "key")
         saved, self.out = self.out, []
@@ -512,9 +516,9 @@ class ProbeLowerer:
         info = self.syms.map(e.target.name)
         if info.kind not in ("value", "count", "sum"):
             raise self.error(e, f"{e.op} on {info.display}, which holds {info.kind}() values")
-        key = self.map_key(e.target, info)
         if info.kind == "value":
             self.syms.use_value(info, "value", INT64, loc)
+        key = self.map_key(e.target, info)
         self.emit(ir.MapAdd(self.ref(info), key, ir.Const(S64, delta), loc=loc))
         if not want_value:
             return ir.Const(LIT, 0), INT64
