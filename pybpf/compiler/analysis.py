@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pybpf.compiler import ir
+from pybpf.compiler.irtypes import IntT
 
 VAR_REGS = (9, 8)  # callee-saved registers given to the most used scalar variables
 
@@ -117,3 +118,85 @@ def _stack_bound(body: list[ir.Stmt]) -> set[int]:
             if isinstance(value, ir.Var) and (type(node), name) not in _REGISTER_AWARE:
                 out.add(id(value))
     return out
+
+
+def _counter_compare(cond: ir.Expr) -> tuple[ir.Var, str, int] | None:
+    """`var OP constant` (either way round, through casts): the loop counter pattern."""
+    if not isinstance(cond, ir.Compare):
+        return None
+    flip = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "ne": "ne", "eq": "eq"}
+    left, right, op = cond.left, cond.right, cond.op
+    if isinstance(left, ir.Const):
+        left, right, op = right, left, flip[op]
+    while isinstance(left, ir.Cast):
+        left = left.operand
+    if not (isinstance(left, ir.Load) and isinstance(right, ir.Const)
+            and isinstance(right.value, int)):
+        return None
+    return left.var, op, right.value
+
+
+def _step_of(s: ir.Stmt, var: ir.Var) -> int | None:
+    """k when `s` is var = var + k (or var - k) with a constant k."""
+    value = s.value if isinstance(s, ir.Assign) and s.var is var else None
+    while isinstance(value, ir.Cast):
+        value = value.operand
+    if not (isinstance(value, ir.BinOp) and value.op in ("add", "sub")):
+        return None
+    left, right = value.left, value.right
+    while isinstance(left, ir.Cast):
+        left = left.operand
+    if isinstance(left, ir.Load) and left.var is var and isinstance(right, ir.Const) \
+            and isinstance(right.value, int):
+        return right.value if value.op == "add" else -right.value
+    return None
+
+
+def _touches(node: Any, var: ir.Var) -> bool:
+    """Whether a node other than a plain read refers to `var`."""
+    return not isinstance(node, ir.Load) and any(
+        value is var for value in vars(node).values())
+
+
+def while_trips(before: list[ir.Stmt], loop: ir.Loop) -> int | None:
+    """How many times a `while` loop runs, when that is plain from the code: a counter set to
+    a constant just before the loop, stepped by a constant once per iteration at the top level
+    of the body (no `continue`), and compared with a constant. None when not plain."""
+    if loop.cond is None or not (pattern := _counter_compare(loop.cond)):
+        return None
+    var, op, limit = pattern
+    steps = [k for s in loop.body if (k := _step_of(s, var)) is not None]
+    if len(steps) != 1 or steps[0] == 0:
+        return None
+    step = steps[0]
+    for node in walk(loop.body):
+        if isinstance(node, ir.Continue) or (_touches(node, var) and _step_of(node, var) is None):
+            return None
+    start = None
+    for s in reversed(before):
+        if isinstance(s, ir.Assign) and s.var is var:
+            value = s.value
+            while isinstance(value, ir.Cast):
+                value = value.operand
+            if isinstance(value, ir.Const) and isinstance(value.value, int):
+                start = value.value
+            break
+        if any(_touches(node, var) for node in walk(s)):
+            return None
+    t = var.type
+    if start is None or not isinstance(t, IntT) or max(abs(start), abs(limit)) >= 2**31 \
+            or abs(step) >= 2**31:
+        return None
+    lo, hi = (-(1 << (t.bits - 1)), (1 << (t.bits - 1)) - 1) if t.signed else (0, t.mask)
+    if not (lo <= start <= hi and lo <= limit + step <= hi and lo <= limit - step <= hi):
+        return None  # the counter could wrap before it meets the limit
+    if not loop.cond.signed and min(start, limit) < 0:  # type: ignore[union-attr]
+        return None
+    span = limit - start
+    if op in ("le", "ge"):
+        span += 1 if step > 0 else -1
+    if op == "ne":
+        return span // step if span % step == 0 and span // step >= 0 else None
+    if (op in ("lt", "le") and step < 0) or (op in ("gt", "ge") and step > 0):
+        return None  # counting away from the limit: runs until the hidden bound
+    return max(0, -(-span // step))

@@ -42,9 +42,7 @@ def known_defect(text: str) -> str | None:
     """Defects already found and not fixed yet (each kept as a minimal xfail case in
     test_fuzz_regressions.py): the fuzzer counts them apart and goes on, so that it finds the
     next one. Remove an entry when its fix lands, so that the fuzzer guards the fix."""
-    if "jumps is too complex" in text or "program is too large" in text:
-        return "verifier-loop-budget"
-    return None
+    return None  # none open: the fixed ones stay as regression tests
 
 
 class Counter:

@@ -32,12 +32,7 @@ SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthC
 # Defects already found (each kept as a minimal xfail case in test_fuzz_regressions.py): the
 # fuzzer counts them apart and goes on, so that it finds the next one.
 def known_defect(exc: BaseException) -> str | None:
-    text = f"{type(exc).__name__}: {exc}"
-    if "zip() argument 2 is longer than argument 1" in text:
-        return "lang-map-hist-then-scalar"
-    if "jumps is too complex" in text or "program is too large" in text:
-        return "lang-nested-while-verifier"
-    return None
+    return None  # none open: the fixed ones stay as regression tests
 
 
 class Counter:

@@ -1,11 +1,9 @@
-"""The minimal programs the fuzzers found (each a defect, xfail until fixed; strict, so a fix
-shows up as XPASS and the mark must go). The fuzzers count hits of these apart
-(`known_defect` in test_fuzz_oneliners.py and test_fuzz_compiler.py): remove the matching
-entry there too when a fix lands."""
+"""The minimal programs the fuzzers found, kept as regression tests once fixed. While a defect
+is open its test is a strict xfail (a fix shows up as XPASS and the mark must go) and the
+fuzzers count its hits apart (`known_defect` in test_fuzz_oneliners.py and
+test_fuzz_compiler.py); remove the entry there too when the fix lands."""
 
 from __future__ import annotations
-
-import pytest
 
 from pybpf.compiler.errors import CompileError
 from tests.util import requires_root
@@ -43,14 +41,10 @@ def _module(tmp_path, body: str):
     return ns
 
 
-@pytest.mark.xfail(strict=True, reason="pybpf trace: a map given hist() and then a plain value "
-                                       "raises ValueError (zip) instead of a type-mismatch error")
 def test_lang_hist_map_then_scalar() -> None:
     _oneliner_ok("BEGIN { @x = hist(1); @x = 1; }")
 
 
-@pytest.mark.xfail(strict=True, reason="pybpf trace: nested while loops (100 x 100) compile, "
-                                       "then the verifier rejects them (8193 jumps too complex)")
 def test_lang_nested_while_loops() -> None:
     _oneliner_ok("BEGIN { $i = 0; while ($i < 100) { $j = 0; while ($j < 100) { "
                  "@x[$j] = count(); $j++; } $i++; } }")
