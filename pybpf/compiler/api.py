@@ -44,6 +44,7 @@ def compile_function(pyfunc: Callable[..., Any], context: contexts.Context) -> C
         from pybpf.compiler import fold
 
         fold.run(fn)
+        _count_refused_updates(fn, lw.extra)
         cg = codegen.CodeGen(fn)
         insns = cg.generate()
     except CompileError:
@@ -54,6 +55,28 @@ def compile_function(pyfunc: Callable[..., Any], context: contexts.Context) -> C
                            "This is a bug in pybpf's compiler; please report it with this "
                            "source.") from e
     return Compiled(fn, insns, lw.extra, {k: v.type for k, v in lw.vars.items()})
+
+
+def _count_refused_updates(fn: ir.Function, extra: dict[str, Any]) -> None:
+    """Give every hash map the program inserts into a counter of the inserts it refuses
+    (it is full), in one array of `extra["refused"]`: `refused_updates()` reads them. LRU
+    maps make room instead, arrays hold every index."""
+    from pybpf import maps
+    from pybpf.compiler import analysis
+
+    refs: dict[int, ir.MapRef] = {}
+    for node in analysis.walk(fn.body):
+        if isinstance(node, ir.MapUpdate | ir.MapAdd | ir.MapStoreField) and \
+                node.map.kind == "hash" and not isinstance(
+                    node.map.obj, maps.LRUHash | maps.LRUPerCPUHash):
+            refs.setdefault(id(node.map), node.map)
+    if not refs:
+        return
+    counter = maps.Array(value=8 * len(refs), max_entries=1, name="refused")
+    extra["refused"] = counter
+    extra["refused_maps"] = [ref.name for ref in refs.values()]
+    for k, ref in enumerate(refs.values()):
+        ref.failed = (counter, 8 * k)
 
 
 class CompiledProgram:
@@ -120,6 +143,19 @@ class CompiledProgram:
         lost = self._compiled.extra.get("lost")
         return int(lost.get(0, 0)) if lost is not None and not lost.fd.closed else 0
 
+    def refused_updates(self) -> dict[str, int]:
+        """Inserts into each hash map that the kernel refused because the map was full, by
+        the map's name in the source (only maps with refusals)."""
+        if self._compiled is None:
+            return {}
+        counter = self._compiled.extra.get("refused")
+        if counter is None or counter.fd.closed:
+            return {}
+        raw = counter.get(0)
+        names = self._compiled.extra["refused_maps"]
+        counts = (int.from_bytes(raw[8 * k:8 * k + 8], "little") for k in range(len(names)))
+        return {name: n for name, n in zip(names, counts, strict=True) if n}
+
     def poll(self, timeout_ms: int = -1) -> list[Any]:
         """Records from `submit()`, decoded as the submitted struct type."""
         rb = self.events
@@ -154,7 +190,7 @@ class CompiledProgram:
             self._program.close()
             self._program = None
         if maps and self._compiled is not None:
-            for name in ("events", "stacks", "lost"):
+            for name in ("events", "stacks", "lost", "refused"):
                 m = self._compiled.extra.get(name)
                 if m is not None:
                     m.close()

@@ -42,6 +42,43 @@ _ALU = {"add": asm.add, "sub": asm.sub, "mul": asm.mul, "and": asm.and_, "or": a
 _EXIT = asm.exit().code
 _JA = asm.ja(0).code
 BPF_NOEXIST = 1
+_BPF_JMP, _BPF_JMP32, _BPF_CALL = 0x05, 0x06, 0x80
+
+# What the verifier can follow through loops, which it checks iteration by iteration: at a
+# conditional jump it cannot decide it keeps the jump's target pending and goes on with the
+# fall-through, at most 8192 pending at a time (BPF_COMPLEXITY_LIMIT_JMP_SEQ); and it
+# processes at most 1,000,000 instructions (BPF_COMPLEXITY_LIMIT_INSNS). The estimate takes
+# every conditional jump as undecided except a plain counter's test (`CodeGen.pending_depth`)
+# and, for instructions, the whole body once per iteration, which keeps a margin of about
+# two below the kernel's count.
+LOOP_BRANCH_BUDGET = 8192
+LOOP_INSN_BUDGET = 800_000
+
+
+def _is_cond_jump(insn: asm.Instruction | asm.Label) -> bool:
+    if not isinstance(insn, asm.Instruction):
+        return False
+    cls, op = insn.code & 0x07, insn.code & 0xF0
+    return cls in (_BPF_JMP, _BPF_JMP32) and op not in (0x00, _BPF_CALL, 0x90)
+
+
+def _trips(s: ir.Loop) -> int:
+    span = s.stop - s.start if s.step > 0 else s.start - s.stop
+    return max(0, -(-span // abs(s.step)))
+
+
+@dataclasses.dataclass
+class _LoopCost:
+    """A loop's place in the code and its cost to the verifier over all iterations."""
+
+    start: int  # index in CodeGen.out of its head
+    end: int  # index after its exit label
+    branches: int  # the most jumps left pending at once
+    along: int  # the jumps left pending by the fall-through path through all iterations
+    insns: int
+    loop: ir.Loop
+    trips: int
+    nested: bool
 
 
 @functools.cache
@@ -74,6 +111,9 @@ class CodeGen(PacketCodeGen):
         self.reachable = True
         self.jump_targets: set[str] = set()
         self.var_reg: dict[int, int] = {}  # id(Var) -> register for variables kept in one
+        self.loop_regions: list[_LoopCost] = []  # loops generated so far, inner ones first
+        self.while_trips: dict[int, int] = {}  # id(Loop) -> iterations, where plain
+        self.decided_jumps: set[int] = set()  # indices in out of jumps on a plain counter
 
     # -- plumbing ---------------------------------------------------------------------------
     def _emit(self, insn: asm.Instruction) -> None:
@@ -127,13 +167,18 @@ class CodeGen(PacketCodeGen):
         # falling off the end returns the default
         self.cur_loc = NO_LOC
         self.ret(ir.Const(ir.LIT, self.fn.default_return))
+        self.check_loop_budget()
         from pybpf.compiler import peephole
 
         return asm.resolve(peephole.run(self.out))
 
     # -- statements -------------------------------------------------------------------------
     def block(self, stmts: list[ir.Stmt]) -> None:
-        for s in stmts:
+        for n, s in enumerate(stmts):
+            if isinstance(s, ir.Loop) and s.cond is not None:
+                trips = analysis.while_trips(stmts[:n], s)
+                if trips is not None:
+                    self.while_trips[id(s)] = min(trips, _trips(s))
             self.stmt(s)
 
     def stmt(self, s: ir.Stmt) -> None:
@@ -244,6 +289,24 @@ class CodeGen(PacketCodeGen):
         key = self.key_slot(s.map, s.key)
         value = self.value_slot(s.map.value, s.value)
         self.map_call("bpf_map_update_elem", s.map, key, value, s.flags)
+        if s.flags == 0:  # BPF_ANY fails only when the map cannot take the key
+            self.count_refused(s.map.failed, always=False)
+
+    def count_refused(self, where: tuple[object, int] | None, always: bool) -> None:
+        """Add 1 to a count of refused updates or records (counter map, byte offset): always,
+        or when r0 (the helper's result) is negative. The count lives in a one-element array
+        reached by direct value access, so that counting needs no branch (a loop keeps no
+        more states pending)."""
+        if where is None:
+            return
+        counter, offset = where
+        if always:
+            self.emit(asm.mov(R1, 1))
+        else:
+            self.emit(asm.mov(R1, R0))
+            self.emit(asm.rsh(R1, 63))  # 1 for an error (a negative errno), else 0
+        self.emit(asm.ld_map_value(R2, counter, offset))
+        self.emit(asm.atomic_add("u64", R2, 0, R1))
 
     def s_MapCopy(self, s: ir.MapCopy) -> None:
         assert s.var.slot is not None
@@ -314,7 +377,7 @@ class CodeGen(PacketCodeGen):
         self.map_call("bpf_map_update_elem", s.map, key, vslot, BPF_NOEXIST)
         self.emit(asm.jeq(R0, 0, done))
         self.map_call("bpf_map_lookup_elem", s.map, key)
-        self.emit(asm.jeq(R0, 0, done))
+        self.refused_if_null(s.map, done)
         self.add_into(R0, s.offset, s.vtype, delta, atomic=not s.map.percpu)
         self.place(done)
         self.pool.release(delta)
@@ -329,6 +392,18 @@ class CodeGen(PacketCodeGen):
         self.emit(asm.add(R1, rd))
         self.emit(asm.stx(size, ptr, offset, R1))
 
+    def refused_if_null(self, m: ir.MapRef, done: str) -> None:
+        """After inserting a key and looking it up again: no element means the map refused
+        the key (it is full); count that and go to `done`."""
+        if m.failed is None:
+            self.emit(asm.jeq(R0, 0, done))
+            return
+        present = self.label("present")
+        self.emit(asm.jne(R0, 0, present))
+        self.count_refused(m.failed, always=True)
+        self.emit(asm.ja(done))
+        self.place(present)
+
     def s_MapStoreField(self, s: ir.MapStoreField) -> None:
         key = self.key_slot(s.map, s.key)
         val = self.expr(s.value)
@@ -341,7 +416,7 @@ class CodeGen(PacketCodeGen):
         self.zero(vslot, s.map.value.size)
         self.map_call("bpf_map_update_elem", s.map, key, vslot, BPF_NOEXIST)
         self.map_call("bpf_map_lookup_elem", s.map, key)
-        self.emit(asm.jeq(R0, 0, done))
+        self.refused_if_null(s.map, done)
         self.place(found)
         (rv,) = self.pool.reg(val)
         self.emit(asm.stx(_SIZE[s.type.size], R0, s.offset, rv))
@@ -358,16 +433,9 @@ class CodeGen(PacketCodeGen):
         self.emit(asm.call("bpf_ringbuf_output"))
         if s.result is not None:
             self.var_store(s.result, R0)
-        if s.lost is not None:  # the ring was full: count the event as lost
-            ok = self.label("sent")
-            self.emit(asm.jsge(R0, 0, ok))
-            slot = self.frame.alloc_scratch(4, self.cur_loc, "a map key")
-            self.emit(asm.st("u32", R10, slot, 0))
-            self.map_call("bpf_map_lookup_elem", s.lost, slot)
-            self.emit(asm.jeq(R0, 0, ok))
-            self.emit(asm.mov(R1, 1))
-            self.emit(asm.atomic_add("u64", R0, 0, R1))
-            self.place(ok)
+        # the ring was full: count the record as lost
+        self.count_refused((s.lost.obj, 0) if s.lost is not None else s.map.failed,
+                           always=False)
 
     def s_If(self, s: ir.If) -> None:
         other, end = self.label("else"), self.label("endif")
@@ -388,6 +456,7 @@ class CodeGen(PacketCodeGen):
         if reg is None:
             assert var.slot is not None
             self.emit(asm.stx("u64", R10, var.slot, R0))
+        loop_start = len(self.out)
         self.place(head)
         if reg is None:
             self.emit(asm.ldx("u64", R0, R10, var.slot))
@@ -397,11 +466,16 @@ class CodeGen(PacketCodeGen):
         else:  # a bound beyond an immediate: through a scratch register
             self.load_const(R1, ir.LIT, s.stop)
             self.emit(jump(counter, R1, end))
+        body_start = len(self.out)
         if s.cond is not None:
             self.branch_false(s.cond, end)
+            if id(s) in self.while_trips:  # the verifier knows the counter: no state kept
+                self.decided_jumps.update(i for i in range(body_start, len(self.out))
+                                          if _is_cond_jump(self.out[i]))
         self.loops.append((cont, end))
         self.block(s.body)
         self.loops.pop()
+        body_end = len(self.out)
         self.place(cont)
         if reg is None:
             assert var.slot is not None
@@ -415,6 +489,101 @@ class CodeGen(PacketCodeGen):
             self.emit(asm.stx("u64", R10, var.slot, R0))
         self.emit(asm.ja(head))
         self.place(end)
+        self.loop_cost(s, loop_start, body_start, body_end)
+
+    def pending_depth(self, start: int, end: int, inner: dict[int, _LoopCost]) -> int:
+        """The most jumps the verifier may keep pending at once on a path from out[start]
+        to out[end] (where a path ends, also by leaving the range or by a back edge): at an
+        undecided conditional jump it keeps the target and goes on with the fall-through.
+        Inner loops count with all their iterations."""
+        labels = {x.name: i for i in range(start, end)
+                  if isinstance(x := self.out[i], asm.Label)}
+        depth = [0] * (end - start + 1)
+        for i in range(end - 1, start - 1, -1):
+            x, k = self.out[i], i - start
+            if i in inner:
+                r = inner[i]
+                depth[k] = r.branches + (depth[r.end - start] if r.end < end else 0)
+            elif not isinstance(x, asm.Instruction):
+                depth[k] = depth[k + 1]
+            elif x.code == _EXIT:
+                depth[k] = 0
+            elif x.code == _JA:
+                j = labels.get(x.target or "", -1)
+                depth[k] = depth[j - start] if j > i else 0
+            elif _is_cond_jump(x):
+                j = labels.get(x.target or "", -1)
+                taken = depth[j - start] if j > i else 0
+                if i in self.decided_jumps:
+                    depth[k] = depth[k + 1]
+                else:
+                    depth[k] = max(1 + depth[k + 1], taken)
+            else:
+                depth[k] = depth[k + 1]
+        return depth[0]
+
+    def fall_through_pending(self, start: int, end: int, inner: dict[int, _LoopCost]) -> int:
+        """The jumps left pending along the path that always falls through."""
+        labels = {x.name: i for i in range(start, end)
+                  if isinstance(x := self.out[i], asm.Label)}
+        pending, i = 0, start
+        while i < end:
+            x = self.out[i]
+            if i in inner:
+                pending += inner[i].along
+                i = inner[i].end
+                continue
+            if isinstance(x, asm.Instruction):
+                if x.code == _EXIT:
+                    break
+                if x.code == _JA:
+                    j = labels.get(x.target or "", -1)
+                    if j <= i:
+                        break  # continue, break or the back edge
+                    i = j
+                    continue
+                if _is_cond_jump(x) and i not in self.decided_jumps:
+                    pending += 1
+            i += 1
+        return pending
+
+    def loop_cost(self, s: ir.Loop, start: int, body_start: int, body_end: int) -> None:
+        """Estimate what the verifier walks for this loop, all iterations and inner loops."""
+        inner = {r.start: r for r in self.loop_regions if r.start >= start}
+        self.loop_regions = [r for r in self.loop_regions if r.start < start]
+        # the verifier goes down the fall-through path of every iteration first, keeping
+        # what it passes by; the deepest excursion of one iteration comes on top, once
+        along = self.fall_through_pending(body_start, body_end, inner)
+        deepest = self.pending_depth(body_start, body_end, inner)
+        insns = sum(1 for x in self.out[start:body_end] if isinstance(x, asm.Instruction))
+        insns += sum(r.insns - sum(1 for x in self.out[r.start:r.end]
+                                   if isinstance(x, asm.Instruction)) for r in inner.values())
+        trips = self.while_trips.get(id(s), _trips(s))
+        pending = max(0, trips - 1) * along + (deepest if trips else 0)
+        self.loop_regions.append(_LoopCost(start, len(self.out), pending, trips * along,
+                                           trips * (insns + 4), s, trips, bool(inner)))
+
+    def check_loop_budget(self) -> None:
+        """Reject a program whose loops are more than the verifier can follow."""
+        if not self.loop_regions:
+            return
+        loops = {r.start: r for r in self.loop_regions}
+        pending = self.pending_depth(0, len(self.out), loops)
+        insns = sum(r.insns for r in self.loop_regions)
+        if pending <= LOOP_BRANCH_BUDGET and insns <= LOOP_INSN_BUDGET:
+            return
+        worst = max(self.loop_regions, key=lambda r: (r.branches, r.insns))
+        s = worst.loop
+        what = "while loop" if s.cond is not None else "loop"
+        bound = (f"up to {worst.trips} iterations" if id(s) not in self.while_trips
+                 and s.cond is not None else f"{worst.trips} iterations")
+        raise CompileError(
+            f"this {what} ({bound}{', with the loops inside it' if worst.nested else ''}) is "
+            f"too much for the verifier, which follows every iteration: about {pending} "
+            f"undecided branches and {insns} instructions to check (at most "
+            f"{LOOP_BRANCH_BUDGET} and {LOOP_INSN_BUDGET})", s.loc,
+            "Loop fewer times, move work out of the loop, or spread it over many events "
+            "with a map.")
 
     def s_Break(self, s: ir.Break) -> None:
         self.emit(asm.ja(self.loops[-1][1]))

@@ -45,6 +45,9 @@ class MapRef:
     value: Type
     percpu: bool = False
     kind: str = "hash"  # "hash", "array", "ringbuf", "stack_trace", "perf_event_array", ...
+    # (counter map, byte offset into its one value): updates the map refuses (it is full)
+    # add 1 there, so that none fails silently
+    failed: tuple[Any, int] | None = None
 
 
 # ---------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Compiler:
         self._formats: dict[tuple[str, str], Any] = {}
         self._events: ir.MapRef | None = None
         self._stacks: ir.MapRef | None = None
+        self._refused: Any = None  # the kernel's counts of refused updates and records
         self.probes: list[tuple[pr.Probe, ast.Probe]] = []
         self.compiled: list[CompiledProbe] = []
 
@@ -144,7 +145,7 @@ class Compiler:
                 from e
 
     def create_maps(self) -> None:
-        from pybpf.maps import Hash, RingBuf, StackTrace
+        from pybpf.maps import Array, Hash, RingBuf, StackTrace
 
         for info in self.used_maps():
             ref = info.ref
@@ -153,11 +154,29 @@ class Compiler:
                            name=_map_name(info.name))
         if self._events is not None:
             self._events.obj = RingBuf(1 << 20, name="events")
+        # one counter per map (updates it refused: full) and one for the ring buffer (records
+        # it refused: full), reported when the session ends
+        counted = [i.ref for i in self.used_maps()] + ([self._events] if self._events else [])
+        if counted:
+            self._refused = Array(value=8 * len(counted), max_entries=1, name="refused")
+            for k, ref in enumerate(counted):
+                assert ref is not None
+                ref.failed = (self._refused, 8 * k)
         if self._stacks is not None:
             self._stacks.obj = StackTrace(max_entries=MAX_ENTRIES, name="stacks")
 
     def used_maps(self) -> list[MapInfo]:
         return [i for i in self.syms.maps.values() if i.ref is not None]
+
+    def refused(self) -> tuple[dict[str, int], int]:
+        """What the kernel refused so far: updates per map (by display name; the map was
+        full) and records of the events ring buffer (it was full)."""
+        if self._refused is None or self._refused.fd.closed:
+            return {}, 0
+        raw = self._refused.get(0)
+        counts = [int.from_bytes(raw[k:k + 8], "little") for k in range(0, len(raw), 8)]
+        maps = {i.display: counts[k] for k, i in enumerate(self.used_maps()) if counts[k]}
+        return maps, counts[-1] if self._events is not None else 0
 
     def close(self) -> None:
         for info in self.syms.maps.values():
@@ -166,6 +185,8 @@ class Compiler:
         for r in (self._events, self._stacks):
             if r is not None and r.obj is not None:
                 r.obj.close()
+        if self._refused is not None:
+            self._refused.close()
 
 
 def _map_name(name: str) -> str:

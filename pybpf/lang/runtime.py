@@ -90,6 +90,9 @@ class Session:
         self.fmt = Formatter(comp.names, stacks)
         self.maps = MapPrinter(self.fmt, self.write, as_json)
         self.join_parts: list[str] = []
+        self.lost_seen = 0  # ring buffer records reported lost so far
+        self.full_seen: set[str] = set()  # maps reported full so far
+        self.checked = 0.0
 
     def write(self, text: str) -> None:
         self.out.write(text)
@@ -208,6 +211,7 @@ class Session:
             for link in self.links:
                 link.close()
             self.links.clear()
+            self.drain()  # what the probes sent before they were detached
             self.stopped = False
             self.run_once("END")
             self.finish()
@@ -243,6 +247,7 @@ class Session:
                             break
                 else:
                     time.sleep(0.1)
+                self.check_refused()
                 self.out.flush()
                 if self.child_proc is not None and self.child_proc.poll() is not None:
                     self.drain()
@@ -253,7 +258,35 @@ class Session:
             for s, h in old.items():
                 signal.signal(s, h)
 
+    def check_refused(self, final: bool = False) -> None:
+        """Say what the kernel refused, as it happens (at most once a second) and at the end:
+        records lost because the ring buffer was full (bpftrace's "Lost N events"), and
+        updates of full maps. Nothing is dropped silently."""
+        now = time.monotonic()
+        if not final and now - self.checked < 1.0:
+            return
+        self.checked = now
+        maps, lost = self.comp.refused()
+        if lost > self.lost_seen:
+            n, self.lost_seen = lost - self.lost_seen, lost
+            if self.json:
+                self.write(json.dumps({"type": "lost_events", "data": {"events": n}}) + "\n")
+            else:
+                self.write(f"Lost {n} events\n")
+        from pybpf.lang.compile import MAX_ENTRIES
+
+        for name, n in sorted(maps.items()):
+            if final:
+                print(f"Warning: {n} update{'s' if n != 1 else ''} of {name} failed: the map "
+                      f"is full ({MAX_ENTRIES} entries); its contents below are incomplete",
+                      file=sys.stderr)
+            elif name not in self.full_seen:
+                print(f"Warning: {name} is full ({MAX_ENTRIES} entries): new keys are refused",
+                      file=sys.stderr)
+            self.full_seen.add(name)
+
     def finish(self) -> None:
+        self.check_refused(final=True)
         if not self.json:
             self.write("\n\n")
         for name in sorted(self.comp.syms.maps):

@@ -76,16 +76,28 @@ class Session:
         """Events the programs could not send (their ring buffer was full)."""
         return sum(p.lost_events() for p in self.programs if hasattr(p, "lost_events"))
 
+    def refused_updates(self) -> dict[str, int]:
+        """Inserts the kernel refused, per map name, because the map was full."""
+        out: dict[str, int] = {}
+        for p in self.programs:
+            if hasattr(p, "refused_updates"):
+                for name, n in p.refused_updates().items():
+                    out[name] = out.get(name, 0) + n
+        return out
+
     # -- closing ----------------------------------------------------------------------------
     def close(self) -> None:
         if self.closed:
             return
+        import sys
+
         lost = self.lost_events()
         if lost:  # never silently: the tool's output is missing these
-            import sys
-
             print(f"pybpf: {lost} events were lost: the ring buffer was full (the tool could "
                   "not keep up)", file=sys.stderr)
+        for name, n in sorted(self.refused_updates().items()):
+            print(f"pybpf: {n} update{'s' if n != 1 else ''} of map '{name}' failed: the map "
+                  "was full, so the results miss those keys", file=sys.stderr)
         self.closed = True
         for a in reversed(self.attachments):
             try:
