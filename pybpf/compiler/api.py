@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from pybpf import asm
 from pybpf.compiler import codegen, ir
-from pybpf.compiler.errors import CompileError, InternalCompilerError, Loc
+from pybpf.compiler.errors import CompileError, InternalCompilerError, Loc, VerifierLimitError
 from pybpf.compiler.pyfront import contexts
 from pybpf.compiler.pyfront.lower import Lowerer
 from pybpf.compiler.pyfront.source import source_of
@@ -176,7 +176,7 @@ class CompiledProgram:
                 self._program = Program.load(self.prog_type, self.insns,
                                              name=self.__name__[:15], **self.load_args())
             except VerifierError as e:
-                raise _internal_error(e, self.insns) from None
+                raise _internal_error(e, self.insns, self.compiled.ir) from None
         return self._program
 
     def load_args(self) -> dict[str, Any]:
@@ -241,7 +241,15 @@ class Attachment:
         self.close()
 
 
-def _internal_error(e: Any, insns: list[asm.Instruction]) -> InternalCompilerError:
+# the verifier's complexity limits (kernel/bpf/verifier.c), as its log words them
+_VERIFIER_LIMITS = ("BPF program is too large", "jumps is too complex",
+                    "too many states")
+
+
+def _internal_error(e: Any, insns: list[asm.Instruction],
+                    fn: ir.Function | None = None) -> CompileError:
+    """The compile error for a verifier rejection: a loop the verifier gave up on (at the
+    outermost loop around the instruction it stopped at), else a compiler bug."""
     loc = None
     if e.insn_index is not None:
         slot = 0
@@ -250,7 +258,32 @@ def _internal_error(e: Any, insns: list[asm.Instruction]) -> InternalCompilerErr
                 loc = insn.loc
                 break
             slot += insn.size
+    limit = next((m for m in _VERIFIER_LIMITS if m in e.log), None)
+    if limit is not None:
+        loop = _loop_around(fn, loc) if fn is not None else None
+        reason = next((ln.strip() for ln in reversed(e.log.splitlines()) if limit in ln), limit)
+        return VerifierLimitError(
+            "this loop is too much for the verifier: following every path through every "
+            f"iteration exceeded its limits ({reason})", loop.loc if loop else loc,
+            "Loop fewer times, take fewer branches inside the loop (each undecided if/else "
+            "or conditional expression can double the paths to check), or spread the work "
+            "over many events.")
     return InternalCompilerError(str(e), loc, e.log)
+
+
+def _loop_around(fn: ir.Function, loc: Loc | None) -> ir.Loop | None:
+    """The outermost loop whose code includes source position `loc` (None if none)."""
+    if loc is None or not getattr(loc, "line", 0):
+        return None
+    from pybpf.compiler import analysis
+
+    where = (loc.file, loc.line, loc.col)
+    for node in analysis.walk(fn.body):  # outer loops come first
+        if isinstance(node, ir.Loop) and any(
+                (n.loc.file, n.loc.line, n.loc.col) == where
+                for n in analysis.walk(node.body) if n.loc is not None):
+            return node
+    return None
 
 
 class FunctionProgram(CompiledProgram):
@@ -413,7 +446,7 @@ class TrampolineProgram(CompiledProgram):
                 self._program = load_tracing(self.kind, self.insns, self.function,
                                              name=self.__name__[:15])
             except VerifierError as e:
-                raise _internal_error(e, self.insns) from None
+                raise _internal_error(e, self.insns, self.compiled.ir) from None
         return self._program
 
     def attach_program(self, prog: Any) -> Any:

@@ -53,6 +53,13 @@ class KernelFormatError(CompileError):
         super().__init__(message, loc, hint)
 
 
+class VerifierLimitError(CompileError):
+    """The verifier gave up on a loop: following every path through every iteration took
+    more states or instructions than it allows. The compiler refuses the loops it can tell
+    are too much (codegen.LOOP_BRANCH_BUDGET); the paths that branches inside a loop open
+    up only the verifier counts exactly, so this comes from the load."""
+
+
 class InternalCompilerError(CompileError):
     """The kernel verifier rejected code that the compiler accepted: a compiler bug."""
 

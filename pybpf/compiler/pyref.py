@@ -254,6 +254,8 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
+        if type(node.op) not in _BINOPS:  # in code the compiler drops (a constant condition)
+            return node
         return _call("__bin", ast.Constant(_BINOPS[type(node.op)]), node.left, node.right,
                      like=node)
 
@@ -326,6 +328,8 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         self.generic_visit(node)
+        if type(node.op) not in _BINOPS:  # in code the compiler drops (a constant condition)
+            return node
         op = ast.Constant(_BINOPS[type(node.op)])
         target = node.target
         if isinstance(target, ast.Name):

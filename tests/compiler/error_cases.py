@@ -213,3 +213,33 @@ def err_array_del(a: u32) -> u64:
 @bpf.function
 def err_literal_too_wide(a: u8) -> u64:
     return a + 300  # <-
+
+
+@bpf.function
+def err_maybe_unassigned(a: u32) -> u64:
+    if a > 3:
+        late = a * 2
+    return late + 1  # <-
+
+
+@bpf.function
+def err_assigned_in_while_only(a: u32) -> u64:
+    n = 0
+    while n < a:
+        last = n
+        n += 1
+    return last  # <- while
+
+
+@bpf.function
+def ok_assigned_on_every_path(a: u32) -> u64:
+    if a > 3:
+        v = a
+    else:
+        v = 1
+    for i in range(4):  # a constant, non-empty range runs at least once
+        w = i
+    while True:
+        x = a
+        break
+    return v + w

@@ -39,6 +39,11 @@ CASES = [
     ("err_unbounded_for", ["only `for i in range(N)` loops"], "for x in numbers", "numbers"),
     ("err_range_nonconst", ["range() bounds must be constants"], "for i in range(a)", "a):"),
     ("err_float", ["floating point cannot be compiled"], "return a * 1.5", "1.5"),
+    ("err_maybe_unassigned", ["variable 'late' may be read before it is assigned (it is "
+                              "assigned on line", "UnboundLocalError"], "return late + 1  #",
+     "late"),
+    ("err_assigned_in_while_only", ["variable 'last' may be read before it is assigned"],
+     "return last  # <- while", "last"),
     ("err_list", ["lists cannot be compiled"], "xs = [a, a]", "[a, a]"),
     ("err_dict", ["dicts cannot be compiled"], "d = {1: a}", "{1: a}"),
     ("err_listcomp", ["list comprehensions cannot be compiled"], "xs = [i for i", "[i for"),
@@ -113,5 +118,17 @@ def test_error(name: str, messages: list[str], snippet: str, caret_at: str) -> N
 
 
 def test_errors_cover_every_case() -> None:
-    names = {n for n, v in vars(error_cases).items() if isinstance(v, CompiledProgram)}
+    names = {n for n, v in vars(error_cases).items() if isinstance(v, CompiledProgram)
+             and not n.startswith("ok_")}
     assert names == {c[0] for c in CASES}
+
+
+def test_assigned_on_every_path_compiles_and_agrees() -> None:
+    """The definite-assignment rule accepts both branches of an if, a constant non-empty
+    range and a `while True` left by break; kernel and Python agree."""
+    prog = error_cases.ok_assigned_on_every_path
+    try:
+        for a in (0, 3, 4, 100):
+            assert prog.run(a) == prog.py(a)
+    finally:
+        prog.close()

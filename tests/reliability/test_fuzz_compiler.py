@@ -18,7 +18,7 @@ import zlib
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from pybpf.compiler.errors import CompileError
+from pybpf.compiler.errors import CompileError, VerifierLimitError
 from tests.util import requires_root
 
 pytestmark = requires_root
@@ -30,7 +30,7 @@ from tests.reliability import fuzzmaps  # noqa: E402
 from tests.reliability.python_gen import functions, mutated  # noqa: E402
 
 SCALE = float(os.environ.get("PYBPF_FUZZ_SCALE", "1"))
-LOAD_EVERY = 20
+LOAD_EVERY = int(os.environ.get("PYBPF_FUZZ_LOAD_EVERY", "20"))
 # the same programs every run (CI stays reproducible); PYBPF_FUZZ_RANDOM=1 explores new ones
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck),
                 derandomize=not os.environ.get("PYBPF_FUZZ_RANDOM"))
@@ -51,6 +51,7 @@ class Counter:
     accepted = 0
     rejected = 0
     loaded = 0
+    loop_limit = 0  # refused at load: a loop's paths exceeded the verifier's limits
     ran = 0
     known: dict[str, int] = {}
 
@@ -125,6 +126,10 @@ def snapshot() -> list:
 def load_and_run(fn, kind: str, src: str) -> None:
     try:
         fn.load()
+    except VerifierLimitError as e:  # the paths of a loop, counted by the verifier only
+        assert e.loc.line >= 1 and e.loc.col >= 1, f"no position: {e.render()}\n{src}"
+        Counter.loop_limit += 1
+        return
     except CompileError as e:
         if _known(e.render()):
             return
@@ -174,5 +179,6 @@ def _report():
     yield
     print(f"\ncompiler: {Counter.compiled} compiled ({Counter.python_syntax} more rejected by "
           f"Python's parser), {Counter.accepted} accepted, {Counter.rejected} rejected, "
-          f"{Counter.loaded} loaded, {Counter.ran} run against Python; known defects hit: "
+          f"{Counter.loaded} loaded, {Counter.loop_limit} loops refused at load, "
+          f"{Counter.ran} run against Python; known defects hit: "
           f"{Counter.known}")

@@ -5,6 +5,8 @@ test_fuzz_compiler.py); remove the entry there too when the fix lands."""
 
 from __future__ import annotations
 
+import pytest
+
 from pybpf.compiler.errors import CompileError
 from tests.util import requires_root
 
@@ -152,3 +154,79 @@ def test_py_constant_condition_expression_type(tmp_path) -> None:
         assert f.run(0) == f.py(0)
     finally:
         f.close()
+
+
+def test_py_code_ruled_out_by_a_constant_runs_as_python(tmp_path) -> None:
+    """A branch a constant condition rules out is never compiled; the Python reference run
+    must not trip on it either (it raised KeyError for `@`)."""
+    ns = _module(tmp_path, (
+        "@bpf.function\n"
+        "def f(a: u64) -> u64:\n"
+        "    if 1:\n"
+        "        return a + 1\n"
+        "    else:\n"
+        "        x = a @ a\n"
+        "        x @= a\n"
+        "    return 0\n"))
+    try:
+        assert ns["f"].run(4) == ns["f"].py(4) == 5
+    finally:
+        ns["f"].close()
+
+
+def test_py_maybe_unassigned_variable_is_an_error(tmp_path) -> None:
+    """A local assigned on some paths only: Python raises UnboundLocalError where the
+    compiled program used to read zero; now a positioned CompileError (the fuzzer found it
+    by running kernel and Python side by side)."""
+    ns = _module(tmp_path, (
+        "@bpf.function\n"
+        "def f(p0: u8, p1: s16) -> s32:\n"
+        "    if p0:\n"
+        "        v1 = p1\n"
+        "    return 5 if p1 or (p0 > v1) else v1\n"))
+    try:
+        with pytest.raises(CompileError) as info:
+            ns["f"].load()
+        assert (info.value.loc.line, info.value.loc.col) == (7, 29), info.value.render()
+        assert "may be read before it is assigned" in info.value.message
+    finally:
+        ns["f"].close()
+
+
+def test_py_loop_paths_beyond_the_verifier_are_a_positioned_error(tmp_path) -> None:
+    """Found by loading every accepted program: conditional expressions inside nested loops
+    multiply the paths the verifier follows past its 1,000,000 instructions, which the
+    compiler's estimate does not see. The load names the outer loop, not a compiler bug."""
+    from pybpf.compiler.errors import VerifierLimitError
+
+    ns = _module(tmp_path, (
+        "from tests.reliability.fuzzmaps import counts, pairs, structs, pcpu\n"
+        "LIMIT = 10\n"
+        "MASK = 0xFF\n\n"
+        "@bpf.function\n"
+        "def f(p0: s32, p1: u32) -> u16:\n"
+        "    v0: s8 = pcpu[1]\n"
+        "    v1: u32 = (LIMIT if p0 else MASK)\n"
+        "    v2: s64 = v0\n"
+        "    v0 = structs[p0].a\n"
+        "    v1 -= v2\n"
+        "    w0 = 0\n"
+        "    while w0 < 38:\n"
+        "        w0 += 1\n"
+        "        w1 = 0\n"
+        "        while w1 < 17:\n"
+        "            w1 += 1\n"
+        "            v0 *= u64(structs[p1].b)\n"
+        "            pairs[(max(v1, 18) ^ (v2 if LIMIT == v0 else v1)), (max(v1, 18) ^ "
+        "(v2 if LIMIT == v0 else v1))] += pcpu[(LIMIT * p0)]\n"
+        "        if counts.get(v0, p0) != p1:\n"
+        "            break\n"
+        "    return (p1 if (not (v2)) or (4 >= p1) else (-LIMIT))\n"))
+    try:
+        with pytest.raises(VerifierLimitError) as info:
+            ns["f"].load()
+        assert (info.value.loc.line, info.value.loc.col) == (15, 5), info.value.render()
+        assert "this loop is too much for the verifier" in info.value.message
+        assert "internal" not in info.value.render()
+    finally:
+        ns["f"].close()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pybpf.compiler import ir
 from pybpf.compiler.irtypes import S64, IntT, LitT
+from pybpf.compiler.pyfront import assigned
 from pybpf.compiler.pyfront.exprs import TupleArg
 from pybpf.compiler.pyfront.source import source_of
 
@@ -74,6 +75,7 @@ def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
     result = sub.temp(ret_t, node, "ret")
     sub.inline_result = result
     body.append(ir.Assign(result, ir.Const(ret_t, 0), loc=lw.loc(node)))
+    assigned.check(src.tree, sub.error, lambda n: sub.loc(n).line)
     body += sub.block(src.tree.body)
     lw.temp_count = max(lw.temp_count, sub.temp_count)
     return ir.Inline(ret_t, body, result, sub.inline_token, loc=lw.loc(node))

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from pybpf.compiler import ir
 from pybpf.compiler.errors import CompileError, Loc
 from pybpf.compiler.irtypes import LIT, S64, ArrayT, IntT, LitT, PtrT, StructT, Type, from_spec
+from pybpf.compiler.pyfront import assigned
 from pybpf.compiler.pyfront.contexts import Context
 from pybpf.compiler.pyfront.exprs import ExprLowering
 from pybpf.compiler.pyfront.source import Source
@@ -101,6 +102,7 @@ class Lowerer(ExprLowering):
         if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
             self.error(fdef, "compiled functions take plain positional parameters only")
         names = [a.arg for a in args.args]
+        assigned.check(fdef, self.error, lambda n: self.loc(n).line)
         annotations = [self.annotation_type(a.annotation) if a.annotation else None
                        for a in args.args]
         body: list[ir.Stmt] = []
