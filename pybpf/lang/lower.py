@@ -136,6 +136,8 @@ class ProbeLowerer:
         if lt.kind == "none":
             raise self.error(value_node, "this expression has no value to assign")
         known = self.vars.get(target.name)
+        if known is not None and not self.syms.final:
+            self.comp.var_type(self.probe, target.name, lt)  # widen: "abc", then str(...)
         if known is None:
             want = self.comp.var_type(self.probe, target.name, lt)
             var = ir.Var(target.name, want.ir(), loc)

@@ -5,6 +5,9 @@ test_fuzz_compiler.py); remove the entry there too when the fix lands."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from pybpf.compiler.errors import CompileError
@@ -230,3 +233,16 @@ def test_py_loop_paths_beyond_the_verifier_are_a_positioned_error(tmp_path) -> N
         assert "internal" not in info.value.render()
     finally:
         ns["f"].close()
+
+
+def test_lang_variable_widened_by_a_later_longer_string() -> None:
+    """`$s = "abc"` and later a 64-byte str(): the variable takes the wider type (its slot was
+    sized by the first assignment, and the verifier refused the write past it)."""
+    _oneliner_ok('tracepoint:syscalls:sys_enter_openat { $s = "abc"; '
+                 '$s = str(args.filename); printf("%s\\n", $s); }')
+    res = subprocess.run([sys.executable, "-m", "pybpf.cli", "trace",
+                          'BEGIN { $s = "abc"; printf("%s\\n", $s); $s = "abcdefghijkl"; '
+                          'printf("%s\\n", $s); exit(); }'],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["abc", "abcdefghijkl"], res.stdout
