@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from pybpf.btf.errors import BTFError
 from pybpf.compiler.errors import CompileError
 from pybpf.sys import BPFError
 
@@ -134,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except (BPFError, PermissionError) as e:
         print(f"pybpf: {e}", file=sys.stderr)
+        return 1
+    except BTFError as e:  # PYBPF_BTF or /sys/kernel/btf/vmlinux missing or damaged
+        print(f"pybpf: cannot use the kernel's BTF: {str(e).splitlines()[0]}", file=sys.stderr)
         return 1
     except CompileError as e:  # a program of the user's (or a tool's) that does not compile
         print(e, file=sys.stderr)

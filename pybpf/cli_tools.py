@@ -24,6 +24,7 @@ def _first_line(e: BaseException) -> str:
 
 def _guarded(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
     def call(args: argparse.Namespace) -> int:
+        from pybpf.btf.errors import BTFError
         from pybpf.compiler.errors import CompileError, KernelFormatError
         from pybpf.sys import BPFError
 
@@ -45,6 +46,10 @@ def _guarded(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[..
             return 1
         except (BPFError, PermissionError) as e:
             print(f"pybpf {name}: {_first_line(e)}", file=sys.stderr)
+            return 1
+        except BTFError as e:  # PYBPF_BTF or /sys/kernel/btf/vmlinux missing or damaged
+            print(f"pybpf {name}: cannot use the kernel's BTF: {_first_line(e)}",
+                  file=sys.stderr)
             return 1
         except BrokenPipeError:
             return 0

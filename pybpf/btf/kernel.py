@@ -17,17 +17,23 @@ _modules: dict[str, BTF] = {}
 
 
 def kernel_btf() -> BTF:
-    """The kernel's own BTF (``/sys/kernel/btf/vmlinux``), loaded once per process."""
+    """The kernel's own BTF (``/sys/kernel/btf/vmlinux``, or the file that the environment
+    variable ``PYBPF_BTF`` names, as bpftrace's BPFTRACE_BTF does: for a kernel without BTF
+    in sysfs), loaded once per process."""
     global _vmlinux
     if _vmlinux is None:
         with _lock:
             if _vmlinux is None:
-                if not os.path.exists(VMLINUX):
+                path = os.environ.get("PYBPF_BTF") or VMLINUX
+                if not os.path.exists(path):
                     raise BTFError(
-                        f"{VMLINUX} does not exist: this kernel was built without BTF "
+                        f"{path} does not exist: this kernel was built without BTF "
                         "(CONFIG_DEBUG_INFO_BTF) or sysfs is not mounted"
-                    )
-                _vmlinux = BTF.load(VMLINUX)
+                        if path == VMLINUX else f"{path} (PYBPF_BTF) does not exist")
+                try:
+                    _vmlinux = BTF.load(path)
+                except BTFError as e:
+                    raise BTFError(f"{path}: {e}") from None
     return _vmlinux
 
 

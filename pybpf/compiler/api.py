@@ -349,12 +349,14 @@ class RawTracepointProgram(CompiledProgram):
         self.tp = name
 
     def context(self) -> contexts.Context:
-        from pybpf.btf import BTFError, kernel_btf
+        from pybpf.btf import kernel_btf
+        from pybpf.btf.errors import BTFNotFoundError
         from pybpf.btf.rawtp import raw_tracepoint_args
 
+        btf = kernel_btf()  # an unreadable BTF is reported as such (BTFError), not as unknown
         try:
-            args = raw_tracepoint_args(kernel_btf(), self.tp)
-        except (BTFError, KeyError) as e:
+            args = raw_tracepoint_args(btf, self.tp)
+        except (BTFNotFoundError, KeyError) as e:
             raise CompileError(f"unknown raw tracepoint {self.tp!r}: {str(e).splitlines()[0]}",
                                source_of(self.pyfunc).def_loc()) from None
         return contexts.RawTracepoint(name=self.tp, args=list(args))
@@ -411,11 +413,13 @@ class ProbeProgram(CompiledProgram):
 def _kernel_proto(name: str, pyfunc: Callable[..., Any], required: bool = True) -> Any:
     """The BTF prototype of kernel function `name` (None when the kernel has no BTF for it
     and it is not required)."""
-    from pybpf.btf import BTFError, kernel_btf
+    from pybpf.btf import kernel_btf
+    from pybpf.btf.errors import BTFNotFoundError
 
+    btf = kernel_btf()  # an unreadable BTF is reported as such (BTFError), not as unknown
     try:
-        return kernel_btf().func(name).proto
-    except (BTFError, KeyError, OSError) as e:
+        return btf.func(name).proto
+    except (BTFNotFoundError, KeyError) as e:
         if not required:
             return None
         raise CompileError(f"unknown kernel function {name!r}: {str(e).splitlines()[0]}",

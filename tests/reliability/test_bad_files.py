@@ -6,7 +6,6 @@ a Python traceback."""
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import signal
 import subprocess
@@ -190,8 +189,30 @@ def test_bad_tracefs_format_python_compiler(tmp_path, variant: str) -> None:
     assert "internal" not in res.stdout, res.stdout
 
 
-def test_damaged_btf_file_via_environment(tmp_path) -> None:
-    """Only when pybpf offers a BTF path override (else nothing to test)."""
-    if not any("PYBPF_BTF" in open(os.path.join(d, f), errors="ignore").read()
-               for d, _, fs in os.walk(ROOT / "pybpf" / "btf") for f in fs if f.endswith(".py")):
-        pytest.skip("pybpf has no BTF path override (PYBPF_BTF...) to point at a damaged file")
+@pytest.mark.parametrize("damage", ["truncated", "bad-magic", "missing"])
+@pytest.mark.parametrize("argv", [["runqlat", "1", "1"], ["tcpstates"]], ids=["runqlat", "tcpstates"])
+def test_damaged_btf_file_via_environment(tmp_path, damage: str, argv: list[str]) -> None:
+    """PYBPF_BTF names the kernel BTF to use (as bpftrace's BPFTRACE_BTF): a damaged or
+    missing file ends a tool that needs BTF with one line naming the file, status 1."""
+    with open("/sys/kernel/btf/vmlinux", "rb") as f:
+        real = f.read()
+    path = tmp_path / "vmlinux.btf"
+    if damage == "truncated":
+        path.write_bytes(real[:len(real) // 2])
+    elif damage == "bad-magic":
+        path.write_bytes(b"\x00\x00" + real[2:])
+    env = dict(child_env(), PYBPF_BTF=str(path))
+    res = subprocess.run([sys.executable, "-m", "pybpf.cli", *argv], capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=60)
+    assert res.returncode == 1, (res.returncode, res.stderr)
+    err = res.stderr.strip()
+    assert no_traceback(err) and len(err.splitlines()) == 1, err
+    assert f"pybpf {argv[0]}: cannot use the kernel's BTF: {path}" in err, err
+
+
+def test_btf_file_via_environment_is_used() -> None:
+    """The control: PYBPF_BTF naming the real file works like the default."""
+    env = dict(child_env(), PYBPF_BTF="/sys/kernel/btf/vmlinux")
+    res = subprocess.run([sys.executable, "-m", "pybpf.cli", "runqlat", "1", "1"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert res.returncode == 0 and "usecs" in res.stdout, res.stdout + res.stderr
