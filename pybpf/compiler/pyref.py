@@ -185,7 +185,7 @@ class _MapStruct:
             value = m.value_codec.unpack(bytes(m.value_codec.size))
         f = self._view.value_t.field(name)
         setattr(value, name, f.type.wrap(int(v)) if isinstance(f.type, IntT) else _plain(v))
-        m[self._key] = value
+        self._view.store(self._key, value)
 
 
 class MapView:
@@ -197,6 +197,7 @@ class MapView:
 
         self.m = m
         self.submitted: list[Any] = []
+        self.refused = 0
         self.value_t = from_spec(m.value_codec) if m.value_codec.size else U64
         self.percpu = isinstance(m, maps.PerCPUHash | maps.PerCPUArray | maps.LRUPerCPUHash)
 
@@ -232,7 +233,17 @@ class MapView:
         if self.percpu:
             old = self.m.get(key) or [0] * _ncpu()
             v = [v, *old[1:]]
-        self.m[key] = v
+        self.store(key, v)
+
+    def store(self, key: Any, value: Any) -> None:
+        """Write as the kernel does from a program: a full map refuses a new key (the
+        compiled code counts the refusal, `refused_updates()`), no exception."""
+        from pybpf.sys import MapFullError
+
+        try:
+            self.m[key] = value
+        except MapFullError:
+            self.refused += 1
 
     def __delitem__(self, k: Any) -> None:
         self.m.pop(self._key(k), None)

@@ -246,3 +246,51 @@ def test_lang_variable_widened_by_a_later_longer_string() -> None:
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["abc", "abcdefghijkl"], res.stdout
+
+
+def test_py_signed_division_by_a_runtime_conditional(tmp_path) -> None:
+    """A conditional of two constants known only at run time was left untyped and 2**64 - 1
+    divided by it as a signed -1 (kernel 2**64 - 1, Python 2**31 - 1). The conditional is now
+    an s64 (u64 if a side needs it) and a constant past a signed divisor's range is an
+    error, as for any other type it does not fit."""
+    ns = _module(tmp_path, (
+        "@bpf.function\n"
+        "def f(p0: u32) -> u64:\n"
+        "    v2: u16 = 7\n"
+        "    return (18446744073709551615 % (256 if v2 != v2 else 2147483648))\n\n"
+        "@bpf.function\n"
+        "def g(p0: u32) -> u64:\n"
+        "    return (256 if p0 else 2147483648) + (1 if p0 else 18446744073709551615) % 7\n"))
+    try:
+        with pytest.raises(CompileError) as info:
+            ns["f"].load()
+        assert "does not fit in s64" in info.value.message, info.value.render()
+        assert (info.value.loc.line, info.value.loc.col) == (6, 13), info.value.render()
+        for a in (0, 1):
+            assert ns["g"].run(a) == ns["g"].py(a)
+    finally:
+        ns["f"].close()
+        ns["g"].close()
+
+
+def test_py_reference_run_of_a_full_map(tmp_path) -> None:
+    """The Python reference run raised MapFullError where the kernel refuses the insert
+    (and counts it); both now leave the map with its first keys."""
+    ns = _module(tmp_path, (
+        "small = maps.PerCPUHash(key=u32, value=u64, max_entries=4)\n\n"
+        "@bpf.function\n"
+        "def f(n: u32) -> u64:\n"
+        "    for i in range(8):\n"
+        "        if i < n:\n"
+        "            small[i] += 1\n"
+        "    return 0\n"))
+    try:
+        assert ns["f"].run(8) == 0
+        kernel = sorted((k, sum(v)) for k, v in ns["small"].items())
+        ns["small"].clear()
+        assert ns["f"].py(8) == 0
+        python = sorted((k, sum(v)) for k, v in ns["small"].items())
+        assert kernel == python == [(0, 1), (1, 1), (2, 1), (3, 1)]
+    finally:
+        ns["f"].close()
+        ns["small"].close()

@@ -9,6 +9,7 @@ from pybpf.compiler import ir
 from pybpf.compiler.irtypes import (
     INTS,
     LIT,
+    S64,
     U64,
     ArrayT,
     FieldT,
@@ -196,10 +197,13 @@ class ExprLowering:
             if not isinstance(side.type, IntT):
                 self.error(node, f"cannot compute with a {side.type} value")
         t = common(a.type, b.type)  # type: ignore[arg-type]
-        for side in (a, b):  # an untyped constant must fit the type it is given
+        # an untyped constant must fit the type it is given: its bits (sums and masks wrap
+        # alike either way), and for a signed division its range (2**64 - 1 is not -1 there)
+        ranged = t.signed and op in ("div", "mod") if isinstance(t, IntT) else False
+        for side in (a, b):
             if isinstance(side, ir.Const) and isinstance(side.type, LitT) and \
                     not isinstance(t, LitT) and op not in ("shl", "shr") and \
-                    side.value > t.mask:
+                    side.value > (t.mask >> 1 if ranged else t.mask):
                 self.error(node, f"the constant {side.value} does not fit in {t}, the type of "
                                  "the other operand",
                            f"Widen the other operand first, e.g. u64(x) {_OPSYM.get(op, op)} "
@@ -293,6 +297,10 @@ class ExprLowering:
         if not isinstance(a.type, IntT) or not isinstance(b.type, IntT):
             self.error(node, "conditional expressions must give integers")
         t = common(a.type, b.type)
+        if isinstance(t, LitT) and not isinstance(cond, ir.Const):
+            # a value known only at run time has a machine type: s64 unless a side needs u64
+            big = any(isinstance(x, ir.Const) and x.value > S64.mask >> 1 for x in (a, b))
+            t = U64 if big else S64
         # the type of every conditional expression by place, for the Python reference run
         loc = self.loc(node)
         self.extra.setdefault("cond_types", {})[(loc.file, loc.line, loc.col)] = t
