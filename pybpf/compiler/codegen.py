@@ -188,7 +188,10 @@ class CodeGen(PacketCodeGen):
             method = getattr(self, "s_" + type(s).__name__)
             method(s)
         assert self.pool.live == live, f"temporaries leaked by {s}"
-        self.frame.release(mark)
+        # a statement inside an expression (an aggregate's initialiser, an inlined body) may
+        # have spilled the enclosing expression's temporaries: their slots stay taken
+        spilled = [-t.slot - self.frame.fixed for t in live if t.slot is not None]
+        self.frame.release(max([mark, *spilled]))
 
     def s_Assign(self, s: ir.Assign) -> None:
         var = s.var

@@ -294,3 +294,44 @@ def test_py_reference_run_of_a_full_map(tmp_path) -> None:
     finally:
         ns["f"].close()
         ns["small"].close()
+
+
+def test_py_negated_constant_beyond_64_bits(tmp_path) -> None:
+    """`-18446744073709551615` was folded exactly by the compiler (a comparison true) and
+    wrapped by the Python reference (false): it does not fit in 64 bits, like the same
+    literal written without the minus."""
+    ns = _module(tmp_path, (
+        "@bpf.function\n"
+        "def f(p0: u32) -> u64:\n"
+        "    if (-18446744073709551615) < (~8):\n"
+        "        return 1\n"
+        "    return 2\n"))
+    try:
+        with pytest.raises(CompileError) as info:
+            ns["f"].load()
+        assert info.value.message == "-18446744073709551615 does not fit in 64 bits"
+        assert (info.value.loc.line, info.value.loc.col) == (5, 9), info.value.render()
+    finally:
+        ns["f"].close()
+
+
+def test_py_spill_slot_kept_across_a_key_built_inside_the_expression(tmp_path) -> None:
+    """`v0 ^= (p1 + pairs[p1, 256])`: building the tuple key (statements inside the
+    expression) spilled v0 and then gave its stack slot away again when the key was done,
+    so p1 overwrote it (kernel 0, Python -1)."""
+    ns = _module(tmp_path, (
+        "from tests.reliability.fuzzmaps import pairs\n"
+        "MASK = 0xFF\n\n"
+        "@bpf.function\n"
+        "def g(p0: s32, p1: u16, p2: u8, p3: u16) -> s64:\n"
+        "    v0: s8 = p0\n"
+        "    for i0 in range(2, 9):\n"
+        "        v0 ^= ((MASK | p0) * p1)\n"
+        "    v0 ^= (p1 + pairs[p1, 256])\n"
+        "    return v0\n"))
+    try:
+        for args in ((1, 1, 1, 1), (5, 3, 0, 0), (-7, 65535, 1, 2)):
+            assert ns["g"].run(*args) == ns["g"].py(*args), args
+        assert ns["g"].run(1, 1, 1, 1) == -1
+    finally:
+        ns["g"].close()

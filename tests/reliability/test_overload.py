@@ -85,6 +85,7 @@ def test_ringbuf_flood_received_plus_lost_equals_produced(no_leaks) -> None:
     assert produced >= FLOOD, produced
     assert lost > 0, "the ring never overflowed: the test did not overload it"
     assert received + lost == produced, (received, lost, produced)
+    print(f"\nring buffer flood: produced {produced}, received {received}, lost {lost}")
 
 
 PERF_PROG = """
@@ -173,6 +174,7 @@ def test_perf_buffer_flood_kernel_lost_records(no_leaks) -> None:
     assert lost > 0, "the perf buffer never overflowed: the test did not overload it"
     assert lost == failed, (lost, failed)
     assert received + lost == produced, (received, lost, produced)
+    print(f"\nperf buffer flood: produced {produced}, received {received}, lost {lost}")
 
 
 def test_full_map_update_from_python_is_an_error(no_leaks) -> None:
@@ -299,6 +301,7 @@ def test_trace_reports_lost_events() -> None:
                    for name in ("produced", "ticks"))  # the ticks' records share the ring
     assert printed < 200000, "nothing was lost: the test did not overload pybpf trace"
     assert lost > 0 and printed + ticks + lost == produced, (printed, ticks, lost, produced)
+    print(f"\npybpf trace flood: produced {produced}, printed {printed + ticks}, lost {lost}")
 
 
 def test_trace_reports_full_map() -> None:

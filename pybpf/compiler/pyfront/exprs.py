@@ -229,6 +229,8 @@ class ExprLowering:
             return e
         if isinstance(e, ir.Const):
             v = -e.value if isinstance(node.op, ast.USub) else ~e.value
+            if isinstance(e.type, LitT) and not -2**63 <= v < 2**64:
+                self.error(node, f"{v} does not fit in 64 bits")
             return ir.Const(e.type, v if isinstance(e.type, LitT) else e.type.wrap(v), loc=loc)
         return ir.UnOp(e.type, "neg" if isinstance(node.op, ast.USub) else "invert", e, loc=loc)
 
