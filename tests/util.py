@@ -24,3 +24,26 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _hdr, _data = _Hdr(0x20080522, 0), (_Data * 2)()
 assert _libc.capset(ctypes.byref(_hdr), _data) == 0, ctypes.get_errno()
 """
+
+
+def oneliner_outcome(src: str) -> str:
+    """Compile a one-liner and load every probe: "loaded", or the text of the positioned,
+    non-internal CompileError that refused it. A load failure (a verifier rejection of an
+    accepted program) propagates and fails the caller."""
+    from pybpf.compiler.errors import CompileError
+    from pybpf.lang import runtime
+    from pybpf.lang.compile import Compiler
+
+    comp = Compiler(src, "stdin", [])
+    try:
+        try:
+            comp.compile()
+        except CompileError as e:
+            assert e.loc.line >= 1 and e.loc.col >= 1, e.render()
+            assert "internal compiler error" not in e.message, e.render()
+            return e.render()
+        for cp in comp.compiled:
+            runtime.load(cp).close()
+        return "loaded"
+    finally:
+        comp.close()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pybpf.compiler import analysis, ir
 from pybpf.compiler.errors import CompileError
 from pybpf.compiler.irtypes import S64, U8
-from tests.util import requires_root
+from tests.util import oneliner_outcome, requires_root
 
 pytestmark = requires_root
 
@@ -23,21 +23,9 @@ NESTED = ("BEGIN {{ $i = 0; while ($i < {outer}) {{ $j = 0; while ($j < {inner})
 
 def _oneliner(src: str) -> str:
     """"loaded", or the CompileError's text; a verifier rejection fails the test."""
-    from pybpf.lang import runtime
-    from pybpf.lang.compile import Compiler
-
-    comp = Compiler(src, "stdin", [])
-    try:
-        try:
-            comp.compile()
-        except CompileError as e:
-            assert e.loc.line == 1 and e.loc.col >= 1, e.render()
-            return e.render()
-        for cp in comp.compiled:
-            runtime.load(cp).close()
-        return "loaded"
-    finally:
-        comp.close()
+    res = oneliner_outcome(src)
+    assert res == "loaded" or res.startswith("stdin:1:"), res
+    return res
 
 
 @pytest.mark.parametrize(("outer", "inner", "fits"), [

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from pybpf.compiler.errors import CompileError
-from tests.util import requires_root
+from tests.util import oneliner_outcome, requires_root
 
 pytestmark = requires_root
 
@@ -21,20 +21,7 @@ HEADER = ("from pybpf import bpf, u8, u16, u32, u64, s8, s16, s32, s64, pid, uid
 
 def _oneliner_ok(src: str) -> None:
     """Compiles and loads, or is rejected with a positioned, non-internal CompileError."""
-    from pybpf.lang import runtime
-    from pybpf.lang.compile import Compiler
-
-    comp = Compiler(src, "stdin", [])
-    try:
-        try:
-            comp.compile()
-        except CompileError as e:
-            assert e.loc.line >= 1 and "internal compiler error" not in e.message, e.render()
-            return
-        for cp in comp.compiled:
-            runtime.load(cp).close()  # a verifier rejection raises LangError (internal)
-    finally:
-        comp.close()
+    oneliner_outcome(src)
 
 
 def _module(tmp_path, body: str):
@@ -44,6 +31,18 @@ def _module(tmp_path, body: str):
     ns: dict = {"__name__": "m"}
     exec(compile(src, str(path), "exec"), ns)
     return ns
+
+
+def _refused(fn, line: int, col: int, text: str, kind: type = CompileError) -> None:
+    """Loading `fn` fails with a `kind` error at line:col whose message holds `text`."""
+    try:
+        with pytest.raises(kind) as info:
+            fn.load()
+        err = info.value
+        assert (err.loc.line, err.loc.col) == (line, col), err.render()
+        assert text in err.message and "internal" not in err.render(), err.render()
+    finally:
+        fn.close()
 
 
 def test_lang_hist_map_then_scalar() -> None:
@@ -187,13 +186,7 @@ def test_py_maybe_unassigned_variable_is_an_error(tmp_path) -> None:
         "    if p0:\n"
         "        v1 = p1\n"
         "    return 5 if p1 or (p0 > v1) else v1\n"))
-    try:
-        with pytest.raises(CompileError) as info:
-            ns["f"].load()
-        assert (info.value.loc.line, info.value.loc.col) == (7, 29), info.value.render()
-        assert "may be read before it is assigned" in info.value.message
-    finally:
-        ns["f"].close()
+    _refused(ns["f"], 7, 29, "variable 'v1' may be read before it is assigned")
 
 
 def test_py_loop_paths_beyond_the_verifier_are_a_positioned_error(tmp_path) -> None:
@@ -225,14 +218,7 @@ def test_py_loop_paths_beyond_the_verifier_are_a_positioned_error(tmp_path) -> N
         "        if counts.get(v0, p0) != p1:\n"
         "            break\n"
         "    return (p1 if (not (v2)) or (4 >= p1) else (-LIMIT))\n"))
-    try:
-        with pytest.raises(VerifierLimitError) as info:
-            ns["f"].load()
-        assert (info.value.loc.line, info.value.loc.col) == (15, 5), info.value.render()
-        assert "this loop is too much for the verifier" in info.value.message
-        assert "internal" not in info.value.render()
-    finally:
-        ns["f"].close()
+    _refused(ns["f"], 15, 5, "this loop is too much for the verifier", VerifierLimitError)
 
 
 def test_lang_variable_widened_by_a_later_longer_string() -> None:
@@ -306,13 +292,7 @@ def test_py_negated_constant_beyond_64_bits(tmp_path) -> None:
         "    if (-18446744073709551615) < (~8):\n"
         "        return 1\n"
         "    return 2\n"))
-    try:
-        with pytest.raises(CompileError) as info:
-            ns["f"].load()
-        assert info.value.message == "-18446744073709551615 does not fit in 64 bits"
-        assert (info.value.loc.line, info.value.loc.col) == (5, 9), info.value.render()
-    finally:
-        ns["f"].close()
+    _refused(ns["f"], 5, 9, "-18446744073709551615 does not fit in 64 bits")
 
 
 def test_py_spill_slot_kept_across_a_key_built_inside_the_expression(tmp_path) -> None:
