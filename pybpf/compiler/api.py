@@ -185,10 +185,14 @@ class CompiledProgram:
     def close(self, maps: bool = False) -> None:
         """Unload the program. With maps=True also close the maps the compiler created for it
         (the ring buffer of submit(), the stack map of kstack()); they are created anew when
-        the program is compiled again."""
+        the program is compiled again. The compiler's own counters (refused inserts) go with
+        the program when it has no such maps to read after it ends."""
         if self._program is not None:
             self._program.close()
             self._program = None
+        if self._compiled is not None and not maps and not any(
+                self._compiled.extra.get(name) is not None for name in ("events", "stacks")):
+            maps = True  # nothing of it is left to read: recompiled (~1 ms) if loaded again
         if maps and self._compiled is not None:
             for name in ("events", "stacks", "lost", "refused"):
                 m = self._compiled.extra.get(name)
@@ -197,11 +201,10 @@ class CompiledProgram:
             self._compiled = None
 
     def attach(self) -> Attachment:
-        prog = self.load()
         try:
-            return Attachment(self, self.attach_program(prog))
+            return Attachment(self, self.attach_program(self.load()))
         except BaseException:
-            self.close()  # nothing stays loaded when attaching fails
+            self.close()  # nothing stays (nor its counters) when loading or attaching fails
             raise
 
     def attach_program(self, prog: Any) -> Any:
@@ -474,8 +477,8 @@ class PacketProgram(CompiledProgram):
         if target is None:
             raise TypeError(f"{self.__name__}.attach() needs an interface (xdp, tc) or a "
                             "socket (socket_filter)")
-        prog = self.load()
         try:
+            prog = self.load()
             if self.prog_type == "xdp":
                 link = attach.xdp(prog, target, **options)
             elif self.prog_type == "sched_cls":
@@ -483,7 +486,7 @@ class PacketProgram(CompiledProgram):
             else:
                 link = attach.socket_filter(prog, target)
         except BaseException:
-            self.close()  # nothing stays loaded when attaching fails
+            self.close()  # nothing stays (nor its counters) when loading or attaching fails
             raise
         return Attachment(self, link)
 
