@@ -27,6 +27,7 @@ from pybpf.compiler.codegen_packets import PacketCodeGen
 from pybpf.compiler.errors import NO_LOC, CompileError, Loc
 from pybpf.compiler.frame import Frame, Pool, Temp, access_width, round8
 from pybpf.compiler.irtypes import ArrayT, IntT, LitT, PtrT, Type
+from pybpf.compiler.loopcost import LoopBudget
 
 _SIZE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 _JUMP = {  # (op, signed) -> jump builder taking the branch when the comparison holds
@@ -42,45 +43,6 @@ _ALU = {"add": asm.add, "sub": asm.sub, "mul": asm.mul, "and": asm.and_, "or": a
 _EXIT = asm.exit().code
 _JA = asm.ja(0).code
 BPF_NOEXIST = 1
-_BPF_JMP, _BPF_JMP32, _BPF_CALL = 0x05, 0x06, 0x80
-
-# What the verifier can follow through loops, which it checks iteration by iteration: at a
-# conditional jump it cannot decide it keeps the jump's target pending and goes on with the
-# fall-through, at most 8192 pending at a time (BPF_COMPLEXITY_LIMIT_JMP_SEQ); and it
-# processes at most 1,000,000 instructions (BPF_COMPLEXITY_LIMIT_INSNS). The estimate takes
-# every conditional jump as undecided except a plain counter's test (`CodeGen.pending_depth`)
-# and, for instructions, the whole body once per iteration, which keeps a margin of about
-# two below the kernel's count.
-LOOP_BRANCH_BUDGET = 8192
-LOOP_INSN_BUDGET = 800_000
-
-
-def _is_cond_jump(insn: asm.Instruction | asm.Label) -> bool:
-    if not isinstance(insn, asm.Instruction):
-        return False
-    cls, op = insn.code & 0x07, insn.code & 0xF0
-    return cls in (_BPF_JMP, _BPF_JMP32) and op not in (0x00, _BPF_CALL, 0x90)
-
-
-def _trips(s: ir.Loop) -> int:
-    span = s.stop - s.start if s.step > 0 else s.start - s.stop
-    return max(0, -(-span // abs(s.step)))
-
-
-@dataclasses.dataclass
-class _LoopCost:
-    """A loop's place in the code and its cost to the verifier over all iterations."""
-
-    start: int  # index in CodeGen.out of its head
-    end: int  # index after its exit label
-    branches: int  # the most jumps left pending at once
-    along: int  # the jumps left pending by the fall-through path through all iterations
-    insns: int
-    loop: ir.Loop
-    trips: int
-    nested: bool
-
-
 @functools.cache
 def has_cpu_v4() -> bool:
     """Whether the kernel accepts the v4 ISA (sdiv/smod): probed once."""
@@ -111,9 +73,7 @@ class CodeGen(PacketCodeGen):
         self.reachable = True
         self.jump_targets: set[str] = set()
         self.var_reg: dict[int, int] = {}  # id(Var) -> register for variables kept in one
-        self.loop_regions: list[_LoopCost] = []  # loops generated so far, inner ones first
-        self.while_trips: dict[int, int] = {}  # id(Loop) -> iterations, where plain
-        self.decided_jumps: set[int] = set()  # indices in out of jumps on a plain counter
+        self.budget = LoopBudget(self.out)  # what the verifier will walk through loops
 
     # -- plumbing ---------------------------------------------------------------------------
     def _emit(self, insn: asm.Instruction) -> None:
@@ -167,7 +127,7 @@ class CodeGen(PacketCodeGen):
         # falling off the end returns the default
         self.cur_loc = NO_LOC
         self.ret(ir.Const(ir.LIT, self.fn.default_return))
-        self.check_loop_budget()
+        self.budget.check()
         from pybpf.compiler import peephole
 
         return asm.resolve(peephole.run(self.out))
@@ -178,7 +138,7 @@ class CodeGen(PacketCodeGen):
             if isinstance(s, ir.Loop) and s.cond is not None:
                 trips = analysis.while_trips(stmts[:n], s)
                 if trips is not None:
-                    self.while_trips[id(s)] = min(trips, _trips(s))
+                    self.budget.plain_counter(s, trips)
             self.stmt(s)
 
     def stmt(self, s: ir.Stmt) -> None:
@@ -472,9 +432,7 @@ class CodeGen(PacketCodeGen):
         body_start = len(self.out)
         if s.cond is not None:
             self.branch_false(s.cond, end)
-            if id(s) in self.while_trips:  # the verifier knows the counter: no state kept
-                self.decided_jumps.update(i for i in range(body_start, len(self.out))
-                                          if _is_cond_jump(self.out[i]))
+            self.budget.counter_test(s, body_start)
         self.loops.append((cont, end))
         self.block(s.body)
         self.loops.pop()
@@ -492,101 +450,7 @@ class CodeGen(PacketCodeGen):
             self.emit(asm.stx("u64", R10, var.slot, R0))
         self.emit(asm.ja(head))
         self.place(end)
-        self.loop_cost(s, loop_start, body_start, body_end)
-
-    def pending_depth(self, start: int, end: int, inner: dict[int, _LoopCost]) -> int:
-        """The most jumps the verifier may keep pending at once on a path from out[start]
-        to out[end] (where a path ends, also by leaving the range or by a back edge): at an
-        undecided conditional jump it keeps the target and goes on with the fall-through.
-        Inner loops count with all their iterations."""
-        labels = {x.name: i for i in range(start, end)
-                  if isinstance(x := self.out[i], asm.Label)}
-        depth = [0] * (end - start + 1)
-        for i in range(end - 1, start - 1, -1):
-            x, k = self.out[i], i - start
-            if i in inner:
-                r = inner[i]
-                depth[k] = r.branches + (depth[r.end - start] if r.end < end else 0)
-            elif not isinstance(x, asm.Instruction):
-                depth[k] = depth[k + 1]
-            elif x.code == _EXIT:
-                depth[k] = 0
-            elif x.code == _JA:
-                j = labels.get(x.target or "", -1)
-                depth[k] = depth[j - start] if j > i else 0
-            elif _is_cond_jump(x):
-                j = labels.get(x.target or "", -1)
-                taken = depth[j - start] if j > i else 0
-                if i in self.decided_jumps:
-                    depth[k] = depth[k + 1]
-                else:
-                    depth[k] = max(1 + depth[k + 1], taken)
-            else:
-                depth[k] = depth[k + 1]
-        return depth[0]
-
-    def fall_through_pending(self, start: int, end: int, inner: dict[int, _LoopCost]) -> int:
-        """The jumps left pending along the path that always falls through."""
-        labels = {x.name: i for i in range(start, end)
-                  if isinstance(x := self.out[i], asm.Label)}
-        pending, i = 0, start
-        while i < end:
-            x = self.out[i]
-            if i in inner:
-                pending += inner[i].along
-                i = inner[i].end
-                continue
-            if isinstance(x, asm.Instruction):
-                if x.code == _EXIT:
-                    break
-                if x.code == _JA:
-                    j = labels.get(x.target or "", -1)
-                    if j <= i:
-                        break  # continue, break or the back edge
-                    i = j
-                    continue
-                if _is_cond_jump(x) and i not in self.decided_jumps:
-                    pending += 1
-            i += 1
-        return pending
-
-    def loop_cost(self, s: ir.Loop, start: int, body_start: int, body_end: int) -> None:
-        """Estimate what the verifier walks for this loop, all iterations and inner loops."""
-        inner = {r.start: r for r in self.loop_regions if r.start >= start}
-        self.loop_regions = [r for r in self.loop_regions if r.start < start]
-        # the verifier goes down the fall-through path of every iteration first, keeping
-        # what it passes by; the deepest excursion of one iteration comes on top, once
-        along = self.fall_through_pending(body_start, body_end, inner)
-        deepest = self.pending_depth(body_start, body_end, inner)
-        insns = sum(1 for x in self.out[start:body_end] if isinstance(x, asm.Instruction))
-        insns += sum(r.insns - sum(1 for x in self.out[r.start:r.end]
-                                   if isinstance(x, asm.Instruction)) for r in inner.values())
-        trips = self.while_trips.get(id(s), _trips(s))
-        pending = max(0, trips - 1) * along + (deepest if trips else 0)
-        self.loop_regions.append(_LoopCost(start, len(self.out), pending, trips * along,
-                                           trips * (insns + 4), s, trips, bool(inner)))
-
-    def check_loop_budget(self) -> None:
-        """Reject a program whose loops are more than the verifier can follow."""
-        if not self.loop_regions:
-            return
-        loops = {r.start: r for r in self.loop_regions}
-        pending = self.pending_depth(0, len(self.out), loops)
-        insns = sum(r.insns for r in self.loop_regions)
-        if pending <= LOOP_BRANCH_BUDGET and insns <= LOOP_INSN_BUDGET:
-            return
-        worst = max(self.loop_regions, key=lambda r: (r.branches, r.insns))
-        s = worst.loop
-        what = "while loop" if s.cond is not None else "loop"
-        bound = (f"up to {worst.trips} iterations" if id(s) not in self.while_trips
-                 and s.cond is not None else f"{worst.trips} iterations")
-        raise CompileError(
-            f"this {what} ({bound}{', with the loops inside it' if worst.nested else ''}) is "
-            f"too much for the verifier, which follows every iteration: about {pending} "
-            f"undecided branches and {insns} instructions to check (at most "
-            f"{LOOP_BRANCH_BUDGET} and {LOOP_INSN_BUDGET})", s.loc,
-            "Loop fewer times, move work out of the loop, or spread it over many events "
-            "with a map.")
+        self.budget.loop(s, loop_start, body_start, body_end)
 
     def s_Break(self, s: ir.Break) -> None:
         self.emit(asm.ja(self.loops[-1][1]))

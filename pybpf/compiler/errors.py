@@ -56,7 +56,7 @@ class KernelFormatError(CompileError):
 class VerifierLimitError(CompileError):
     """The verifier gave up on a loop: following every path through every iteration took
     more states or instructions than it allows. The compiler refuses the loops it can tell
-    are too much (codegen.LOOP_BRANCH_BUDGET); the paths that branches inside a loop open
+    are too much (loopcost.LOOP_BRANCH_BUDGET); the paths that branches inside a loop open
     up only the verifier counts exactly, so this comes from the load."""
 
 

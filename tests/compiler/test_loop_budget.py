@@ -1,7 +1,7 @@
 """Loops the verifier cannot follow are refused by the compiler, with the loop's position,
 before the kernel sees them; loops it can follow still compile. The verifier checks bounded
 loops iteration by iteration and keeps at most 8192 undecided jumps pending: the compiler's
-estimate (codegen.LOOP_BRANCH_BUDGET) is checked here against the kernel on both sides of
+estimate (loopcost.LOOP_BRANCH_BUDGET) is checked here against the kernel on both sides of
 that line."""
 
 from __future__ import annotations
