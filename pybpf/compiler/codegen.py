@@ -11,7 +11,8 @@ Statements are generated in order; expressions into pool temporaries (see `frame
 shaped for the verifier: map keys and values are built in fully written stack slots, map
 lookups are null-checked on the register they return, probe reads go through the stack,
 and loops have constant bounds. Every instruction carries the source position of the IR
-node it came from.
+node it came from. Map operations are in `codegen_maps`, packet views in `codegen_packets`
+(mixins of CodeGen), the verifier's loop budget in `loopcost`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import functools
 import itertools
 
 from pybpf import asm
-from pybpf.asm import R0, R1, R2, R3, R4, R10, Reg
+from pybpf.asm import R0, R1, R2, R3, R10, Reg
 from pybpf.compiler import analysis, ir
+from pybpf.compiler.codegen_maps import MapCodeGen
 from pybpf.compiler.codegen_packets import PacketCodeGen
 from pybpf.compiler.errors import NO_LOC, CompileError, Loc
 from pybpf.compiler.frame import Frame, Pool, Temp, access_width, round8
@@ -42,7 +44,6 @@ _ALU = {"add": asm.add, "sub": asm.sub, "mul": asm.mul, "and": asm.and_, "or": a
 
 _EXIT = asm.exit().code
 _JA = asm.ja(0).code
-BPF_NOEXIST = 1
 @functools.cache
 def has_cpu_v4() -> bool:
     """Whether the kernel accepts the v4 ISA (sdiv/smod): probed once."""
@@ -59,7 +60,7 @@ def has_cpu_v4() -> bool:
 VAR_REGS = (9, 8)  # callee-saved registers given to the most used scalar variables
 
 
-class CodeGen(PacketCodeGen):
+class CodeGen(MapCodeGen, PacketCodeGen):
     def __init__(self, fn: ir.Function) -> None:
         self.fn = fn
         self.out: list[asm.Instruction | asm.Label] = []
@@ -248,45 +249,6 @@ class CodeGen(PacketCodeGen):
         if s.result is not None:
             self.var_store(s.result, R0)
 
-    def s_MapUpdate(self, s: ir.MapUpdate) -> None:
-        key = self.key_slot(s.map, s.key)
-        value = self.value_slot(s.map.value, s.value)
-        self.map_call("bpf_map_update_elem", s.map, key, value, s.flags)
-        if s.flags == 0:  # BPF_ANY fails only when the map cannot take the key
-            self.count_refused(s.map.failed, always=False)
-
-    def count_refused(self, where: tuple[object, int] | None, always: bool) -> None:
-        """Add 1 to a count of refused updates or records (counter map, byte offset): always,
-        or when r0 (the helper's result) is negative. The count lives in a one-element array
-        reached by direct value access, so that counting needs no branch (a loop keeps no
-        more states pending)."""
-        if where is None:
-            return
-        counter, offset = where
-        if always:
-            self.emit(asm.mov(R1, 1))
-        else:
-            self.emit(asm.mov(R1, R0))
-            self.emit(asm.rsh(R1, 63))  # 1 for an error (a negative errno), else 0
-        self.emit(asm.ld_map_value(R2, counter, offset))
-        self.emit(asm.atomic_add("u64", R2, 0, R1))
-
-    def s_MapCopy(self, s: ir.MapCopy) -> None:
-        assert s.var.slot is not None
-        size = s.var.type.size
-        key = self.key_slot(s.map, s.key)
-        self.zero(s.var.slot, size)
-        self.map_call("bpf_map_lookup_elem", s.map, key)
-        done = self.label("copied")
-        self.emit(asm.jeq(R0, 0, done))
-        off = 0
-        while off < size:
-            width = access_width(size - off, s.var.slot + off)
-            self.emit(asm.ldx(_SIZE[width], R1, R0, off))
-            self.emit(asm.stx(_SIZE[width], R10, s.var.slot + off, R1))
-            off += width
-        self.place(done)
-
     def s_CtxCopy(self, s: ir.CtxCopy) -> None:
         assert s.var.slot is not None and self.ctx_slot is not None
         self.emit(asm.ldx("u64", R1, R10, self.ctx_slot))
@@ -308,97 +270,6 @@ class CodeGen(PacketCodeGen):
         self.emit(asm.and_(R1, 0xFFFF))
         self.emit(asm.add(r, R1))
         return t
-
-    def s_MapDelete(self, s: ir.MapDelete) -> None:
-        key = self.key_slot(s.map, s.key)
-        self.map_call("bpf_map_delete_elem", s.map, key)
-
-    def s_MapAdd(self, s: ir.MapAdd) -> None:
-        key = self.key_slot(s.map, s.key)
-        delta = self.expr(s.delta)
-        self.pool.hold(delta)
-        done, miss = self.label("added"), self.label("insert")
-        self.pool.flush(keep=(delta,))
-        self.map_call("bpf_map_lookup_elem", s.map, key)
-        if s.map.kind == "array":  # every index exists: a failed lookup is out of range
-            self.emit(asm.jeq(R0, 0, done))
-            self.add_into(R0, s.offset, s.vtype, delta, atomic=not s.map.percpu)
-            self.place(done)
-            self.pool.release(delta)
-            return
-        self.emit(asm.jeq(R0, 0, miss))
-        self.add_into(R0, s.offset, s.vtype, delta, atomic=not s.map.percpu)
-        self.emit(asm.ja(done))
-        self.place(miss)
-        # absent: insert a zeroed value holding delta; if another CPU inserted first
-        # (BPF_NOEXIST fails), add to theirs
-        vslot = self.frame.alloc_scratch(s.map.value.size, self.cur_loc, "a map value")
-        if s.map.value.size != s.vtype.size:  # other fields of the new value start at zero
-            self.zero(vslot, s.map.value.size)
-        (rd,) = self.pool.reg(delta)
-        self.emit(asm.stx(_SIZE[s.vtype.size], R10, vslot + s.offset, rd))
-        self.map_call("bpf_map_update_elem", s.map, key, vslot, BPF_NOEXIST)
-        self.emit(asm.jeq(R0, 0, done))
-        self.map_call("bpf_map_lookup_elem", s.map, key)
-        self.refused_if_null(s.map, done)
-        self.add_into(R0, s.offset, s.vtype, delta, atomic=not s.map.percpu)
-        self.place(done)
-        self.pool.release(delta)
-
-    def add_into(self, ptr: Reg, offset: int, vtype: IntT, delta: Temp, atomic: bool) -> None:
-        (rd,) = self.pool.reg(delta)
-        size = _SIZE[vtype.size]
-        if atomic and vtype.size in (4, 8):
-            self.emit(asm.atomic_add(size, ptr, offset, rd))
-            return
-        self.emit(asm.ldx(size, R1, ptr, offset))
-        self.emit(asm.add(R1, rd))
-        self.emit(asm.stx(size, ptr, offset, R1))
-
-    def refused_if_null(self, m: ir.MapRef, done: str) -> None:
-        """After inserting a key and looking it up again: no element means the map refused
-        the key (it is full); count that and go to `done`."""
-        if m.failed is None:
-            self.emit(asm.jeq(R0, 0, done))
-            return
-        present = self.label("present")
-        self.emit(asm.jne(R0, 0, present))
-        self.count_refused(m.failed, always=True)
-        self.emit(asm.ja(done))
-        self.place(present)
-
-    def s_MapStoreField(self, s: ir.MapStoreField) -> None:
-        key = self.key_slot(s.map, s.key)
-        val = self.expr(s.value)
-        self.pool.hold(val)
-        self.pool.flush(keep=(val,))
-        found, done = self.label("found"), self.label("stored")
-        self.map_call("bpf_map_lookup_elem", s.map, key)
-        self.emit(asm.jne(R0, 0, found))
-        vslot = self.frame.alloc_scratch(s.map.value.size, self.cur_loc, "a map value")
-        self.zero(vslot, s.map.value.size)
-        self.map_call("bpf_map_update_elem", s.map, key, vslot, BPF_NOEXIST)
-        self.map_call("bpf_map_lookup_elem", s.map, key)
-        self.refused_if_null(s.map, done)
-        self.place(found)
-        (rv,) = self.pool.reg(val)
-        self.emit(asm.stx(_SIZE[s.type.size], R0, s.offset, rv))
-        self.place(done)
-        self.pool.release(val)
-
-    def s_RingOutput(self, s: ir.RingOutput) -> None:
-        assert s.var.slot is not None
-        self.emit(asm.ld_map(R1, s.map.obj))
-        self.emit(asm.mov(R2, R10))
-        self.emit(asm.add(R2, s.var.slot))
-        self.emit(asm.mov(R3, s.var.type.size))
-        self.emit(asm.mov(R4, 0))
-        self.emit(asm.call("bpf_ringbuf_output"))
-        if s.result is not None:
-            self.var_store(s.result, R0)
-        # the ring was full: count the record as lost
-        self.count_refused((s.lost.obj, 0) if s.lost is not None else s.map.failed,
-                           always=False)
 
     def s_If(self, s: ir.If) -> None:
         other, end = self.label("else"), self.label("endif")
@@ -514,32 +385,6 @@ class CodeGen(PacketCodeGen):
             return e.var.slot
         raise CompileError(f"a {e.type} value cannot be used here", e.loc)
 
-    def key_slot(self, m: ir.MapRef, key: ir.Expr) -> int:
-        return self.value_slot(m.key, key)
-
-    def value_slot(self, t: Type, e: ir.Expr) -> int:
-        """A fully written stack buffer of type `t` holding `e`."""
-        if t.is_scalar:
-            v = self.expr(e)
-            slot = self.frame.alloc_scratch(t.size, self.cur_loc, "a map key or value")
-            (r,) = self.pool.reg(v)
-            self.emit(asm.stx(_SIZE[t.size], R10, slot, r))
-            self.pool.release(v)
-            return slot
-        return self.storage(e)
-
-    def map_call(self, helper: str, m: ir.MapRef, key: int, value: int | None = None,
-                 flags: int | None = None) -> None:
-        self.emit(asm.ld_map(R1, m.obj))
-        self.emit(asm.mov(R2, R10))
-        self.emit(asm.add(R2, key))
-        if value is not None:
-            self.emit(asm.mov(R3, R10))
-            self.emit(asm.add(R3, value))
-        if flags is not None:
-            self.emit(asm.mov(R4, flags))
-        self.emit(asm.call(helper))
-
     def call(self, helper: str, args: list[ir.Expr]) -> None:
         """Evaluate args, move them to r1..r5, call; result in r0. Arguments that need no
         other register (constants, stack addresses, variables, the context, maps) are built
@@ -579,12 +424,6 @@ class CodeGen(PacketCodeGen):
             self.emit(asm.ld_map(r, e.map.obj))
         else:
             raise AssertionError(e)
-
-    def e_MapPtr(self, e: ir.MapPtr) -> Temp:
-        t = self.pool.new()
-        (r,) = self.pool.reg(t)
-        self.emit(asm.ld_map(r, e.map.obj))
-        return t
 
     # -- expressions ------------------------------------------------------------------------
     def expr(self, e: ir.Expr) -> Temp:
@@ -876,33 +715,6 @@ class CodeGen(PacketCodeGen):
         t = self.pool.new()
         (r,) = self.pool.reg(t)
         self.emit(asm.mov(r, R0))
-        return t
-
-    def e_MapGet(self, e: ir.MapGet) -> Temp:
-        key = self.key_slot(e.map, e.key)
-        size = e.type.size
-        miss, done = self.label("miss"), self.label("got")
-        res = _Result(self)
-        self.map_call("bpf_map_lookup_elem", e.map, key)
-        self.emit(asm.jeq(R0, 0, miss))
-        self.emit(asm.ldx(_SIZE[size], R0, R0, e.offset))
-        self.normalize(R0, e.type, from_bits=size * 8)
-        self.emit(asm.ja(done))
-        self.place(miss)
-        res.set(e.default)
-        self.place(done)
-        return res.end()
-
-    def e_MapHas(self, e: ir.MapHas) -> Temp:
-        key = self.key_slot(e.map, e.key)
-        self.map_call("bpf_map_lookup_elem", e.map, key)
-        t = self.pool.new()
-        (r,) = self.pool.reg(t)
-        done = self.label("has")
-        self.emit(asm.mov(r, 0))
-        self.emit(asm.jeq(R0, 0, done))
-        self.emit(asm.mov(r, 1))
-        self.place(done)
         return t
 
     def e_Inline(self, e: ir.Inline) -> Temp:
