@@ -176,7 +176,7 @@ class CompiledProgram:
                 self._program = Program.load(self.prog_type, self.insns,
                                              name=self.__name__[:15], **self.load_args())
             except VerifierError as e:
-                raise _internal_error(e, self.insns, self.compiled.ir) from None
+                raise verifier_rejection(e, self.insns, self.compiled.ir) from None
         return self._program
 
     def load_args(self) -> dict[str, Any]:
@@ -249,7 +249,7 @@ _VERIFIER_LIMITS = ("BPF program is too large", "jumps is too complex",
                     "too many states")
 
 
-def _internal_error(e: Any, insns: list[asm.Instruction],
+def verifier_rejection(e: Any, insns: list[asm.Instruction],
                     fn: ir.Function | None = None) -> CompileError:
     """The compile error for a verifier rejection: a loop the verifier gave up on (at the
     outermost loop around the instruction it stopped at), else a compiler bug."""
@@ -453,7 +453,7 @@ class TrampolineProgram(CompiledProgram):
                 self._program = load_tracing(self.kind, self.insns, self.function,
                                              name=self.__name__[:15])
             except VerifierError as e:
-                raise _internal_error(e, self.insns, self.compiled.ir) from None
+                raise verifier_rejection(e, self.insns, self.compiled.ir) from None
         return self._program
 
     def attach_program(self, prog: Any) -> Any:

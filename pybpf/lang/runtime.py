@@ -21,7 +21,7 @@ from pybpf.sys import BPFError
 
 
 def load(cp: CompiledProbe) -> Any:
-    from pybpf.compiler.api import _internal_error
+    from pybpf.compiler.api import verifier_rejection
     from pybpf.compiler.errors import VerifierLimitError
     from pybpf.lang.errors import LangError
     from pybpf.program import Program
@@ -38,7 +38,7 @@ def load(cp: CompiledProbe) -> Any:
                                 name=name)
         return Program.load(cp.probe.prog_type, cp.insns, name=name)
     except VerifierError as e:
-        err = _internal_error(e, cp.insns, cp.fn)
+        err = verifier_rejection(e, cp.insns, cp.fn)
         hint = err.hint if isinstance(err, VerifierLimitError) else (
             err.hint + "\n" + "\n".join(e.log.splitlines()[-6:]))
         raise LangError(err.message, err.loc if err.loc.line else cp.tree.loc, hint) from None
