@@ -33,21 +33,8 @@ _LAZY = {
     "enable_stats": ("pybpf.program", "enable_stats"),
     "bpf": ("pybpf.bpf", None),
     "CompileError": ("pybpf.compiler.errors", "CompileError"),
-    "pid": ("pybpf.compiler.runtime", "pid"), "tid": ("pybpf.compiler.runtime", "tid"),
-    "uid": ("pybpf.compiler.runtime", "uid"), "gid": ("pybpf.compiler.runtime", "gid"),
-    "comm": ("pybpf.compiler.runtime", "comm"),
-    "ktime_ns": ("pybpf.compiler.runtime", "ktime_ns"),
-    "cpu": ("pybpf.compiler.runtime", "cpu"),
-    "cgroup_id": ("pybpf.compiler.runtime", "cgroup_id"),
-    "current_task": ("pybpf.compiler.runtime", "current_task"),
-    "kstack": ("pybpf.compiler.runtime", "kstack"),
-    "ustack": ("pybpf.compiler.runtime", "ustack"),
-    "submit": ("pybpf.compiler.runtime", "submit"),
-    "printk": ("pybpf.compiler.runtime", "printk"),
-    "prandom": ("pybpf.compiler.runtime", "prandom"),
-    "user_str": ("pybpf.compiler.runtime", "user_str"),
-    "kernel_str": ("pybpf.compiler.runtime", "kernel_str"),
-    "cast": ("pybpf.compiler.runtime", "cast"),
+    # the helpers of compiled code: every name of pybpf.compiler.runtime.BUILTIN_FUNCTIONS
+    # (pid, tid, uid, gid, ktime_ns, cpu, numa_node, cgroup_id, prandom, comm, kstack, ...)
     "net": ("pybpf.net", None),
     "hist": ("pybpf.compiler.lib.hist", None),
     "char": ("pybpf.types", "char"),
@@ -59,12 +46,18 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    try:
+    if name in _LAZY:
         module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'pybpf' has no attribute {name!r}") from None
-    mod = importlib.import_module(module)
-    value = mod if attr is None else getattr(mod, attr)
+        mod = importlib.import_module(module)
+        value = mod if attr is None else getattr(mod, attr)
+    elif not name.startswith("_"):
+        from pybpf.compiler.runtime import BUILTIN_FUNCTIONS
+
+        if name not in BUILTIN_FUNCTIONS:
+            raise AttributeError(f"module 'pybpf' has no attribute {name!r}")
+        value = BUILTIN_FUNCTIONS[name]
+    else:
+        raise AttributeError(f"module 'pybpf' has no attribute {name!r}")
     globals()[name] = value
     return value
 

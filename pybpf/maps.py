@@ -63,6 +63,14 @@ class Map:
     map_type: ClassVar[MapType] = MapType.UNSPEC
     default_max_entries: ClassVar[int] = 10240
     default_flags: ClassVar[int] = 0
+    # what the compiler needs to know of the type: how programs reach elements ("hash": a
+    # lookup may miss and inserts make room; "array": every index exists; "ringbuf",
+    # "stack_trace", "perf_event_array": reached through their own helpers), whether each
+    # CPU has its own value (plain adds, no atomics), and whether an insert can be refused
+    # because the map is full (the compiler then counts refusals in the kernel)
+    compiler_kind: ClassVar[str] = "hash"
+    per_cpu: ClassVar[bool] = False
+    counts_refusals: ClassVar[bool] = True
 
     def __init__(self, key: Any = "u32", value: Any = "u64", max_entries: int | None = None,
                  name: str | None = None, flags: int = 0, inner_map: Map | None = None) -> None:
@@ -317,12 +325,15 @@ class Hash(Map):
 
 class LRUHash(Map):
     map_type = MapType.LRU_HASH
+    counts_refusals = False  # makes room by evicting the least recently used
 
 
 class Array(Map):
     """Fixed-size array: keys 0..max_entries-1 always exist (zero until set); no deletes."""
 
     map_type = MapType.ARRAY
+    compiler_kind = "array"
+    counts_refusals = False
     default_max_entries = 1
 
     def __init__(self, key: Any = "u32", value: Any = "u64", max_entries: int | None = None,
@@ -383,14 +394,18 @@ def _round8(n: int) -> int:
 
 class PerCPUHash(_PerCPU):
     map_type = MapType.PERCPU_HASH
+    per_cpu = True
 
 
 class LRUPerCPUHash(_PerCPU):
     map_type = MapType.LRU_PERCPU_HASH
+    per_cpu = True
+    counts_refusals = False
 
 
 class PerCPUArray(_PerCPU, Array):
     map_type = MapType.PERCPU_ARRAY
+    per_cpu = True
 
     def clear(self) -> None:
         zero = bytes(self._value_size())
@@ -452,6 +467,7 @@ class StackTrace(Map):
     """BPF_MAP_TYPE_STACK_TRACE: stack id -> instruction pointers (innermost first)."""
 
     map_type = MapType.STACK_TRACE
+    compiler_kind = "stack_trace"
     supports_batch = False
 
     def __init__(self, max_entries: int | None = None, depth: int = PERF_MAX_STACK_DEPTH,
@@ -491,6 +507,7 @@ class RingBuf(Map):
     `poll(timeout_ms)` returns the records that arrived, as bytes."""
 
     map_type = MapType.RINGBUF
+    compiler_kind = "ringbuf"
     supports_batch = False
     _reader: Any = None
 
@@ -532,6 +549,7 @@ class PerfEventArray(Map):
     events and returns a reader with `poll()` and `.lost`."""
 
     map_type = MapType.PERF_EVENT_ARRAY
+    compiler_kind = "perf_event_array"
     supports_batch = False
     _reader: Any = None
 

@@ -4,12 +4,28 @@ to keep in registers, and which may be read before they are assigned."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pybpf.compiler import ir
 from pybpf.compiler.irtypes import IntT
 
-VAR_REGS = (9, 8)  # callee-saved registers given to the most used scalar variables
+
+@dataclass
+class Facts:
+    """What code generation needs to know of a function before it starts."""
+
+    variables: list[ir.Var]  # every variable, in order of first appearance
+    in_registers: list[ir.Var]  # the scalars kept in the registers given, most used first
+    needs_init: set[int]  # ids of variables some path may read before assigning
+    reads_ctx: bool  # some code reads the context (the entry saves its pointer)
+
+
+def facts(fn: ir.Function, regs: tuple[int, ...]) -> Facts:
+    variables = list(collect_vars(fn.body))
+    return Facts(variables, register_candidates(fn.body, variables, regs),
+                 read_before_assigned(fn.body),
+                 uses_ctx(fn.body) or fn.ret_mode.startswith("ctx:"))
 
 
 def register_candidates(body: list[ir.Stmt], variables: list[ir.Var],
@@ -96,14 +112,12 @@ def walk(nodes: Any) -> Iterator[Any]:
 
 
 def uses_ctx(body: list[ir.Stmt]) -> bool:
-    """Whether any code reads the context (so the entry must save it). Node classes of other
-    front ends say so with a class attribute `needs_ctx = True`."""
-    return any(isinstance(node, ir.CtxLoad | ir.CtxPtr | ir.CtxCopy | ir.CtxDataLoc) or
-               getattr(node, "needs_ctx", False) for node in walk(body))
+    """Whether any code reads the context (so the entry must save it)."""
+    return any(isinstance(node, ir.READS_CTX) for node in walk(body))
 
 
 # where the code generator accepts a variable kept in a register; any other node that
-# refers to a variable (including node classes of other front ends) gets it a stack slot
+# refers to a variable gets it a stack slot
 _REGISTER_AWARE = {
     (ir.Load, "var"), (ir.Assign, "var"), (ir.Loop, "var"), (ir.HelperInto, "result"),
     (ir.RingOutput, "result"), (ir.InlineReturn, "result"), (ir.Inline, "result"),

@@ -1,89 +1,47 @@
 """The decorators (`bpf.tracepoint`, `bpf.function`, ...) and the compiled-program objects
-they return: compile on first use, load, attach, run through BPF_PROG_TEST_RUN, and show the
-code with its source lines."""
+they return: compile on first use (through `pipeline`), load and attach (through `hooks`),
+run through BPF_PROG_TEST_RUN, and show the code with its source lines."""
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Self
 
 from pybpf import asm
-from pybpf.compiler import codegen, ir
-from pybpf.compiler.errors import CompileError, InternalCompilerError, Loc, VerifierLimitError
+from pybpf.compiler import hooks, pipeline
+from pybpf.compiler.errors import CompileError, Loc
+from pybpf.compiler.pipeline import Compiled, Lowered
 from pybpf.compiler.pyfront import contexts
-from pybpf.compiler.pyfront.lower import Lowerer
 from pybpf.compiler.pyfront.source import source_of
+from pybpf.compiler.rejection import verifier_rejection
+from pybpf.compiler.target import Target
 
 
-@dataclass
-class Compiled:
-    """What the compiler produced for one function."""
+def compile_function(pyfunc: Callable[..., Any], context: contexts.Context,
+                     target: Target | None = None) -> Compiled:
+    """Compile a Python function for a context (what `ctx` and its parameters are)."""
+    from pybpf.compiler.pyfront.lower import Lowerer
+    from pybpf.compiler.target import kernel_target
 
-    ir: ir.Function
-    insns: list[asm.Instruction]
-    extra: dict[str, Any]
-    var_types: dict[str, Any]
-
-    @property
-    def source_map(self) -> list[tuple[int, Loc]]:
-        """(slot index, source position) of every instruction."""
-        out, slot = [], 0
-        for insn in self.insns:
-            out.append((slot, insn.loc))
-            slot += insn.size
-        return out
-
-
-def compile_function(pyfunc: Callable[..., Any], context: contexts.Context) -> Compiled:
     src = source_of(pyfunc)
-    lw = Lowerer(src, context)
-    try:
+    target = target if target is not None else kernel_target()
+
+    def lower() -> Lowered:
+        lw = Lowerer(src, context, target)
         fn = lw.lower_function(pyfunc.__name__)
-        from pybpf.compiler import fold
+        return Lowered(fn, lw.objects, {k: v.type for k, v in lw.vars.items()},
+                       lw.cond_types)
 
-        fold.run(fn)
-        _count_refused_updates(fn, lw.extra)
-        cg = codegen.CodeGen(fn)
-        insns = cg.generate()
-    except CompileError:
-        raise
-    except Exception as e:  # a compiler bug: still one clear message, with the place
-        loc = getattr(locals().get("cg"), "cur_loc", None) or src.loc(None)
-        raise CompileError(f"internal compiler error ({type(e).__name__}: {e})", loc,
-                           "This is a bug in pybpf's compiler; please report it with this "
-                           "source.") from e
-    return Compiled(fn, insns, lw.extra, {k: v.type for k, v in lw.vars.items()})
-
-
-def _count_refused_updates(fn: ir.Function, extra: dict[str, Any]) -> None:
-    """Give every hash map the program inserts into a counter of the inserts it refuses
-    (it is full), in one array of `extra["refused"]`: `refused_updates()` reads them. LRU
-    maps make room instead, arrays hold every index."""
-    from pybpf import maps
-    from pybpf.compiler import analysis
-
-    refs: dict[int, ir.MapRef] = {}
-    for node in analysis.walk(fn.body):
-        if isinstance(node, ir.MapUpdate | ir.MapAdd | ir.MapStoreField) and \
-                node.map.kind == "hash" and not isinstance(
-                    node.map.obj, maps.LRUHash | maps.LRUPerCPUHash):
-            refs.setdefault(id(node.map), node.map)
-    if not refs:
-        return
-    counter = maps.Array(value=8 * len(refs), max_entries=1, name="refused")
-    extra["refused"] = counter
-    extra["refused_maps"] = [ref.name for ref in refs.values()]
-    for k, ref in enumerate(refs.values()):
-        ref.failed = (counter, 8 * k)
+    return pipeline.compile(lower, target=target, where=src.loc(None))
 
 
 class CompiledProgram:
-    """A Python function compiled to a BPF program of some kind. Compiles lazily (so that
-    decorating needs no privilege), loads on `load()`/`attach()`/`run()`."""
+    """A Python function compiled to a BPF program for a hook (`hook_kind`, one of
+    `hooks.HOOKS`). Compiles lazily (so that decorating needs no privilege), loads on
+    `load()`/`attach()`/`run()`."""
 
-    prog_type = "socket_filter"
+    hook_kind = "socket_filter"
 
     def __init__(self, pyfunc: Callable[..., Any]) -> None:
         self.pyfunc = pyfunc
@@ -92,6 +50,14 @@ class CompiledProgram:
         self.__bpf_inline__ = pyfunc
         self._compiled: Compiled | None = None
         self._program: Any = None
+
+    @property
+    def prog_type(self) -> str:
+        return hooks.hook(self.hook_kind).prog_type
+
+    def where(self) -> dict[str, Any]:
+        """The hook's target (see `hooks`)."""
+        return {}
 
     # -- compile ------------------------------------------------------------------------------
     def context(self) -> contexts.Context:
@@ -129,58 +95,44 @@ class CompiledProgram:
     @property
     def events(self) -> Any:
         """The ring buffer that `submit()` writes to (None when the program submits nothing)."""
-        return self.compiled.extra.get("events")
+        return self.compiled.objects.events
 
     @property
     def stacks(self) -> Any:
-        return self.compiled.extra.get("stacks")
+        return self.compiled.objects.stacks
 
     def lost_events(self) -> int:
         """Events that submit() could not send because the ring buffer was full (counted in
         the kernel)."""
-        if self._compiled is None:
-            return 0
-        lost = self._compiled.extra.get("lost")
-        return int(lost.get(0, 0)) if lost is not None and not lost.fd.closed else 0
+        counters = self._compiled.objects.counters if self._compiled is not None else None
+        return counters.lost() if counters is not None else 0
 
     def refused_updates(self) -> dict[str, int]:
         """Inserts into each hash map that the kernel refused because the map was full, by
         the map's name in the source (only maps with refusals)."""
-        if self._compiled is None:
-            return {}
-        counter = self._compiled.extra.get("refused")
-        if counter is None or counter.fd.closed:
-            return {}
-        raw = counter.get(0)
-        names = self._compiled.extra["refused_maps"]
-        counts = (int.from_bytes(raw[8 * k:8 * k + 8], "little") for k in range(len(names)))
-        return {name: n for name, n in zip(names, counts, strict=True) if n}
+        counters = self._compiled.objects.counters if self._compiled is not None else None
+        return counters.refused() if counters is not None else {}
 
     def poll(self, timeout_ms: int = -1) -> list[Any]:
         """Records from `submit()`, decoded as the submitted struct type."""
         rb = self.events
         if rb is None:
             return []
-        t = self.compiled.extra.get("event_type")
-        pyclass = getattr(t, "pyclass", None)
+        pyclass = getattr(self.compiled.objects.event_type, "pyclass", None)
         records = rb.poll(timeout_ms)
         return [pyclass.from_bytes(r) for r in records] if pyclass else records
 
     def load(self) -> Any:
         """Load (once) and return the pybpf.Program."""
         if self._program is None or self._program.closed:
-            from pybpf.program import Program
             from pybpf.sys import VerifierError
 
             try:
-                self._program = Program.load(self.prog_type, self.insns,
-                                             name=self.__name__[:15], **self.load_args())
+                self._program = hooks.load(self.hook_kind, self.insns, self.__name__[:15],
+                                           **self.where())
             except VerifierError as e:
                 raise verifier_rejection(e, self.insns, self.compiled.ir) from None
         return self._program
-
-    def load_args(self) -> dict[str, Any]:
-        return {}
 
     def close(self, maps: bool = False) -> None:
         """Unload the program. With maps=True also close the maps the compiler created for it
@@ -190,14 +142,11 @@ class CompiledProgram:
         if self._program is not None:
             self._program.close()
             self._program = None
-        if self._compiled is not None and not maps and not any(
-                self._compiled.extra.get(name) is not None for name in ("events", "stacks")):
+        if self._compiled is not None and not maps and \
+                not self._compiled.objects.readable_after_unload():
             maps = True  # nothing of it is left to read: recompiled (~1 ms) if loaded again
         if maps and self._compiled is not None:
-            for name in ("events", "stacks", "lost", "refused"):
-                m = self._compiled.extra.get(name)
-                if m is not None:
-                    m.close()
+            self._compiled.objects.close()
             self._compiled = None
 
     def attach(self) -> Attachment:
@@ -208,8 +157,10 @@ class CompiledProgram:
             raise
 
     def attach_program(self, prog: Any) -> Any:
-        raise CompileError(f"{type(self).__name__} programs cannot be attached by pybpf; "
-                           "load() them and attach by hand")
+        if hooks.hook(self.hook_kind).attach is None:
+            raise CompileError(f"{type(self).__name__} programs cannot be attached by pybpf; "
+                               "load() them and attach by hand")
+        return hooks.attach(self.hook_kind, prog, **self.where())
 
     def __call__(self, *args: Any) -> Any:
         return self.py(*args)
@@ -244,56 +195,11 @@ class Attachment:
         self.close()
 
 
-# the verifier's complexity limits (kernel/bpf/verifier.c), as its log words them
-_VERIFIER_LIMITS = ("BPF program is too large", "jumps is too complex",
-                    "too many states")
-
-
-def verifier_rejection(e: Any, insns: list[asm.Instruction],
-                    fn: ir.Function | None = None) -> CompileError:
-    """The compile error for a verifier rejection: a loop the verifier gave up on (at the
-    outermost loop around the instruction it stopped at), else a compiler bug."""
-    loc = None
-    if e.insn_index is not None:
-        slot = 0
-        for insn in insns:
-            if slot == e.insn_index:
-                loc = insn.loc
-                break
-            slot += insn.size
-    limit = next((m for m in _VERIFIER_LIMITS if m in e.log), None)
-    if limit is not None:
-        loop = _loop_around(fn, loc) if fn is not None else None
-        reason = next((ln.strip() for ln in reversed(e.log.splitlines()) if limit in ln), limit)
-        return VerifierLimitError(
-            "this loop is too much for the verifier: following every path through every "
-            f"iteration exceeded its limits ({reason})", loop.loc if loop else loc,
-            "Loop fewer times, take fewer branches inside the loop (each undecided if/else "
-            "or conditional expression can double the paths to check), or spread the work "
-            "over many events.")
-    return InternalCompilerError(str(e), loc, e.log)
-
-
-def _loop_around(fn: ir.Function, loc: Loc | None) -> ir.Loop | None:
-    """The outermost loop whose code includes source position `loc` (None if none)."""
-    if loc is None or not getattr(loc, "line", 0):
-        return None
-    from pybpf.compiler import analysis
-
-    where = (loc.file, loc.line, loc.col)
-    for node in analysis.walk(fn.body):  # outer loops come first
-        if isinstance(node, ir.Loop) and any(
-                (n.loc.file, n.loc.line, n.loc.col) == where
-                for n in analysis.walk(node.body) if n.loc is not None):
-            return node
-    return None
-
-
 class FunctionProgram(CompiledProgram):
     """@bpf.function: integer arguments in, an integer out; runs in the kernel through
     BPF_PROG_TEST_RUN as a `syscall` program (`f.run(...)`) and as Python (`f.py(...)`)."""
 
-    prog_type = "syscall"
+    hook_kind = "function"
 
     def context(self) -> contexts.Context:
         return contexts.FunctionArgs()
@@ -318,7 +224,7 @@ class FunctionProgram(CompiledProgram):
 
 
 class TracepointProgram(CompiledProgram):
-    prog_type = "tracepoint"
+    hook_kind = "tracepoint"
 
     def __init__(self, pyfunc: Callable[..., Any], target: str) -> None:
         super().__init__(pyfunc)
@@ -326,76 +232,79 @@ class TracepointProgram(CompiledProgram):
             raise ValueError(f"tracepoint {target!r}: write it as 'group:name'")
         self.group, self.tp = target.split(":", 1)
 
+    def where(self) -> dict[str, Any]:
+        return {"group": self.group, "name": self.tp}
+
     def context(self) -> contexts.Context:
         from pybpf.btf import BTFError, tracepoint_format
+        from pybpf.compiler.errors import UnknownHookError
 
         try:
             fmt = tracepoint_format(self.group, self.tp)
         except (BTFError, KeyError, OSError) as e:
             loc = source_of(self.pyfunc).def_loc()
-            raise CompileError(f"unknown tracepoint {self.group}:{self.tp}: "
-                               f"{str(e).splitlines()[0]}", loc,
-                               "`pybpf trace -l 'tracepoint:*'` lists them.") from None
+            raise UnknownHookError(f"unknown tracepoint {self.group}:{self.tp}: "
+                                   f"{str(e).splitlines()[0]}", loc,
+                                   "`pybpf trace -l 'tracepoint:*'` lists them.",
+                                   hook=f"tracepoint {self.group}:{self.tp}") from None
         return contexts.Tracepoint(group=self.group, name=self.tp, fmt=fmt)
-
-    def attach_program(self, prog: Any) -> Any:
-        from pybpf import attach
-
-        return attach.tracepoint(prog, self.group, self.tp)
 
 
 class RawTracepointProgram(CompiledProgram):
-    prog_type = "raw_tracepoint"
+    hook_kind = "raw_tracepoint"
 
     def __init__(self, pyfunc: Callable[..., Any], name: str) -> None:
         super().__init__(pyfunc)
         self.tp = name
 
+    def where(self) -> dict[str, Any]:
+        return {"name": self.tp}
+
     def context(self) -> contexts.Context:
         from pybpf.btf import kernel_btf
         from pybpf.btf.errors import BTFNotFoundError
         from pybpf.btf.rawtp import raw_tracepoint_args
+        from pybpf.compiler.errors import UnknownHookError
 
         btf = kernel_btf()  # an unreadable BTF is reported as such (BTFError), not as unknown
         try:
             args = raw_tracepoint_args(btf, self.tp)
         except (BTFNotFoundError, KeyError) as e:
-            raise CompileError(f"unknown raw tracepoint {self.tp!r}: {str(e).splitlines()[0]}",
-                               source_of(self.pyfunc).def_loc()) from None
+            raise UnknownHookError(f"unknown raw tracepoint {self.tp!r}: "
+                                   f"{str(e).splitlines()[0]}",
+                                   source_of(self.pyfunc).def_loc(),
+                                   hook=f"raw tracepoint {self.tp}") from None
         return contexts.RawTracepoint(name=self.tp, args=list(args))
-
-    def attach_program(self, prog: Any) -> Any:
-        from pybpf import attach
-
-        return attach.raw_tracepoint(prog, self.tp)
 
 
 class PerfEventProgram(CompiledProgram):
-    prog_type = "perf_event"
+    hook_kind = "perf_event"
 
     def __init__(self, pyfunc: Callable[..., Any], type: str, config: str,
                  **options: Any) -> None:
         super().__init__(pyfunc)
         self.type, self.config, self.options = type, config, options
 
+    def where(self) -> dict[str, Any]:
+        return {"type": self.type, "config": self.config, **self.options}
+
     def context(self) -> contexts.Context:
         return contexts.PerfEvent()
-
-    def attach_program(self, prog: Any) -> Any:
-        from pybpf import attach
-
-        return attach.perf_event(prog, self.type, self.config, **self.options)
 
 
 class ProbeProgram(CompiledProgram):
     """uprobe / uretprobe / kprobe / kretprobe: a pt_regs context."""
 
-    prog_type = "kprobe"
-
     def __init__(self, pyfunc: Callable[..., Any], kind: str, target: str,
                  symbol: str | int | None = None, **options: Any) -> None:
         super().__init__(pyfunc)
         self.kind, self.target, self.symbol, self.options = kind, target, symbol, options
+        self.hook_kind = kind
+
+    def where(self) -> dict[str, Any]:
+        if self.kind in ("uprobe", "uretprobe"):
+            return {"path": self.target, "symbol": self.symbol, **self.options}
+        return {"target": self.target}
 
     def context(self) -> contexts.Context:
         if self.kind in ("kprobe", "kretprobe"):
@@ -403,14 +312,6 @@ class ProbeProgram(CompiledProgram):
             proto = _kernel_proto(name, self.pyfunc, required=False)
             return contexts.KernelFunction(kind=self.kind, function=name, proto=proto)
         return contexts.PtRegs(kind=self.kind)
-
-    def attach_program(self, prog: Any) -> Any:
-        from pybpf import attach
-
-        if self.kind in ("uprobe", "uretprobe"):
-            return attach.uprobe(prog, self.target, self.symbol,
-                                 retprobe=self.kind == "uretprobe", **self.options)
-        return attach.kprobe(prog, self.target, retprobe=self.kind == "kretprobe")
 
 
 def _kernel_proto(name: str, pyfunc: Callable[..., Any], required: bool = True) -> Any:
@@ -430,36 +331,21 @@ def _kernel_proto(name: str, pyfunc: Callable[..., Any], required: bool = True) 
 
 
 class TrampolineProgram(CompiledProgram):
-    """fentry / fexit: arguments typed from BTF, pointers read directly."""
-
-    prog_type = "tracing"
+    """fentry / fexit: arguments typed from BTF, pointers read directly. Loaded through
+    pybpf.link.tracing (expected attach type, the function's BTF id, and a clear
+    NotSupportedError on kernels without BPF trampolines)."""
 
     def __init__(self, pyfunc: Callable[..., Any], kind: str, function: str) -> None:
         super().__init__(pyfunc)
         self.kind, self.function = kind, function
+        self.hook_kind = kind
+
+    def where(self) -> dict[str, Any]:
+        return {"function": self.function}
 
     def context(self) -> contexts.Context:
         proto = _kernel_proto(self.function, self.pyfunc)
         return contexts.Trampoline(kind=self.kind, function=self.function, proto=proto)
-
-    def load(self) -> Any:
-        """Load through pybpf.link.tracing (expected attach type, the function's BTF id, and
-        a clear NotSupportedError on kernels without BPF trampolines)."""
-        if self._program is None or self._program.closed:
-            from pybpf.link.tracing import load_tracing
-            from pybpf.sys import VerifierError
-
-            try:
-                self._program = load_tracing(self.kind, self.insns, self.function,
-                                             name=self.__name__[:15])
-            except VerifierError as e:
-                raise verifier_rejection(e, self.insns, self.compiled.ir) from None
-        return self._program
-
-    def attach_program(self, prog: Any) -> Any:
-        from pybpf import attach
-
-        return attach.fentry(prog) if self.kind == "fentry" else attach.fexit(prog)
 
 
 class PacketProgram(CompiledProgram):
@@ -467,24 +353,20 @@ class PacketProgram(CompiledProgram):
     from pybpf.net. `attach(ifname)` (xdp: `mode=`; tc: `direction="ingress"|"egress"`;
     socket filters: `attach(sock)`), and `test_run(packet)` through BPF_PROG_TEST_RUN."""
 
+    _KINDS = {"xdp": "xdp", "sched_cls": "tc", "socket_filter": "socket_filter"}
+
     def __init__(self, pyfunc: Callable[..., Any], prog_type: str) -> None:
         super().__init__(pyfunc)
-        self.prog_type = prog_type
+        self.hook_kind = self._KINDS[prog_type]
 
     def attach(self, target: Any = None, **options: Any) -> Attachment:  # type: ignore[override]
-        from pybpf import attach
-
         if target is None:
             raise TypeError(f"{self.__name__}.attach() needs an interface (xdp, tc) or a "
                             "socket (socket_filter)")
+        where: dict[str, Any] = {"sock": target} if self.hook_kind == "socket_filter" else \
+            {"ifname": target, **options}
         try:
-            prog = self.load()
-            if self.prog_type == "xdp":
-                link = attach.xdp(prog, target, **options)
-            elif self.prog_type == "sched_cls":
-                link = attach.tc(prog, target, options.pop("direction", "ingress"))
-            else:
-                link = attach.socket_filter(prog, target)
+            link = hooks.attach(self.hook_kind, self.load(), **where)
         except BaseException:
             self.close()  # nothing stays (nor its counters) when loading or attaching fails
             raise
@@ -497,8 +379,8 @@ class PacketProgram(CompiledProgram):
     def context(self) -> contexts.Context:
         from pybpf.compiler.pyfront import packets
 
-        return {"xdp": packets.xdp_context, "sched_cls": packets.tc_context,
-                "socket_filter": packets.socket_filter_context}[self.prog_type]()
+        return {"xdp": packets.xdp_context, "tc": packets.tc_context,
+                "socket_filter": packets.socket_filter_context}[self.hook_kind]()
 
 
 class InlineFunction:
@@ -517,6 +399,6 @@ class InlineFunction:
         return pyref.run_inline(self.pyfunc, args)
 
 
-def iter_records(program: CompiledProgram, timeout_ms: int = 100) -> Iterator[Any]:
-    while True:
-        yield from program.poll(timeout_ms)
+__all__ = ["Attachment", "Compiled", "CompiledProgram", "FunctionProgram", "InlineFunction",
+           "PacketProgram", "PerfEventProgram", "ProbeProgram", "RawTracepointProgram",
+           "TracepointProgram", "TrampolineProgram", "compile_function", "verifier_rejection"]

@@ -147,9 +147,7 @@ class MapCodeGen:
         self.emit(asm.call("bpf_ringbuf_output"))
         if s.result is not None:
             self.var_store(s.result, R0)
-        # the ring was full: count the record as lost
-        self.count_refused((s.lost.obj, 0) if s.lost is not None else s.map.failed,
-                           always=False)
+        self.count_refused(s.map.failed, always=False)  # the ring was full: a lost record
 
     def key_slot(self: CodeGen, m: ir.MapRef, key: ir.Expr) -> int:
         return self.value_slot(m.key, key)

@@ -4,7 +4,7 @@ CodeGen)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pybpf import asm
 from pybpf.asm import R1, R2, R3, R10
@@ -18,7 +18,7 @@ _SIZE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 
 
 class PacketCodeGen:
-    def e_PktHeader(self: CodeGen, e: Any) -> Temp:
+    def e_PktHeader(self: CodeGen, e: ir.PktHeader) -> Temp:
         """ptr = (prev or ctx->data) + offset, kept only when ptr + size <= ctx->data_end."""
         null, done = self.label("short"), self.label("hdr")
         if e.prev is None:
@@ -54,7 +54,7 @@ class PacketCodeGen:
         self.place(done)
         return t
 
-    def s_PktStore(self: CodeGen, s: Any) -> None:
+    def s_PktStore(self: CodeGen, s: ir.PktStore) -> None:
         p = self.expr(s.ptr)
         v = self.expr(s.value)
         rp, rv = self.pool.reg(p, v)
@@ -65,7 +65,7 @@ class PacketCodeGen:
         self.place(skip)
         self.pool.release(p, v)
 
-    def s_PktSwap(self: CodeGen, s: Any) -> None:
+    def s_PktSwap(self: CodeGen, s: ir.PktSwap) -> None:
         p = self.expr(s.ptr)
         (rp,) = self.pool.reg(p)
         skip = self.label("null")
@@ -82,7 +82,7 @@ class PacketCodeGen:
         self.place(skip)
         self.pool.release(p)
 
-    def s_PktCopy(self: CodeGen, s: Any) -> None:
+    def s_PktCopy(self: CodeGen, s: ir.PktCopy) -> None:
         assert s.var.slot is not None
         dst = s.var.slot + s.var_offset
         self.zero(dst, s.size)

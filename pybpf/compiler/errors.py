@@ -68,3 +68,14 @@ class InternalCompilerError(CompileError):
         super().__init__(
             f"internal compiler error: the verifier rejected the generated code: {message}",
             loc, "This is a bug in pybpf's compiler; please report it with this source line.")
+
+
+class UnknownHookError(CompileError):
+    """The program names a hook (a tracepoint, a raw tracepoint) this kernel does not have.
+    For a user's program this is an ordinary positioned error; a ready tool reports it as a
+    kernel difference (`hook` says which), not as a bug of its own."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = "",
+                 hook: str = "") -> None:
+        self.hook = hook
+        super().__init__(message, loc, hint)

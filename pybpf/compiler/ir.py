@@ -8,6 +8,10 @@ position it came from (`loc`), which follows it to the instructions it becomes.
 Values of integer type are kept canonical in registers: unsigned values zero-extended, signed
 values sign-extended to 64 bits. Aggregates (strings, arrays, structs) live on the stack and
 are handled through their storage (`Var`).
+
+The IR is closed: every node either front end builds is defined here, and `codegen` has one
+generator for each (`codegen.GENERATORS`; a test checks that none is missing). Nodes in
+`LOWERING_ONLY` stand for values a front end must turn into others before code generation.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pybpf.compiler.errors import NO_LOC, Loc
-from pybpf.compiler.irtypes import LIT, ArrayT, IntT, PtrT, StructT, Type
+from pybpf.compiler.irtypes import LIT, IntT, Type
 
 # ---------------------------------------------------------------------------------------
 # storage
@@ -39,15 +43,21 @@ class Var:
 class MapRef:
     """A map used by the program, with the IR types of its keys and values."""
 
-    obj: Any  # the pybpf.maps.Map
+    obj: Any  # the pybpf.maps.Map (None until a front end creates it)
     name: str
     key: Type
     value: Type
     percpu: bool = False
     kind: str = "hash"  # "hash", "array", "ringbuf", "stack_trace", "perf_event_array", ...
+    counted: bool = False  # inserts it refuses (it is full) are counted (see accounting)
     # (counter map, byte offset into its one value): updates the map refuses (it is full)
     # add 1 there, so that none fails silently
     failed: tuple[Any, int] | None = None
+
+    @classmethod
+    def of(cls, obj: Any, name: str, key: Type, value: Type) -> MapRef:
+        """A reference to map `obj` with what its class tells the compiler."""
+        return cls(obj, name, key, value, obj.per_cpu, obj.compiler_kind, obj.counts_refusals)
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,6 +177,14 @@ class CtxPtr(Expr):
 
 
 @dataclass(eq=False)
+class CtxArray(Expr):
+    """An array field of the context (a tracepoint's `char comm[16]`, raw_syscalls'
+    `args[6]`): front ends index it with constants (CtxLoad) or copy it (CtxCopy)."""
+
+    offset: int
+
+
+@dataclass(eq=False)
 class MemLoad(Expr):
     """A direct read through a pointer that the verifier lets us dereference (map values,
     stack) — `ptr` must not be nullable."""
@@ -198,14 +216,6 @@ class ProbeRead(Expr):
 
 
 @dataclass(eq=False)
-class MapLookup(Expr):
-    """bpf_map_lookup_elem(map, &key): a nullable map-value pointer."""
-
-    map: MapRef
-    key: Expr  # a scalar or an aggregate-valued expression (see `Agg`)
-
-
-@dataclass(eq=False)
 class MapGet(Expr):
     """The scalar value stored for `key`, or `default` when absent."""
 
@@ -230,6 +240,7 @@ class Agg(Expr):
     init: list[Stmt]
     # builds the same value directly into (var, offset) of another aggregate, saving a copy
     fill: Any = field(default=None, compare=False)
+    text: str | None = None  # a string literal's text (compared byte by byte with others)
 
 
 @dataclass(eq=False)
@@ -241,9 +252,11 @@ class MapPtr(Expr):
 
 @dataclass(eq=False)
 class VarRef(Expr):
-    """An aggregate-typed variable used as a value (its stack storage)."""
+    """An aggregate-typed variable used as a value (its stack storage), or the part of it
+    at `offset` (a tuple member)."""
 
     var: Var
+    offset: int = 0
 
 
 @dataclass(eq=False)
@@ -355,11 +368,13 @@ class MapCopy(Stmt):
 
 @dataclass(eq=False)
 class CtxCopy(Stmt):
-    """Copy `size` bytes of the context at `ctx_offset` into var (tracepoint char arrays)."""
+    """Copy `size` bytes of the context at `ctx_offset` into var at `offset` (tracepoint char
+    arrays)."""
 
     var: Var
     ctx_offset: int
     size: int
+    offset: int = 0
 
 
 @dataclass(eq=False)
@@ -382,12 +397,12 @@ class MapDelete(Stmt):
 @dataclass(eq=False)
 class RingOutput(Stmt):
     """bpf_ringbuf_output(map, &var, sizeof var, 0); a failure (the ring is full) adds 1 to
-    `lost[0]` when given, so that no event is dropped silently."""
+    the ring's counter of lost records (`map.failed`), so that no event is dropped
+    silently."""
 
     map: MapRef
     var: Var
     result: Var | None = None
-    lost: MapRef | None = None
 
 
 @dataclass(eq=False)
@@ -439,6 +454,63 @@ class InlineReturn(Stmt):
     token: int
 
 
+# ---------------------------------------------------------------------------------------
+# packets: header views of XDP / tc programs, bounds-checked against data_end
+
+
+@dataclass(eq=False)
+class PktHeader(Expr):
+    """A header view: `prev + offset` (or ctx->data + offset when prev is None), checked so
+    that `size` bytes are inside the packet; 0 when they are not or when prev is 0."""
+
+    prev: Expr | None
+    offset: Expr
+    size: int
+    data_off: int
+    end_off: int
+    min_offset: int = 0  # a variable offset below this is invalid (IPv4 ihl*4 < 20)
+    checked: bool = True  # prev may be 0 (False: known non-null on this path)
+
+
+@dataclass(eq=False)
+class PktStore(Stmt):
+    """ptr->field = value, skipped when ptr is 0."""
+
+    ptr: Expr
+    offset: int
+    type: Type
+    value: Expr
+    checked: bool = True
+
+
+@dataclass(eq=False)
+class PktSwap(Stmt):
+    """Exchange `size` bytes at two offsets of a header, skipped when ptr is 0."""
+
+    ptr: Expr
+    a: int
+    b: int
+    size: int
+    checked: bool = True
+
+
+@dataclass(eq=False)
+class PktCopy(Stmt):
+    """Copy `size` bytes of a header field into var+var_offset (zeros when ptr is 0)."""
+
+    var: Var
+    var_offset: int
+    ptr: Expr
+    offset: int
+    size: int
+
+
+#: nodes that read the program context (the entry saves the context pointer for them)
+READS_CTX = (CtxLoad, CtxPtr, CtxCopy, CtxDataLoc, PktHeader)
+#: values that exist only during lowering: a front end turns them into other nodes
+LOWERING_ONLY = (CtxArray,)
+
+
 @dataclass(eq=False)
 class Function:
     """One program: its statements, variables, maps, and how it ends."""
@@ -452,18 +524,6 @@ class Function:
     default_return: int = 0
     source: str = ""
     file: str = ""
-
-
-def is_int(t: Type) -> bool:
-    return isinstance(t, IntT)
-
-
-def is_ptr(t: Type) -> bool:
-    return isinstance(t, PtrT)
-
-
-def is_aggregate(t: Type) -> bool:
-    return isinstance(t, ArrayT | StructT)
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["LIT"]

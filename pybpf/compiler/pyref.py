@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import ast
 import functools
-import os
-import threading
-import time
 from typing import Any
 
+from pybpf.compiler import intrinsics
 from pybpf.compiler.irtypes import (
     LIT,
     S64,
-    U32,
     U64,
     ArrayT,
     IntT,
@@ -442,15 +439,25 @@ def typed_abs(a: Any) -> Any:
     return un_op("neg", x) if x.v < 0 else x
 
 
-_PY_BUILTINS = {
-    "pid": lambda: TypedInt(os.getpid(), U32),
-    "tid": lambda: TypedInt(threading.get_native_id(), U32),
-    "uid": lambda: TypedInt(os.getuid(), U32),
-    "gid": lambda: TypedInt(os.getgid(), U32),
-    "ktime_ns": lambda: TypedInt(time.monotonic_ns(), U64),
-    "cpu": lambda: TypedInt(0, U32),
-    "cgroup_id": lambda: TypedInt(0, U64),
+_PY_BUILTINS: dict[str, Any] = {
+    **{name: (lambda s=s: TypedInt(s.python(), s.type))
+       for name, s in intrinsics.SCALARS.items()},
+    "log2_bucket": lambda v: TypedInt(_u64(v).bit_length(), U64),
+    "linear_bucket": lambda v, lo, hi, step: TypedInt(_linear(*map(_u64, (v, lo, hi, step))),
+                                                      U64),
 }
+
+
+def _u64(v: Any) -> int:
+    return int(v) & (2**64 - 1)
+
+
+def _linear(v: int, lo: int, hi: int, step: int) -> int:
+    """The compiled linear bucket (u64 arithmetic; a zero step divides to 0, as BPF)."""
+    def index(x: int) -> int:
+        return ((x - lo) & (2**64 - 1)) // step + 1 if step else 1
+
+    return 0 if v < lo else index(hi) if v >= hi else index(v)
 
 
 @functools.lru_cache(maxsize=256)
@@ -503,7 +510,7 @@ def _cond_types(compiled: Any, src: Any) -> dict[tuple[int, int], Type]:
     """(line in the function's source, column) -> type of each conditional expression, as
     the front end recorded it (also for those it folded away)."""
     out: dict[tuple[int, int], Type] = {}
-    for (file, line, col), t in compiled.extra.get("cond_types", {}).items():
+    for (file, line, col), t in compiled.cond_types.items():
         if file == src.file:
             out[(line - src.first_line + 1, col - 1 - src.indent)] = t
     return out

@@ -4,11 +4,10 @@ do the closest user-space equivalent, so the same function runs in both worlds."
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
+
+from pybpf.compiler import intrinsics
 
 _submitted: list[Any] = []
 
@@ -21,28 +20,6 @@ def _marks(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return mark
 
 
-@_marks("pid")
-def pid() -> int:
-    """The process id (the kernel's tgid) of the current task."""
-    return os.getpid()
-
-
-@_marks("tid")
-def tid() -> int:
-    """The thread id (the kernel's pid) of the current task."""
-    return threading.get_native_id()
-
-
-@_marks("uid")
-def uid() -> int:
-    return os.getuid()
-
-
-@_marks("gid")
-def gid() -> int:
-    return os.getgid()
-
-
 @_marks("comm")
 def comm() -> str:
     """The current task's command name (16 bytes, NUL-terminated)."""
@@ -53,30 +30,29 @@ def comm() -> str:
         return ""
 
 
-@_marks("ktime_ns")
-def ktime_ns() -> int:
-    """Monotonic time in nanoseconds (the kernel's ktime_get_ns)."""
-    return time.monotonic_ns()
-
-
-@_marks("cpu")
-def cpu() -> int:
-    return 0
-
-
-@_marks("cgroup_id")
-def cgroup_id() -> int:
-    return 0
-
-
-@_marks("prandom")
-def prandom() -> int:
-    return int.from_bytes(os.urandom(4), "little")
-
-
 @_marks("current_task")
 def current_task() -> Any:
     raise RuntimeError("current_task() exists only inside compiled programs")
+
+
+@_marks("log2_bucket")
+def log2_bucket(v: int) -> int:
+    """The log2 histogram bucket of v (as a u64): 0 holds 0, bucket k >= 1 holds values in
+    [2^(k-1), 2^k)."""
+    return (int(v) & (2**64 - 1)).bit_length()
+
+
+@_marks("linear_bucket")
+def linear_bucket(v: int, lo: int, hi: int, step: int) -> int:
+    """The linear histogram bucket of v (as u64s): 0 below lo, 1 + (v - lo) // step inside
+    [lo, hi), (hi - lo) // step + 1 at or above hi."""
+    m = 2**64 - 1
+    v, lo, hi, step = (int(x) & m for x in (v, lo, hi, step))
+
+    def index(x: int) -> int:
+        return ((x - lo) & m) // step + 1 if step else 1
+
+    return 0 if v < lo else index(hi) if v >= hi else index(v)
 
 
 @_marks("kstack")
@@ -126,7 +102,21 @@ def cast(ptr: Any, type_name: str) -> Any:
     return ptr
 
 
-BUILTIN_FUNCTIONS = {f.__name__: f for f in (pid, tid, uid, gid, comm, ktime_ns, cpu,
-                                              cgroup_id, prandom, current_task, kstack,
-                                              ustack, submit, printk, user_str,
-                                              kernel_str, cast)}
+def _scalar(name: str, scalar: intrinsics.Scalar) -> Callable[[], int]:
+    def value() -> int:
+        return scalar.python()
+
+    value.__name__ = value.__qualname__ = name
+    value.__doc__ = scalar.doc
+    value.__bpf_builtin__ = name  # type: ignore[attr-defined]
+    return value
+
+
+# pid(), tid(), ktime_ns(), ...: one per helper builtin of the compiler
+SCALARS: dict[str, Callable[[], int]] = {name: _scalar(name, s)
+                                         for name, s in intrinsics.SCALARS.items()}
+globals().update(SCALARS)
+
+BUILTIN_FUNCTIONS = {**SCALARS, **{f.__name__: f for f in (
+    comm, current_task, log2_bucket, linear_bucket, kstack, ustack, submit, printk,
+    user_str, kernel_str, cast)}}

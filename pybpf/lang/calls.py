@@ -4,34 +4,25 @@ aggregates (count, sum, avg, min, max, stats, hist, lhist) lowered to IR."""
 from __future__ import annotations
 
 import re
-import time
 from typing import TYPE_CHECKING
 
-from pybpf.compiler import ir
+from pybpf.compiler import intrinsics, ir
+from pybpf.compiler.intrinsics import ARG_REGS
 from pybpf.compiler.irtypes import LIT, S64, U8, U32, U64, ArrayT, IntT, PtrT, str_type
 from pybpf.lang import ast
-from pybpf.lang.irnodes import CtxCopyInto, StrLit
 from pybpf.lang.semantic import MapInfo
 from pybpf.lang.types import INT64, LT, STRLEN, UINT32, UINT64, string, tuple_ir, tuple_layout
 
 if TYPE_CHECKING:
     from pybpf.lang.lower import TV, ProbeLowerer
 
-BPF_F_USER_STACK = 1 << 8
-PT_REGS = {"di": 112, "si": 104, "dx": 96, "cx": 88, "r8": 72, "r9": 64, "ax": 80, "ip": 128,
-           "sp": 152}
-ARG_REGS = ("di", "si", "dx", "cx", "r8", "r9")
 FORMAT_SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?"
                          r"(?P<len>hh|h|ll|l|z|j|t)?(?P<conv>[diouxXcspfrge%])")
 UNSAFE = ("system", "signal")
 
 
-def _call(helper: str, t: IntT, loc: ast.Loc, *args: ir.Expr) -> ir.Call:
-    return ir.Call(t, helper, list(args), loc=loc)
-
-
-def _shr(e: ir.Expr, n: int, t: IntT, loc: ast.Loc) -> ir.Expr:
-    return ir.Cast(t, ir.BinOp(U64, "shr", e, ir.Const(U64, n), loc=loc), loc=loc)
+def _lt(t: IntT) -> LT:
+    return LT("int", t.bits, t.signed)
 
 
 # ------------------------------------------------------------------------------------------
@@ -39,42 +30,19 @@ def _shr(e: ir.Expr, n: int, t: IntT, loc: ast.Loc) -> ir.Expr:
 def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
     name, loc = e.name, e.loc
     kind = lw.probe.kind
-    if name == "pid":
-        return _shr(_call("bpf_get_current_pid_tgid", U64, loc), 32, U32, loc), UINT32
-    if name == "tid":
-        return ir.Cast(U32, _call("bpf_get_current_pid_tgid", U64, loc), loc=loc), UINT32
-    if name == "uid":
-        return ir.Cast(U32, _call("bpf_get_current_uid_gid", U64, loc), loc=loc), UINT32
-    if name == "gid":
-        return _shr(_call("bpf_get_current_uid_gid", U64, loc), 32, U32, loc), UINT32
+    scalar = intrinsics.ONELINER_SCALARS.get(name)
+    if scalar is not None:
+        return scalar.build(loc), _lt(scalar.type)
     if name == "username":
-        return ir.Cast(U32, _call("bpf_get_current_uid_gid", U64, loc), loc=loc), LT("username")
-    if name == "nsecs":
-        return _call("bpf_ktime_get_ns", U64, loc), UINT64
+        return intrinsics.uid(loc), LT("username")
     if name == "elapsed":
         start = ir.Const(U64, lw.comp.start_ns)
-        return ir.BinOp(U64, "sub", _call("bpf_ktime_get_ns", U64, loc), start, loc=loc), UINT64
-    if name == "cpu":
-        return _call("bpf_get_smp_processor_id", U32, loc), UINT32
-    if name == "cgroup":
-        return _call("bpf_get_current_cgroup_id", U64, loc), UINT64
-    if name == "rand":
-        return _call("bpf_get_prandom_u32", U32, loc), UINT32
+        return ir.BinOp(U64, "sub", intrinsics.ktime_ns(loc), start, loc=loc), UINT64
     if name == "curtask":
-        return _call("bpf_get_current_task", U64, loc), LT("ptr", 64, False)
+        return intrinsics.current_task(loc), LT("ptr", 64, False)
     if name == "comm":
-        t = str_type(16)
-        var = lw.temp(t, loc, "comm")
-
-        def fill(v: ir.Var, off: int) -> list[ir.Stmt]:
-            # zeroed first: kernels before 6.2 copy the name without padding the rest, and
-            # a map key must not keep stale stack bytes after the NUL
-            return [ir.Zero(v, off, 16, loc=loc),
-                    ir.HelperInto("bpf_get_current_comm",
-                                  [ir.AddrOf(PtrT(t, "stack"), v, off, loc=loc),
-                                   ir.Const(U64, 16, loc=loc)], loc=loc)]
-
-        return ir.Agg(t, var, fill(var, 0), fill=fill, loc=loc), string(16)
+        var = lw.temp(str_type(intrinsics.COMM_LEN), loc, "comm")
+        return intrinsics.comm(var, loc, lw.comp.target), string(intrinsics.COMM_LEN)
     if name in ("kstack", "ustack"):
         return stack(lw, name == "ustack", loc)
     if name == "probe":
@@ -96,7 +64,7 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
             raise lw.error(e, "retval is not available in kfunc probes (the function has not "
                               "returned yet)", f"Use kretfunc:{lw.probe.name}.")
         if kind == "uretprobe":
-            return ir.CtxLoad(U64, PT_REGS["ax"], 8, loc=loc), UINT64
+            return intrinsics.return_value(loc), UINT64
         raise lw.error(e, f"the retval builtin is only available in kretprobe, kretfunc and "
                           f"uretprobe probes, not "
                           f"{kind}", "For syscalls use tracepoint:syscalls:sys_exit_*'s "
@@ -114,7 +82,7 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
                               "names", f"Use args->NAME; {lw.probe.name}() takes: "
                                        f"{kargs.arg_names(lw)}.")
         if kind in ("uprobe", "uretprobe") and i < len(ARG_REGS):
-            return ir.CtxLoad(U64, PT_REGS[ARG_REGS[i]], 8, loc=loc), UINT64
+            return intrinsics.argument(i, loc), UINT64
         if kind == "rawtracepoint":
             return ir.CtxLoad(U64, 8 * i, 8, loc=loc), UINT64
         raise lw.error(e, f"{name} is not available in {kind} probes")
@@ -133,17 +101,13 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
 
 
 def stack(lw: ProbeLowerer, user: bool, loc: ast.Loc) -> TV:
-    mref = lw.use_map(lw.comp.stacks_ref())
-    sid = ir.Call(S64, "bpf_get_stackid", [ir.CtxPtr(PtrT(None, "ctx"), loc=loc),
-                                           ir.MapPtr(U64, mref, loc=loc),
-                                           ir.Const(U64, BPF_F_USER_STACK if user else 0)],
-                  loc=loc)
+    sid = intrinsics.stack_id(lw.use_map(lw.comp.stacks_ref()), user, loc)
     if not user:
         return sid, LT("kstack")
     lt = LT("ustack")
     t = lt.ir()
     var = lw.temp(t, loc, "ustack")
-    pid = _shr(_call("bpf_get_current_pid_tgid", U64, loc), 32, U64, loc)
+    pid = intrinsics.pid(loc, U64)
     init: list[ir.Stmt] = [ir.Store(var, 0, S64, sid, loc=loc), ir.Store(var, 8, U64, pid, loc=loc)]
     return ir.Agg(t, var, init, loc=loc), lt
 
@@ -172,10 +136,10 @@ def field(lw: ProbeLowerer, e: ast.Field) -> TV:
         t = item.ir()
         if item.is_int:
             return ir.MemLoad(t, ir.AddrOf(PtrT(t, "stack"), var, 0, loc=loc), off, loc=loc), item
-        from pybpf.lang.lower import _SubRef
+        from pybpf.lang.lower import copy_part
 
         tmp = lw.temp(t, loc, "item")
-        for s in _SubRef(t, var, off, loc).copy_to(tmp, 0):
+        for s in copy_part(ir.VarRef(t, var, off, loc=loc), tmp, 0):
             lw.emit(s)
         return ir.VarRef(t, tmp, loc=loc), item
     raise lw.error(e, f"cannot access field {e.name!r} of {lt}",
@@ -200,13 +164,13 @@ def tracepoint_field(lw: ProbeLowerer, e: ast.Field) -> TV:
 
             def fill(v: ir.Var, off: int) -> list[ir.Stmt]:
                 if off == 0:
-                    return [CtxCopyInto(v, f.offset, n, loc=loc)]
-                return [CtxCopyInto(var, f.offset, n, loc=loc),
+                    return [ir.CtxCopy(v, f.offset, n, loc=loc)]
+                return [ir.CtxCopy(var, f.offset, n, loc=loc),
                         ir.Store(v, off, t, ir.VarRef(t, var, loc=loc), loc=loc)]
 
             return ir.Agg(t, var, fill(var, 0), loc=loc), string(n)
         elem = max(f.size // max(n, 1), 1)
-        return _CtxArr(ArrayT(IntT(min(elem, 8) * 8, f.signed), n), f.offset, loc=loc), \
+        return ir.CtxArray(ArrayT(IntT(min(elem, 8) * 8, f.signed), n), f.offset, loc=loc), \
             LT("ctxarray", elem * 8, f.signed, size=n)
     if f.is_pointer:
         return ir.CtxLoad(U64, f.offset, 8, loc=loc), LT("ptr", 64, False, fmt=space)
@@ -215,16 +179,10 @@ def tracepoint_field(lw: ProbeLowerer, e: ast.Field) -> TV:
         LT("int", size * 8, f.signed)
 
 
-class _CtxArr(ir.Expr):
-    def __init__(self, t: ArrayT, offset: int, loc: ast.Loc) -> None:
-        super().__init__(t, loc=loc)
-        self.offset = offset
-
-
 def index(lw: ProbeLowerer, e: ast.Index) -> TV:
     loc = e.loc
     base, lt = lw.expr(e.base)
-    if isinstance(base, _CtxArr):
+    if isinstance(base, ir.CtxArray):
         i = lw.const_int(e.index, "the index of a tracepoint array")
         at = base.type
         assert isinstance(at, ArrayT)
@@ -373,8 +331,7 @@ def f_str(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     if lt.kind == "str":
         return value, lt
     loc = e.loc
-    t = str_type(n)
-    var = lw.temp(t, loc, "str")
+    var = lw.temp(str_type(n), loc, "str")
     if lt.kind == "dataloc":
         off = ir.BinOp(U64, "and", lw._as(value, U64), ir.Const(U64, 0xFFFF), loc=loc)
         src: ir.Expr = ir.BinOp(U64, "add", ir.CtxPtr(U64, loc=loc), off, loc=loc)
@@ -386,16 +343,9 @@ def f_str(lw: ProbeLowerer, e: ast.Call) -> TV | None:
             space = ""  # a register or an untagged pointer: user or kernel (as bpftrace)
     else:
         raise lw.error(e.args[0], f"str() reads a string from a pointer, not from {lt}")
-
-    def fill(v: ir.Var, off: int) -> list[ir.Stmt]:
-        return [ir.Zero(v, off, n, loc=loc),
-                ir.HelperInto(f"bpf_probe_read_{space}_str" if space else "bpf_probe_read_str",
-                              [ir.AddrOf(PtrT(t, "stack"), v, off, loc=loc),
-                               ir.Const(U64, n, loc=loc), src], loc=loc)]
-
-    if lt.kind == "dataloc":  # the context pointer must stay the argument's own value
-        return ir.Agg(t, var, fill(var, 0), loc=loc), string(n)
-    return ir.Agg(t, var, fill(var, 0), fill=fill, loc=loc), string(n)
+    # a __data_loc address is computed from the context pointer: read where var stands
+    return intrinsics.read_string(var, src, space, loc, fill_in_place=lt.kind != "dataloc"), \
+        string(n)
 
 
 def f_ksym(lw: ProbeLowerer, e: ast.Call) -> TV | None:
@@ -408,7 +358,7 @@ def f_usym(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     lt = LT("usym")
     t = lt.ir()
     var = lw.temp(t, e.loc, "usym")
-    pid = _shr(_call("bpf_get_current_pid_tgid", U64, e.loc), 32, U64, e.loc)
+    pid = intrinsics.pid(e.loc, U64)
     init: list[ir.Stmt] = [ir.Store(var, 0, U64, lw._as(value, U64), loc=e.loc),
                            ir.Store(var, 8, U64, pid, loc=e.loc)]
     return ir.Agg(t, var, init, loc=e.loc), lt
@@ -453,9 +403,9 @@ def f_ntop(lw: ProbeLowerer, e: ast.Call) -> TV | None:
         init.append(ir.Store(var, 0, U64, ir.Const(U64, fam), loc=loc))
     if lt.is_int:
         init.append(ir.Store(var, 8, U32, lw._as(value, U32), loc=loc))
-    elif lt.kind == "ctxarray" and isinstance(value, _CtxArr):
-        init.append(CtxCopyInto(var, value.offset, min(lt.size * lt.bits // 8, 16), 8,
-                                loc=loc))
+    elif lt.kind == "ctxarray" and isinstance(value, ir.CtxArray):
+        init.append(ir.CtxCopy(var, value.offset, min(lt.size * lt.bits // 8, 16), 8,
+                               loc=loc))
     else:
         raise lw.error(addr_node, f"ntop() takes an integer or an address array, not {lt}")
     return ir.Agg(t, var, init, loc=loc), lt_inet
@@ -579,11 +529,15 @@ def aggregate(lw: ProbeLowerer, target: ast.Map, info: MapInfo, e: ast.Call) -> 
         bucket = lw.temp(U64, loc, "bucket")
         val = lw.temp(S64, loc, "hv")
         lw.emit(ir.Assign(val, lw._as(v64, S64), loc=loc))
-        if name == "hist":
-            _log2_bucket(lw, val, bucket, loc)
+        if name == "hist":  # bpftrace's numbering: negatives in bucket 0, 0 in bucket 1
+            steps = intrinsics.log2_bucket(val, bucket, True, loc)
         else:
             assert info.lhist is not None
-            _linear_bucket(lw, val, bucket, info.lhist, loc)
+            lo, hi, step = (ir.Const(S64, x) for x in info.lhist)
+            steps = intrinsics.linear_bucket(ir.Load(S64, val, loc=loc), bucket, lo, hi, step,
+                                             True, loc)
+        for x in steps:
+            lw.emit(x)
         key = lw.map_key(target, info, [(ir.Load(U64, bucket, loc=loc), UINT64)])
         if lw.syms.final:
             lw.emit(ir.MapAdd(lw.ref(info), key, ir.Const(U64, 1), loc=loc))
@@ -609,41 +563,4 @@ def aggregate(lw: ProbeLowerer, target: ast.Map, info: MapInfo, e: ast.Call) -> 
                       loc=loc))
 
 
-def _log2_bucket(lw: ProbeLowerer, val: ir.Var, bucket: ir.Var, loc: ast.Loc) -> None:
-    """bpftrace's hist index: 0 for negatives, 1 for 0, 2 + floor(log2(v)) otherwise."""
-    v = lambda: ir.Load(S64, val, loc=loc)  # noqa: E731
-    b = lambda: ir.Load(U64, bucket, loc=loc)  # noqa: E731
-    steps: list[ir.Stmt] = [ir.Assign(bucket, ir.Const(U64, 2), loc=loc)]
-    for shift in (32, 16, 8, 4, 2, 1):
-        big = ir.Compare(LIT, "ge", v(), ir.Const(S64, 1 << shift), True, loc=loc)
-        steps.append(ir.If(big, [
-            ir.Assign(val, ir.BinOp(S64, "shr", v(), ir.Const(S64, shift), loc=loc), loc=loc),
-            ir.Assign(bucket, ir.BinOp(U64, "add", b(), ir.Const(U64, shift), loc=loc),
-                      loc=loc)], [], loc=loc))
-    neg = ir.Compare(LIT, "lt", v(), ir.Const(S64, 0), True, loc=loc)
-    zero = ir.Compare(LIT, "eq", v(), ir.Const(S64, 0), True, loc=loc)
-    lw.emit(ir.If(neg, [ir.Assign(bucket, ir.Const(U64, 0), loc=loc)],
-                  [ir.If(zero, [ir.Assign(bucket, ir.Const(U64, 1), loc=loc)], steps, loc=loc)],
-                  loc=loc))
-
-
-def _linear_bucket(lw: ProbeLowerer, val: ir.Var, bucket: ir.Var, bounds: tuple[int, int, int],
-                   loc: ast.Loc) -> None:
-    lo, hi, step = bounds
-    v = ir.Load(S64, val, loc=loc)
-    last = (hi - lo) // step + 1
-    inside = ir.BinOp(U64, "add", ir.BinOp(U64, "div", ir.Cast(U64, ir.BinOp(
-        S64, "sub", v, ir.Const(S64, lo), loc=loc), loc=loc), ir.Const(U64, step), loc=loc),
-        ir.Const(U64, 1), loc=loc)
-    lw.emit(ir.If(ir.Compare(LIT, "lt", v, ir.Const(S64, lo), True, loc=loc),
-                  [ir.Assign(bucket, ir.Const(U64, 0), loc=loc)],
-                  [ir.If(ir.Compare(LIT, "ge", v, ir.Const(S64, hi), True, loc=loc),
-                         [ir.Assign(bucket, ir.Const(U64, last), loc=loc)],
-                         [ir.Assign(bucket, inside, loc=loc)], loc=loc)], loc=loc))
-
-
-def _now_ns() -> int:
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-
-
-__all__ = ["FUNCTIONS", "StrLit", "aggregate", "builtin", "call", "field", "index"]
+__all__ = ["FUNCTIONS", "aggregate", "builtin", "call", "field", "index"]

@@ -1,5 +1,6 @@
 """The whole program: expand probes, settle map and variable types (two discovery passes),
-lower every probe to IR, create the maps, and generate instructions."""
+lower every probe to IR, create the maps and the counters of what they refuse, and run each
+probe's IR through the compiler's pipeline (`pybpf.compiler.pipeline`)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pybpf import asm
-from pybpf.compiler import fold, ir
+from pybpf.compiler import ir, pipeline
+from pybpf.compiler.accounting import Counters
 from pybpf.compiler.errors import CompileError, Loc
 from pybpf.compiler.irtypes import U32
+from pybpf.compiler.target import Target, kernel_target
 from pybpf.lang import ast
 from pybpf.lang import probes as pr
 from pybpf.lang.errors import LangError
-from pybpf.lang.irnodes import LangCodeGen
 from pybpf.lang.lower import ProbeLowerer
 from pybpf.lang.parser import parse
 from pybpf.lang.semantic import MapInfo, Record, Symbols
@@ -33,8 +35,10 @@ class CompiledProbe:
 
 class Compiler:
     def __init__(self, src: str, file: str = "stdin", params: list[str] | None = None,
-                 unsafe: bool = False, cpid: int | None = None) -> None:
+                 unsafe: bool = False, cpid: int | None = None,
+                 target: Target | None = None) -> None:
         self.source, self.file = src, file
+        self.target = target if target is not None else kernel_target()
         self.params = params or []
         self.unsafe, self.cpid = unsafe, cpid
         self.tree = parse(src, file)
@@ -45,7 +49,7 @@ class Compiler:
         self._formats: dict[tuple[str, str], Any] = {}
         self._events: ir.MapRef | None = None
         self._stacks: ir.MapRef | None = None
-        self._refused: Any = None  # the kernel's counts of refused updates and records
+        self.counters = Counters()  # the kernel's counts of refused updates and records
         self.probes: list[tuple[pr.Probe, ast.Probe]] = []
         self.compiled: list[CompiledProbe] = []
 
@@ -123,6 +127,10 @@ class Compiler:
             info.ref = None
         fns = self.lower_all()
         self.create_maps()
+        # one counter per map it inserts into (updates it refused: full) and for the ring
+        # buffer (records it refused: full), reported when the session ends
+        self.counters.plan(fns)
+        self.counters.create()
         out = []
         for (probe, tree), fn in zip(self.probes, fns, strict=True):
             out.append(CompiledProbe(probe, tree, fn, self.generate(fn, tree)))
@@ -130,22 +138,14 @@ class Compiler:
         return out
 
     def generate(self, fn: ir.Function, tree: ast.Probe) -> list[asm.Instruction]:
-        cg = None
         try:
-            fold.run(fn)
-            cg = LangCodeGen(fn)
-            return cg.generate()
+            return pipeline.compile(lambda: pipeline.Lowered(fn), target=self.target,
+                                    counters=self.counters, where=tree.loc).insns
         except CompileError as e:
             raise LangError(e.message, e.loc if e.loc.line else tree.loc, e.hint) from None
-        except Exception as e:  # a compiler bug: one message with the place
-            loc = getattr(cg, "cur_loc", None)
-            raise LangError(f"internal compiler error ({type(e).__name__}: {e})",
-                            loc if loc is not None and loc.line else tree.loc,
-                            "This is a bug in pybpf; please report it with this program.") \
-                from e
 
     def create_maps(self) -> None:
-        from pybpf.maps import Array, Hash, RingBuf, StackTrace
+        from pybpf.maps import Hash, RingBuf, StackTrace
 
         for info in self.used_maps():
             ref = info.ref
@@ -154,14 +154,6 @@ class Compiler:
                            name=_map_name(info.name))
         if self._events is not None:
             self._events.obj = RingBuf(1 << 20, name="events")
-        # one counter per map (updates it refused: full) and one for the ring buffer (records
-        # it refused: full), reported when the session ends
-        counted = [i.ref for i in self.used_maps()] + ([self._events] if self._events else [])
-        if counted:
-            self._refused = Array(value=8 * len(counted), max_entries=1, name="refused")
-            for k, ref in enumerate(counted):
-                assert ref is not None
-                ref.failed = (self._refused, 8 * k)
         if self._stacks is not None:
             self._stacks.obj = StackTrace(max_entries=MAX_ENTRIES, name="stacks")
 
@@ -171,12 +163,10 @@ class Compiler:
     def refused(self) -> tuple[dict[str, int], int]:
         """What the kernel refused so far: updates per map (by display name; the map was
         full) and records of the events ring buffer (it was full)."""
-        if self._refused is None or self._refused.fd.closed:
-            return {}, 0
-        raw = self._refused.get(0)
-        counts = [int.from_bytes(raw[k:k + 8], "little") for k in range(0, len(raw), 8)]
-        maps = {i.display: counts[k] for k, i in enumerate(self.used_maps()) if counts[k]}
-        return maps, counts[-1] if self._events is not None else 0
+        display = {id(i.ref): i.display for i in self.used_maps()}
+        maps = {display[id(ref)]: n for ref, n in self.counters.counts()
+                if n and id(ref) in display}
+        return maps, self.counters.lost()
 
     def close(self) -> None:
         for info in self.syms.maps.values():
@@ -185,8 +175,7 @@ class Compiler:
         for r in (self._events, self._stacks):
             if r is not None and r.obj is not None:
                 r.obj.close()
-        if self._refused is not None:
-            self._refused.close()
+        self.counters.close()
 
 
 def _map_name(name: str) -> str:

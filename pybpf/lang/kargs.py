@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pybpf.compiler import ir
+from pybpf.compiler import intrinsics, ir
+from pybpf.compiler.intrinsics import PT_REGS
 from pybpf.compiler.irtypes import U64, IntT
 from pybpf.lang import ast
 from pybpf.lang.types import LT, UINT64
@@ -15,21 +16,10 @@ from pybpf.lang.types import LT, UINT64
 if TYPE_CHECKING:
     from pybpf.lang.lower import TV, ProbeLowerer
 
-# struct pt_regs on x86-64
-PT_REGS = {"di": 112, "si": 104, "dx": 96, "cx": 88, "r8": 72, "r9": 64, "ax": 80, "ip": 128,
-           "sp": 152}
-ARG_REGS = ("di", "si", "dx", "cx", "r8", "r9")
-
-
 def kprobe_arg(lw: ProbeLowerer, e: ast.Ident, i: int) -> TV:
     """argN of a kprobe: a register for the first six, then the caller's stack (as bpftrace:
     the return address at sp, argument 6 at sp+8)."""
-    loc = e.loc
-    if i < len(ARG_REGS):
-        return ir.CtxLoad(U64, PT_REGS[ARG_REGS[i]], 8, loc=loc), UINT64
-    sp = ir.CtxLoad(U64, PT_REGS["sp"], 8, loc=loc)
-    addr = ir.BinOp(U64, "add", sp, ir.Const(U64, 8 * (i - len(ARG_REGS) + 1)), loc=loc)
-    return ir.ProbeRead(U64, addr, "kernel", loc=loc), UINT64
+    return intrinsics.argument(i, e.loc), UINT64
 
 
 def _lt_of(btf_type: Any) -> LT | None:
@@ -113,7 +103,7 @@ def retval(lw: ProbeLowerer, e: ast.Ident) -> TV:
     proto = kfuncs.proto(p.name) if not p.target else None
     lt = UINT64 if proto is None else _ret_lt(lw, e, proto)
     if proto is None:
-        return ir.CtxLoad(U64, PT_REGS["ax"], 8, loc=loc), lt
+        return intrinsics.return_value(loc), lt
     return _load(PT_REGS["ax"], lt, loc), lt
 
 

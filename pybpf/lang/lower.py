@@ -12,7 +12,6 @@ from pybpf.compiler.irtypes import LIT, S64, U8, U64, IntT, PtrT, Type, common, 
 from pybpf.lang import ast
 from pybpf.lang import probes as pr
 from pybpf.lang.errors import LangError
-from pybpf.lang.irnodes import MapCopyInto, StrLit
 from pybpf.lang.semantic import AGGREGATES, MapInfo, Symbols
 from pybpf.lang.types import INT64, LT, UINT64, string, tuple_ir, tuple_layout
 
@@ -91,7 +90,8 @@ class ProbeLowerer:
                 from pybpf.lang import calls
 
                 value = calls.call(self, e, statement=True)
-                if value is not None and not isinstance(value[0], ir.Const | StrLit):
+                if value is not None and not isinstance(value[0], ir.Const) and \
+                        not is_str_literal(value[0]):
                     self.emit(ir.ExprStmt(value[0], loc=loc))
                 return
             value, _ = self.expr(e)
@@ -179,15 +179,15 @@ class ProbeLowerer:
                     part: ir.Expr = ir.MemLoad(t, ir.AddrOf(PtrT(t, "stack"), src, 0, loc=loc),
                                                ho, loc=loc)
                 else:
-                    part = _SubRef(t, src, ho, loc=loc)
+                    part = ir.VarRef(t, src, ho, loc=loc)
                 self.place_into(var, off + wo, w, part, have, loc)
             return
         if isinstance(value, ir.Agg) and value.fill is not None and value.type == want.ir():
             for x in value.fill(var, off):
                 self.emit(x)
             return
-        if isinstance(value, _SubRef):
-            for x in value.copy_to(var, off):
+        if isinstance(value, ir.VarRef) and value.offset:
+            for x in copy_part(value, var, off):
                 self.emit(x)
             return
         self.emit(ir.Store(var, off, value.type, value, loc=loc))
@@ -240,7 +240,9 @@ class ProbeLowerer:
     # -- maps --------------------------------------------------------------------------------------
     def ref(self, info: MapInfo) -> ir.MapRef:
         if info.ref is None:
-            info.ref = ir.MapRef(None, info.name, info.ir_key(), info.value_lt.ir())
+            # a hash map (created when every probe is lowered): full, it refuses inserts
+            info.ref = ir.MapRef(None, info.name, info.ir_key(), info.value_lt.ir(),
+                                 counted=True)
         return self.use_map(info.ref)
 
     def map_key(self, node: ast.Map, info: MapInfo, extra: list[TV] | None = None) -> ir.Expr:
@@ -305,7 +307,7 @@ class ProbeLowerer:
             t = lt.ir()
             return ir.MapGet(t, m, key, ir.Const(t, 0), loc=loc), lt
         tmp = self.temp(lt.ir(), loc, "mval")
-        self.emit(MapCopyInto(tmp, m, key, loc=loc))
+        self.emit(ir.MapCopy(m, key, tmp, loc=loc))
         return ir.VarRef(tmp.type, tmp, loc=loc), lt
 
     # -- expressions -------------------------------------------------------------------------------
@@ -374,7 +376,7 @@ class ProbeLowerer:
                 i += w
             return out
 
-        return StrLit(t, var, fill(var, 0), fill=fill, text=text, loc=loc)
+        return ir.Agg(t, var, fill(var, 0), fill=fill, text=text, loc=loc)
 
     def param(self, e: ast.Param) -> TV:
         params = self.comp.params
@@ -443,10 +445,10 @@ class ProbeLowerer:
 
     def str_equal(self, a: ir.Expr, alt: LT, b: ir.Expr, blt: LT, negate: bool,
                   loc: Loc) -> ir.Expr:
-        if isinstance(a, StrLit) and not isinstance(b, StrLit):
+        if is_str_literal(a) and not is_str_literal(b):
             a, alt, b, blt = b, blt, a, alt
         va = self.storage_var(a, loc)
-        if isinstance(b, StrLit):
+        if isinstance(b, ir.Agg) and b.text is not None:
             data = b.text.encode() + b"\0"
             if len(data) > alt.size:
                 data = data[:alt.size]
@@ -597,27 +599,25 @@ def _byte(var: ir.Var, i: int, loc: Loc) -> ir.Expr:
     return ir.MemLoad(U8, ir.AddrOf(PtrT(U8, "stack"), var, 0, loc=loc), i, loc=loc)
 
 
-class _SubRef(ir.VarRef):
-    """Part of an aggregate variable (a tuple member) used as a value."""
+def is_str_literal(e: ir.Expr) -> bool:
+    return isinstance(e, ir.Agg) and e.text is not None
 
-    def __init__(self, t: Type, var: ir.Var, offset: int, loc: Loc) -> None:
-        super().__init__(t, var, loc=loc)
-        self.offset = offset
 
-    def copy_to(self, dst: ir.Var, off: int) -> list[ir.Stmt]:
-        out: list[ir.Stmt] = []
-        i = 0
-        size = self.type.size
-        while i < size:
-            w = 8
-            while w > 1 and ((off + i) % w or (self.offset + i) % w or i + w > size):
-                w //= 2
-            t = IntT(w * 8, False)
-            src = ir.MemLoad(t, ir.AddrOf(PtrT(t, "stack"), self.var, 0, loc=self.loc),
-                             self.offset + i, loc=self.loc)
-            out.append(ir.Store(dst, off + i, t, src, loc=self.loc))
-            i += w
-        return out
+def copy_part(part: ir.VarRef, dst: ir.Var, off: int) -> list[ir.Stmt]:
+    """Stores that copy part of an aggregate (a tuple member) into dst at `off`."""
+    out: list[ir.Stmt] = []
+    i = 0
+    size = part.type.size
+    while i < size:
+        w = 8
+        while w > 1 and ((off + i) % w or (part.offset + i) % w or i + w > size):
+            w //= 2
+        t = IntT(w * 8, False)
+        src = ir.MemLoad(t, ir.AddrOf(PtrT(t, "stack"), part.var, 0, loc=part.loc),
+                         part.offset + i, loc=part.loc)
+        out.append(ir.Store(dst, off + i, t, src, loc=part.loc))
+        i += w
+    return out
 
 
 __all__ = ["ProbeLowerer", "TV", "U64"]

@@ -23,11 +23,12 @@ UNAVAILABLE = {
     "asyncwatchpoint": "watchpoints are not supported by pybpf trace",
     "iter": "iterator probes are not supported by pybpf trace",
 }
-PROG_TYPE = {"BEGIN": "raw_tracepoint", "END": "raw_tracepoint", "tracepoint": "tracepoint",
+#: probe kind -> the compiler's hook kind (pybpf.compiler.hooks): program type and attach
+HOOK_KIND = {"BEGIN": "raw_tracepoint", "END": "raw_tracepoint", "tracepoint": "tracepoint",
              "rawtracepoint": "raw_tracepoint", "profile": "perf_event",
              "interval": "perf_event", "software": "perf_event", "hardware": "perf_event",
-             "uprobe": "kprobe", "uretprobe": "kprobe", "kprobe": "kprobe",
-             "kretprobe": "kprobe", "kfunc": "tracing", "kretfunc": "tracing"}
+             "uprobe": "uprobe", "uretprobe": "uretprobe", "kprobe": "kprobe",
+             "kretprobe": "kretprobe", "kfunc": "fentry", "kretfunc": "fexit"}
 KERNEL_FUNCTION = ("kprobe", "kretprobe", "kfunc", "kretfunc")
 UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "hz": 0}
 
@@ -45,8 +46,14 @@ class Probe:
     wild: bool = field(default=False, compare=False)  # one of a wildcard's functions
 
     @property
+    def hook_kind(self) -> str:
+        return HOOK_KIND[self.kind]
+
+    @property
     def prog_type(self) -> str:
-        return PROG_TYPE[self.kind]
+        from pybpf.compiler.hooks import hook
+
+        return hook(self.hook_kind).prog_type
 
     @property
     def full_name(self) -> str:

@@ -20,23 +20,37 @@ from pybpf.lang.types import decode, tuple_layout
 from pybpf.sys import BPFError
 
 
+def where(p: Any, pid: int = -1) -> dict[str, Any]:
+    """The hook target of probe `p` (see pybpf.compiler.hooks)."""
+    if p.kind == "tracepoint":
+        return {"group": p.target, "name": p.name}
+    if p.kind == "rawtracepoint":
+        return {"name": p.name}
+    if p.kind in ("profile", "interval"):
+        rate = {"sample_freq": p.freq} if p.freq else {"sample_period": p.period}
+        cpus = {"cpus": [0]} if p.kind == "interval" else {}
+        return {"type": "software", "config": "cpu-clock", **rate, **cpus}
+    if p.kind in ("software", "hardware"):
+        return {"type": p.kind, "config": p.target, "sample_period": p.period}
+    if p.kind in ("kprobe", "kretprobe"):
+        return {"target": (f"{p.target}:" if p.target else "") + p.name +
+                          (f"+{p.offset}" if p.offset else "")}
+    if p.kind in ("kfunc", "kretfunc"):
+        return {"function": f"{p.target}:{p.name}" if p.target else p.name}
+    if p.kind in ("uprobe", "uretprobe"):
+        return {"path": p.target, "symbol": p.name, **({"pid": pid} if pid > 0 else {})}
+    return {}
+
+
 def load(cp: CompiledProbe) -> Any:
-    from pybpf.compiler.api import verifier_rejection
+    from pybpf.compiler import hooks
     from pybpf.compiler.errors import VerifierLimitError
-    from pybpf.lang.errors import LangError
-    from pybpf.program import Program
+    from pybpf.compiler.rejection import verifier_rejection
     from pybpf.sys import VerifierError
 
     name = "".join(c if c.isalnum() else "_" for c in cp.probe.kind)[:15]
     try:
-        if cp.probe.kind in ("kfunc", "kretfunc"):
-            from pybpf.link.tracing import load_tracing
-
-            p = cp.probe
-            target = f"{p.target}:{p.name}" if p.target else p.name
-            return load_tracing("fentry" if p.kind == "kfunc" else "fexit", cp.insns, target,
-                                name=name)
-        return Program.load(cp.probe.prog_type, cp.insns, name=name)
+        return hooks.load(cp.probe.hook_kind, cp.insns, name, **where(cp.probe))
     except VerifierError as e:
         err = verifier_rejection(e, cp.insns, cp.fn)
         hint = err.hint if isinstance(err, VerifierLimitError) else (
@@ -45,35 +59,9 @@ def load(cp: CompiledProbe) -> Any:
 
 
 def attach(cp: CompiledProbe, prog: Any, pid: int = -1) -> Any:
-    from pybpf import attach as at
+    from pybpf.compiler import hooks
 
-    p = cp.probe
-    if p.kind == "tracepoint":
-        return at.tracepoint(prog, p.target, p.name)
-    if p.kind == "rawtracepoint":
-        return at.raw_tracepoint(prog, p.name)
-    if p.kind == "profile":
-        if p.freq:
-            return at.perf_event(prog, "software", "cpu-clock", sample_freq=p.freq)
-        return at.perf_event(prog, "software", "cpu-clock", sample_period=p.period)
-    if p.kind == "interval":
-        if p.freq:
-            return at.perf_event(prog, "software", "cpu-clock", sample_freq=p.freq, cpus=[0])
-        return at.perf_event(prog, "software", "cpu-clock", sample_period=p.period, cpus=[0])
-    if p.kind in ("software", "hardware"):
-        return at.perf_event(prog, p.kind, p.target, sample_period=p.period)
-    if p.kind in ("kprobe", "kretprobe"):
-        target = (f"{p.target}:" if p.target else "") + p.name + (f"+{p.offset}" if p.offset
-                                                                   else "")
-        return at.kprobe(prog, target, retprobe=p.kind == "kretprobe")
-    if p.kind == "kfunc":
-        return at.fentry(prog)
-    if p.kind == "kretfunc":
-        return at.fexit(prog)
-    if p.kind in ("uprobe", "uretprobe"):
-        kw = {"pid": pid} if pid > 0 else {}
-        return at.uprobe(prog, p.target, p.name, retprobe=p.kind == "uretprobe", **kw)
-    raise AssertionError(p.kind)
+    return hooks.attach(cp.probe.hook_kind, prog, **where(cp.probe, pid))
 
 
 class Session:

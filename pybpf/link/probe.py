@@ -9,11 +9,10 @@ function every kernel has, detach. Results are cached per process.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pybpf.sys import BPFError, BPFPermissionError, NotSupportedError
+from pybpf.sys import BPFError, BPFPermissionError, NotSupportedError, featurecache
 
 #: the hooks probed here, in report order
 HOOKS = ("kprobe", "kretprobe", "kprobe_multi", "fentry", "fexit", "fmod_ret", "tp_btf")
@@ -35,26 +34,17 @@ class HookProbe:
     reason: str = ""  # why it is missing (or could not be probed)
 
 
-_lock = threading.Lock()
-_cache: dict[str, HookProbe] = {}
-
-
 def hook(name: str) -> HookProbe:
-    """Probe hook `name` (one of HOOKS) once per process."""
+    """Probe hook `name` (one of HOOKS) once per process (again while it cannot be told for
+    want of privilege)."""
     if name not in HOOKS:
         raise ValueError(f"unknown hook {name!r}; one of {', '.join(HOOKS)}")
-    with _lock:
-        found = _cache.get(name)
-    if found is None:
-        found = _run(name)
-        with _lock:
-            _cache[name] = found
-    return found
+    return featurecache.answer(("hook", name), lambda: _run(name),
+                               lambda found: found.available is not None)
 
 
 def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
+    featurecache.clear()
 
 
 def _run(name: str) -> HookProbe:

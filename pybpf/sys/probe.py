@@ -1,17 +1,19 @@
 """Feature probes: does this kernel offer a program type, a map type, a helper? Answered by
-trying (create the map, load the smallest program), never by version numbers, and cached."""
+trying (create the map, load the smallest program), never by version numbers, and cached in
+`featurecache` (EPERM says nothing about the kernel: that answer is asked again)."""
 
 from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import os
 import struct
 
 from pybpf.sys import constants as C
+from pybpf.sys import featurecache
 from pybpf.sys.attrs import MapCreateAttr, ProgLoadAttr
 from pybpf.sys.constants import MapType, ProgType
+from pybpf.sys.featurecache import UNKNOWN
 from pybpf.sys.syscall import addr, bpf_raw
 
 # r0 = 0; exit
@@ -46,14 +48,16 @@ def _load(ptype: ProgType, code: bytes, log_size: int = 0) -> tuple[int, int, st
     return fd, err, log.value.decode(errors="replace") if log else ""
 
 
-@functools.cache
+@featurecache.probe(unknown=False)
 def prog_type(ptype: ProgType) -> bool | None:
     """True when this kernel loads programs of `ptype`; None when that cannot be told without
-    an attach target (tracing, ext, lsm, struct_ops need a BTF id or a program to attach to)."""
+    an attach target (tracing, ext, lsm, struct_ops need a BTF id or a program to attach to).
+    Without the privilege to try, False (not cached)."""
     if ptype in NEEDS_TARGET:
         return None
     fd, err, _ = _load(ptype, _RETURN_ZERO)
-    # EPERM without privilege says nothing about support: report it as unknown (False).
+    if fd < 0 and err == errno.EPERM:
+        return UNKNOWN  # type: ignore[return-value]
     return fd >= 0
 
 
@@ -86,48 +90,52 @@ _MAP_PARAMS: dict[MapType, tuple[int, int, int, int]] = {
 }
 
 
-@functools.cache
+@featurecache.probe(unknown=False)
 def map_type(mtype: MapType) -> bool:
-    """True when this kernel creates maps of `mtype`."""
+    """True when this kernel creates maps of `mtype` (False, not cached, without the
+    privilege to try)."""
     if mtype in (MapType.UNSPEC, MapType.STRUCT_OPS):
         return False
     if mtype in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
-        inner = _create(MapType.ARRAY, 4, 4, 1, 0)
+        inner, err = _create(MapType.ARRAY, 4, 4, 1, 0)
         if inner < 0:
-            return False
+            return UNKNOWN if err == errno.EPERM else False  # type: ignore[return-value]
         try:
-            return _create(mtype, 4, 4, 1, 0, inner_fd=inner) >= 0
+            fd, err = _create(mtype, 4, 4, 1, 0, inner_fd=inner)
         finally:
             os.close(inner)
-    key, value, entries, flags = _MAP_PARAMS.get(mtype, (4, 8, 1, 0))
-    fd = _create(mtype, key, value, entries, flags)
+    else:
+        key, value, entries, flags = _MAP_PARAMS.get(mtype, (4, 8, 1, 0))
+        fd, err = _create(mtype, key, value, entries, flags)
     if fd < 0:
-        return False
+        return UNKNOWN if err == errno.EPERM else False  # type: ignore[return-value]
     os.close(fd)
     return True
 
 
 def _create(mtype: MapType, key: int, value: int, entries: int, flags: int,
-            inner_fd: int = 0) -> int:
+            inner_fd: int = 0) -> tuple[int, int]:
     attr = MapCreateAttr(map_type=mtype, key_size=key, value_size=value, max_entries=entries,
                          map_flags=flags, inner_map_fd=inner_fd)
-    fd, _ = bpf_raw(C.BPF_MAP_CREATE, attr)
-    return fd
+    return bpf_raw(C.BPF_MAP_CREATE, attr)
 
 
-@functools.cache
+@featurecache.probe(unknown=False)
 def helper(ptype: ProgType, helper_id: int) -> bool:
     """True when programs of `ptype` may call helper `helper_id` on this kernel. The probe loads
     `call helper; r0 = 0; exit`: the verifier rejects unknown or disallowed helpers with
     "invalid func" / "unknown func" / "program of this type cannot use helper"; any other
     complaint (argument types) means the helper itself is allowed."""
-    if ptype in NEEDS_TARGET or not prog_type(ptype):
+    if ptype in NEEDS_TARGET:
         return False
+    loads = prog_type.raw(ptype)  # type: ignore[attr-defined]
+    if not loads:
+        return loads  # UNKNOWN stays unknown
     code = struct.pack("<BBhi", 0x85, 0, 0, helper_id) + _RETURN_ZERO
     fd, err, log = _load(ptype, code, log_size=1 << 16)
     if fd >= 0:
         return True
     if err == errno.EPERM:
-        return False
+        return UNKNOWN  # type: ignore[return-value]
     return not any(s in log for s in ("invalid func", "unknown func",
                                       "cannot use helper", "cannot call"))

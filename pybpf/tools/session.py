@@ -112,12 +112,10 @@ class Session:
                 pass
             compiled = getattr(p, "_compiled", None)
             if compiled is not None:
-                for obj in compiled.extra.values():
-                    if hasattr(obj, "close") and hasattr(obj, "fd"):
-                        try:
-                            obj.close()
-                        except Exception:  # noqa: BLE001
-                            pass
+                try:
+                    compiled.objects.close()
+                except Exception:  # noqa: BLE001
+                    pass
         for m in self.maps:
             try:
                 m.close()

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pybpf.compiler import ir
+from pybpf.compiler import intrinsics, ir
 from pybpf.compiler.errors import CompileError, KernelFormatError, Loc
+from pybpf.compiler.intrinsics import ARG_REGS, PT_REGS
 from pybpf.compiler.irtypes import (
     LIT,
     S64,
@@ -112,7 +113,7 @@ def tracepoint_field(f: Any, group: str, loc: Loc, name: str = "") -> ir.Expr:
         n = f.array_len or 0
         elem = _int_type(f.elem_type, f.size // max(n, 1), f.signed)
         t = str_type(n) if f.elem_type == "char" else ArrayT(elem, n)
-        return CtxArray(t, f.offset, loc=loc)
+        return ir.CtxArray(t, f.offset, loc=loc)
     if f.is_pointer:
         return ir.CtxLoad(pointer_type(f.c_type, space), f.offset, 8, loc=loc)
     return ir.CtxLoad(IntT(f.size * 8, f.signed), f.offset, f.size, loc=loc)
@@ -136,13 +137,6 @@ def pointer_type(c_type: str, space: str) -> PtrT:
     for _ in range(depth):
         t = PtrT(t, space)
     return t if isinstance(t, PtrT) else PtrT(None, space)
-
-
-@dataclass(eq=False)
-class CtxArray(ir.Expr):
-    """An array field of the context (e.g. raw_syscalls args[6]): indexed with a constant."""
-
-    offset: int
 
 
 def _int_type(c_type: str, size: int, signed: bool) -> IntT:
@@ -169,17 +163,10 @@ class RawTracepoint(Context):
             if arg == name:
                 return ir.CtxLoad(btf_to_ir(btype), 8 * i, 8, loc=loc)
         if name == "args":
-            return CtxArray(ArrayT(U64, max(len(self.args), 1)), 0, loc=loc)
+            return ir.CtxArray(ArrayT(U64, max(len(self.args), 1)), 0, loc=loc)
         names = ", ".join(a for a, _ in self.args)
         raise CompileError(f"raw tracepoint {self.name} has no argument {name!r}", loc,
                            f"Its arguments: {names}.")
-
-
-# x86-64 struct pt_regs offsets (what uprobe, kprobe and perf_event contexts hold)
-PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48,
-           "r10": 56, "r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112,
-           "orig_ax": 120, "ip": 128, "cs": 136, "flags": 144, "sp": 152, "ss": 160}
-ARG_REGS = ("di", "si", "dx", "cx", "r8", "r9")
 
 
 @dataclass
@@ -202,7 +189,7 @@ class PtRegs(Context):
             raise CompileError(f"{self.kind} programs have no context field {name!r}", loc,
                                "Use ctx.arg0..ctx.arg5, ctx.retval, or a register name "
                                "(ctx.ip, ctx.sp, ...).")
-        return ir.CtxLoad(U64, self.base + PT_REGS[reg], 8, loc=loc)
+        return intrinsics.register(reg, loc, base=self.base)
 
 
 @dataclass
@@ -225,14 +212,12 @@ class KernelFunction(PtRegs):
         out: list[tuple[str, Type, ir.Expr | None]] = []
         for i, name in enumerate(extra):
             t = btf_to_ir(args[i][1])
-            out.append((name, t, ir.CtxLoad(t, self.base + PT_REGS[ARG_REGS[i]], 8,
-                                            loc=loc)))
+            out.append((name, t, intrinsics.argument(i, loc, t, self.base)))
         return out
 
     def field(self, name: str, loc: Loc) -> ir.Expr:
         if name in ("retval", "ret") and self.proto is not None:
-            return ir.CtxLoad(btf_to_ir(self.proto.ret), self.base + PT_REGS["ax"], 8,
-                              loc=loc)
+            return intrinsics.return_value(loc, btf_to_ir(self.proto.ret), self.base)
         return super().field(name, loc)
 
 
@@ -344,5 +329,5 @@ def BTFStruct(t: Any) -> BTFRef:  # noqa: N802 - reads as a type
     return BTFRef(t)
 
 
-__all__ = ["CtxArray", "Context", "FunctionArgs", "PerfEvent", "PtRegs", "RawTracepoint",
+__all__ = ["Context", "FunctionArgs", "PerfEvent", "PtRegs", "RawTracepoint",
            "Tracepoint", "btf_to_ir", "BTFRef", "StructT", "tracepoint_field"]

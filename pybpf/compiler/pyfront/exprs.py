@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from pybpf.compiler import ir
+from pybpf.compiler import intrinsics, ir
 from pybpf.compiler.irtypes import (
     INTS,
     LIT,
@@ -22,7 +22,7 @@ from pybpf.compiler.irtypes import (
     from_ctypes,
     from_spec,
 )
-from pybpf.compiler.pyfront.contexts import BTFRef, CtxArray, btf_to_ir
+from pybpf.compiler.pyfront.contexts import BTFRef, btf_to_ir
 
 if TYPE_CHECKING:
     from pybpf.compiler.pyfront.lower import Lowerer
@@ -305,7 +305,7 @@ class ExprLowering:
             t = U64 if big else S64
         # the type of every conditional expression by place, for the Python reference run
         loc = self.loc(node)
-        self.extra.setdefault("cond_types", {})[(loc.file, loc.line, loc.col)] = t
+        self.cond_types[(loc.file, loc.line, loc.col)] = t
         if isinstance(cond, ir.Const):
             return self.convert(a if cond.value else b, t, node)
         return ir.Cond(t, cond, self.convert(a, t, node), self.convert(b, t, node),
@@ -361,8 +361,6 @@ class ExprLowering:
 
     def packet_field(self: Lowerer, ptr: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
         """A field of a header view: read directly from the packet (0 from a None view)."""
-        from pybpf.compiler.pyfront.packets import PktCopy
-
         assert isinstance(ptr.type, PtrT) and isinstance(ptr.type.target, StructT)
         f = self.struct_field(ptr.type.target, name, node)
         loc = self.loc(node)
@@ -370,7 +368,7 @@ class ExprLowering:
             return ir.MemLoad(f.type, ptr, f.offset, f.bit_offset, f.bit_size,
                               checked=not self.known_nonnull(ptr), loc=loc)
         var = self.temp(f.type, node, name)
-        return ir.Agg(f.type, var, [PktCopy(var, 0, ptr, f.offset, f.type.size, loc=loc)],
+        return ir.Agg(f.type, var, [ir.PktCopy(var, 0, ptr, f.offset, f.type.size, loc=loc)],
                       loc=loc)
 
     def kernel_field(self: Lowerer, ptr: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
@@ -450,7 +448,7 @@ class ExprLowering:
             return ir.MapGet(mref.value, mref, key, ir.Const(mref.value, 0), loc=loc)
         base = self.expr(node.value)
         index = self.expr(node.slice)
-        if isinstance(base, CtxArray):
+        if isinstance(base, ir.CtxArray):
             if not isinstance(index, ir.Const):
                 self.error(node.slice, "context arrays take constant indices")
             at = base.type
@@ -505,11 +503,7 @@ class ExprLowering:
 
         ref = self.maps.get(id(obj))
         if ref is None:
-            kind = {maps.RingBuf: "ringbuf", maps.StackTrace: "stack_trace",
-                    maps.PerfEventArray: "perf_event_array"}.get(type(obj), "hash")
-            if isinstance(obj, maps.Array):
-                kind = "array"
-            percpu = isinstance(obj, maps.PerCPUHash | maps.PerCPUArray | maps.LRUPerCPUHash)
+            kind = obj.compiler_kind
             if kind in ("ringbuf", "perf_event_array"):
                 key_t: Type = U64
                 value_t: Type = U64
@@ -523,7 +517,7 @@ class ExprLowering:
                 value_t = from_spec(obj.value_codec)
             else:
                 key_t, value_t = from_spec(obj.key_codec), from_spec(obj.value_codec)
-            ref = ir.MapRef(obj, name, key_t, value_t, percpu, kind)
+            ref = ir.MapRef.of(obj, name, key_t, value_t)
             self.maps[id(obj)] = ref
         return ref
 
@@ -567,7 +561,7 @@ class ExprLowering:
 
     def materialize(self: Lowerer, e: ir.Expr, node: ast.AST) -> ir.Expr:
         """An aggregate that lives in the context (a tracepoint's char array) as a value."""
-        if isinstance(e, CtxArray):
+        if isinstance(e, ir.CtxArray):
             var = self.temp(e.type, node, "ctx")
             loc = self.loc(node)
             return ir.Agg(e.type, var, [ir.CtxCopy(var, e.offset, e.type.size, loc=loc)],
@@ -625,24 +619,14 @@ class ExprLowering:
 
     # -- calls --------------------------------------------------------------------------------
     def e_Call(self: Lowerer, node: ast.Call) -> ir.Expr:
-        from pybpf.compiler.pyfront.builtins import lower_call
+        from pybpf.compiler.pyfront.calls import lower_call
 
         return lower_call(self, node)
 
     def read_string(self: Lowerer, addr: ir.Expr, space: str, n: int,
                     node: ast.AST) -> ir.Expr:
-        t = ArrayT(INTS["s8"], n, is_str=True)
-        var = self.temp(t, node, "str")
-        loc = self.loc(node)
-        src = self.convert(addr, U64, node)
-
-        def fill(v: ir.Var, off: int) -> list[ir.Stmt]:
-            return [ir.Zero(v, off, n, loc=loc),
-                    ir.HelperInto(f"bpf_probe_read_{space}_str",
-                                  [ir.AddrOf(PtrT(t, "stack"), v, off, loc=loc),
-                                   ir.Const(U64, n, loc=loc), src], loc=loc)]
-
-        return ir.Agg(t, var, fill(var, 0), fill=fill, loc=loc)
+        var = self.temp(ArrayT(INTS["s8"], n, is_str=True), node, "str")
+        return intrinsics.read_string(var, self.convert(addr, U64, node), space, self.loc(node))
 
     def place(self: Lowerer, value: ir.Expr, var: ir.Var, offset: int, t: Type,
               node: ast.AST) -> list[ir.Stmt]:

@@ -32,12 +32,12 @@ def inline_call(lw: Lowerer, node: ast.Call, target: Any) -> ir.Expr:
         lw.error(node, f"calls nest deeper than {MAX_INLINE_DEPTH} functions")
     src = source_of(pyfunc)
     # the callee sees the caller's context (ctx fields, packet views, stacks of this program)
-    sub = Lowerer(src, lw.context, maps=lw.maps,
+    sub = Lowerer(src, lw.context, lw.target, maps=lw.maps,
                   prefix=f"{pyfunc.__name__}{lw.temp_count + 1}.", depth=lw.depth + 1)
     lw.temp_count += 1
     sub.inline_chain = (*chain, pyfunc)  # type: ignore[attr-defined]
     sub.inline_token = next(_TOKENS)
-    sub.extra = lw.extra
+    sub.objects, sub.cond_types = lw.objects, lw.cond_types
     sub.temp_count = lw.temp_count * 1000
     params = src.tree.args.args
     if len(node.args) != len(params) or node.keywords:

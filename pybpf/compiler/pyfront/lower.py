@@ -15,6 +15,7 @@ from pybpf.compiler.pyfront import assigned
 from pybpf.compiler.pyfront.contexts import Context
 from pybpf.compiler.pyfront.exprs import ExprLowering
 from pybpf.compiler.pyfront.source import Source
+from pybpf.compiler.target import Target
 
 MAX_WHILE_ITERATIONS = 1 << 12
 MAX_FOR_ITERATIONS = 1 << 13
@@ -33,14 +34,17 @@ _UNSUPPORTED_STMT = {
     ast.AsyncFunctionDef: "async functions cannot be compiled",
     ast.Match: "`match` is not supported; use if/elif",
 }
-_INLINE_STACK: list[Any] = []
 
 
 class Lowerer(ExprLowering):
-    def __init__(self, src: Source, context: Context, *, maps: dict[int, ir.MapRef] | None = None,
-                 prefix: str = "", depth: int = 0) -> None:
+    def __init__(self, src: Source, context: Context, target: Target, *,
+                 maps: dict[int, ir.MapRef] | None = None, prefix: str = "",
+                 depth: int = 0) -> None:
+        from pybpf.compiler.pipeline import ProgramObjects
+
         self.src = src
         self.context = context
+        self.target = target
         self.vars: dict[str, ir.Var] = {}
         self.bound: dict[str, Any] = {}  # compile-time names (maps passed to inline functions)
         self.maps = maps if maps is not None else {}
@@ -56,7 +60,9 @@ class Lowerer(ExprLowering):
         # ids of variables known to be non-zero on the current path (a header view after
         # `if not view: return`); facts found inside a nested block end with it
         self.nonnull: set[int] = set()
-        self.extra: dict[str, Any] = {}  # maps the compiled program creates (stacks, events)
+        self.objects = ProgramObjects()  # what the compiler creates (events, stacks)
+        # the type of every conditional expression, by place (for the Python reference run)
+        self.cond_types: dict[tuple[str, int, int], Type] = {}
 
     # -- diagnostics --------------------------------------------------------------------------
     def loc(self, node: ast.AST | None) -> Loc:
@@ -227,15 +233,13 @@ class Lowerer(ExprLowering):
         if isinstance(base, ast.Name) and base.id in self.vars and \
                 isinstance(self.vars[base.id].type, PtrT) and \
                 self.vars[base.id].type.space == "packet":
-            from pybpf.compiler.pyfront.packets import PktStore
-
             ptr = self.expr(base)
             f = self.struct_field(ptr.type.target, target.attr, target)  # type: ignore
             if not f.type.is_scalar or f.bit_size:
                 self.error(target, f"field {target.attr!r} of a header cannot be assigned",
                            "Whole integer fields can be; use net.swap_* for addresses.")
             value = self.convert(self.expr(value_node), f.type, value_node)
-            return self.pending() + [PktStore(ptr, f.offset, f.type, value, loc=loc)]
+            return self.pending() + [ir.PktStore(ptr, f.offset, f.type, value, loc=loc)]
         if isinstance(base, ast.Name) and base.id in self.vars:
             var = self.vars[base.id]
             f = self.struct_field(var.type, target.attr, target)

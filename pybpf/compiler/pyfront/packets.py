@@ -22,8 +22,8 @@ from pybpf.compiler.irtypes import (
     StructT,
     Type,
 )
-from pybpf.compiler.pyfront.builtins import builtin
 from pybpf.compiler.pyfront.contexts import Context
+from pybpf.compiler.pyfront.registry import builtin
 
 if TYPE_CHECKING:
     from pybpf.compiler.pyfront.lower import Lowerer
@@ -106,55 +106,6 @@ def socket_filter_context() -> PacketContext:
                          default_return=0xFFFFFFFF)
 
 
-# -- IR nodes for packets ------------------------------------------------------------------
-@dataclass(eq=False)
-class PktHeader(ir.Expr):
-    """A header view: `prev + offset` (or ctx->data + offset when prev is None), checked so
-    that `size` bytes are inside the packet; 0 when they are not or when prev is 0."""
-
-    prev: ir.Expr | None
-    offset: ir.Expr
-    size: int
-    data_off: int
-    end_off: int
-    min_offset: int = 0  # a variable offset below this is invalid (IPv4 ihl*4 < 20)
-    needs_ctx = True  # reads data/data_end from the context
-    checked: bool = True  # prev may be 0 (False: known non-null on this path)
-
-
-@dataclass(eq=False)
-class PktStore(ir.Stmt):
-    """ptr->field = value, skipped when ptr is 0."""
-
-    ptr: ir.Expr
-    offset: int
-    type: Type
-    value: ir.Expr
-    checked: bool = True
-
-
-@dataclass(eq=False)
-class PktSwap(ir.Stmt):
-    """Exchange `size` bytes at two offsets of a header, skipped when ptr is 0."""
-
-    ptr: ir.Expr
-    a: int
-    b: int
-    size: int
-    checked: bool = True
-
-
-@dataclass(eq=False)
-class PktCopy(ir.Stmt):
-    """Copy `size` bytes of a header field into var+var_offset (zeros when ptr is 0)."""
-
-    var: ir.Var
-    var_offset: int
-    ptr: ir.Expr
-    offset: int
-    size: int
-
-
 def is_packet(t: Type) -> bool:
     return isinstance(t, PtrT) and t.space == "packet"
 
@@ -177,7 +128,7 @@ def _header(lw: Lowerer, node: ast.Call, args: list[ir.Expr], kind: str,
     loc = lw.loc(node)
     t = PtrT(hdr, "packet")
     if not after:  # the first header of the packet
-        return PktHeader(t, None, ir.Const(U64, 0), hdr.size, c.data_off, c.end_off, loc=loc)
+        return ir.PktHeader(t, None, ir.Const(U64, 0), hdr.size, c.data_off, c.end_off, loc=loc)
     if len(args) != 2 or not is_packet(args[1].type):
         lw.error(node, f"net.{kind}(ctx, prev) needs the header before it as `prev` "
                        f"({' or '.join('net.' + a for a in after)})")
@@ -192,9 +143,9 @@ def _header(lw: Lowerer, node: ast.Call, args: list[ir.Expr], kind: str,
         ihl = ir.MemLoad(U8, prev, 0, 0, 4, checked=not known, loc=loc)
         offset: ir.Expr = ir.BinOp(U64, "mul", ir.Cast(U64, ihl, loc=loc), ir.Const(U64, 4),
                                    loc=loc)
-        return PktHeader(t, prev, offset, hdr.size, c.data_off, c.end_off, 20,
+        return ir.PktHeader(t, prev, offset, hdr.size, c.data_off, c.end_off, 20,
                          checked=not known, loc=loc)
-    return PktHeader(t, prev, ir.Const(U64, HEADERS[prev_kind].size), hdr.size, c.data_off,
+    return ir.PktHeader(t, prev, ir.Const(U64, HEADERS[prev_kind].size), hdr.size, c.data_off,
                      c.end_off, checked=not known, loc=loc)
 
 
@@ -223,7 +174,7 @@ def _swap(lw: Lowerer, node: ast.Call, args: list[ir.Expr], kinds: tuple[str, ..
         lw.error(node, f"net.{name}() takes a {' or '.join('net.' + k for k in kinds)} view")
     res = lw.temp(U64, node, "swapped")
     loc = lw.loc(node)
-    return ir.Inline(U64, [PktSwap(ptr, a, b, size, checked=not lw.known_nonnull(ptr), loc=loc),
+    return ir.Inline(U64, [ir.PktSwap(ptr, a, b, size, checked=not lw.known_nonnull(ptr), loc=loc),
                            ir.Assign(res, ir.Const(U64, 0), loc=loc)], res, loc=loc)
 
 
@@ -350,5 +301,4 @@ def _load_u32(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     return _load(lw, node, args, 4)
 
 
-__all__ = ["HEADERS", "LIT", "PacketContext", "PktCopy", "PktHeader", "PktStore", "PktSwap",
-           "is_packet", "socket_filter_context", "tc_context", "xdp_context"]
+__all__ = ["HEADERS", "LIT", "PacketContext", "is_packet", "socket_filter_context", "tc_context", "xdp_context"]

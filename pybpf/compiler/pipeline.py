@@ -1,0 +1,134 @@
+"""The compiler's stages, in order, from a front end's syntax to loadable instructions:
+
+    lower       the front end: syntax -> typed IR (`ir.Function`), names resolved
+    fold        drop code that cannot run, branches on constants (`fold`)
+    accounting  counters of refused inserts and lost records (`accounting`)
+    analysis    variables, which live in registers, which need a zero (`analysis`)
+    emit        IR -> instructions with labels, shaped for the verifier (`codegen`)
+    loop budget refuse loops the verifier could not follow (`loopcost`)
+    peephole    local clean-ups of the instruction list (`peephole`)
+    resolve     labels -> jump offsets (`asm.resolve`)
+
+`compile()` runs them; a failure that is not a CompileError is a compiler bug, reported as
+one CompileError naming the stage and the source position it was at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pybpf import asm
+from pybpf.compiler import analysis, codegen, fold, ir, peephole
+from pybpf.compiler.accounting import Counters
+from pybpf.compiler.errors import NO_LOC, CompileError, Loc
+from pybpf.compiler.irtypes import Type
+from pybpf.compiler.target import Target, kernel_target
+
+STAGES = ("lower", "fold", "accounting", "analysis", "emit", "loop budget", "peephole",
+          "resolve")
+
+
+@dataclass
+class ProgramObjects:
+    """The kernel objects the compiler creates for a program, besides the user's maps: the
+    ring buffer of submit() (with the struct type of its records), the stack-trace map of
+    kstack()/ustack(), and the counters of what maps refused."""
+
+    events: Any = None  # pybpf.maps.RingBuf
+    event_type: Type | None = None
+    stacks: Any = None  # pybpf.maps.StackTrace
+    counters: Counters | None = None
+
+    def readable_after_unload(self) -> bool:
+        """Whether some of them hold data worth reading after the program is unloaded."""
+        return self.events is not None or self.stacks is not None
+
+    def close(self) -> None:
+        for m in (self.events, self.stacks):
+            if m is not None:
+                m.close()
+        if self.counters is not None:
+            self.counters.close()
+
+
+@dataclass
+class Lowered:
+    """What the lower stage gives: the function, the objects made for it, and the types
+    the Python reference run needs (variables by name; conditional expressions by place)."""
+
+    fn: ir.Function
+    objects: ProgramObjects = field(default_factory=ProgramObjects)
+    var_types: dict[str, Type] = field(default_factory=dict)
+    cond_types: dict[tuple[str, int, int], Type] = field(default_factory=dict)
+
+
+@dataclass
+class Compiled:
+    """What the compiler produced for one function."""
+
+    ir: ir.Function
+    insns: list[asm.Instruction]
+    objects: ProgramObjects
+    var_types: dict[str, Type]
+    cond_types: dict[tuple[str, int, int], Type]
+
+    @property
+    def source_map(self) -> list[tuple[int, Loc]]:
+        """(slot index, source position) of every instruction."""
+        out, slot = [], 0
+        for insn in self.insns:
+            out.append((slot, insn.loc))
+            slot += insn.size
+        return out
+
+
+@contextmanager
+def stage(name: str, where: Callable[[], Loc]) -> Iterator[None]:
+    """Run one stage: a CompileError passes; anything else is a compiler bug."""
+    try:
+        yield
+    except CompileError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a bug: still one clear message, with the place
+        loc = where()
+        raise CompileError(f"internal compiler error in stage {name} ({type(e).__name__}: "
+                           f"{e})", loc if loc.line else None,
+                           "This is a bug in pybpf's compiler; please report it with this "
+                           "source.") from e
+
+
+def compile(lower: Callable[[], Lowered], *, target: Target | None = None,
+            counters: Counters | None = None, where: Loc = NO_LOC) -> Compiled:
+    """Compile one function. `counters`: shared with other functions of the same program
+    (already planned for all of them); else the function gets counters of its own.
+    `where`: the position named by internal errors before code generation has one."""
+    target = target if target is not None else kernel_target()
+    with stage("lower", lambda: where):
+        lowered = lower()
+    fn = lowered.fn
+    with stage("fold", lambda: where):
+        fold.run(fn)
+    with stage("accounting", lambda: where):
+        own = counters if counters is not None else lowered.objects.counters or Counters()
+        own.plan([fn])
+        own.create()
+        if own.refs:
+            lowered.objects.counters = own
+    with stage("analysis", lambda: where):
+        facts = analysis.facts(fn, codegen.VAR_REGS)
+    cg = codegen.CodeGen(fn, facts, target)
+    with stage("emit", lambda: cg.cur_loc if cg.cur_loc.line else where):
+        code = cg.emit_function()
+    with stage("loop budget", lambda: where):
+        cg.budget.check()
+    with stage("peephole", lambda: where):
+        code = peephole.run(code)
+    with stage("resolve", lambda: where):
+        insns = asm.resolve(code)
+    return Compiled(fn, insns, lowered.objects, lowered.var_types, lowered.cond_types)
+
+
+__all__ = ["STAGES", "Compiled", "Lowered", "ProgramObjects", "compile", "stage"]
