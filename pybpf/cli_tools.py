@@ -7,14 +7,11 @@ and exit 1."""
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from pybpf import tools
-
-_MISSING_HOOK = re.compile(r"unknown ((?:raw )?tracepoint) (\S+?):? ")
 
 
 def _first_line(e: BaseException) -> str:
@@ -25,7 +22,7 @@ def _first_line(e: BaseException) -> str:
 def _guarded(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
     def call(args: argparse.Namespace) -> int:
         from pybpf.btf.errors import BTFError
-        from pybpf.compiler.errors import CompileError, KernelFormatError
+        from pybpf.compiler.errors import CompileError, KernelFormatError, UnknownHookError
         from pybpf.sys import BPFError
 
         try:
@@ -34,13 +31,11 @@ def _guarded(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[..
             print(f"pybpf {name}: {e.message}; this tool cannot run with this kernel's "
                   f"tracefs format of {e.event}. {e.hint}".rstrip(), file=sys.stderr)
             return 1
+        except UnknownHookError as e:  # the kernel lacks a hook the tool needs: no bug
+            print(f"pybpf {name}: this kernel has no {e.hook}, which this tool needs.",
+                  file=sys.stderr)
+            return 1
         except CompileError as e:
-            missing = _MISSING_HOOK.match(getattr(e, "message", "") or "")
-            if missing:  # the kernel lacks a hook the tool needs: a feature, not a bug
-                kind, hook = missing.group(1), missing.group(2).strip("'")
-                print(f"pybpf {name}: this kernel has no {kind} {hook}, which this tool "
-                      "needs.", file=sys.stderr)
-                return 1
             print(f"pybpf {name}: internal error: the tool's BPF program does not compile: "
                   f"{e}", file=sys.stderr)
             return 1

@@ -12,8 +12,6 @@ from typing import Any
 from .errors import AsmError
 from .opcodes import (
     BPF_PSEUDO_MAP_FD,
-    BPF_PSEUDO_MAP_IDX,
-    BPF_PSEUDO_MAP_IDX_VALUE,
     BPF_PSEUDO_MAP_VALUE,
     LD_IMM64,
 )
@@ -22,7 +20,6 @@ SLOT = struct.Struct("<BBhi")  # code, src:4|dst:4, off, imm
 SLOT_SIZE = SLOT.size
 
 MAP_SRCS = (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE)
-MAP_IDX_SRCS = (BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE)
 
 
 class Reg(IntEnum):

@@ -71,7 +71,6 @@ class PtrT(Type):
 
     target: Type | None
     space: str = "kernel"
-    nullable: bool = False
 
     @property
     def size(self) -> int:
@@ -138,20 +137,9 @@ class StructT(Type):
         return f"struct {self.name}"
 
 
-@dataclass(frozen=True)
-class VoidT(Type):
-    @property
-    def size(self) -> int:
-        return 0
-
-    def __str__(self) -> str:
-        return "void"
-
-
 U8, U16, U32, U64 = IntT(8, False), IntT(16, False), IntT(32, False), IntT(64, False)
 S8, S16, S32, S64 = IntT(8, True), IntT(16, True), IntT(32, True), IntT(64, True)
 LIT = LitT()
-VOID = VoidT()
 CHAR = S8
 INTS = {str(t): t for t in (U8, U16, U32, U64, S8, S16, S32, S64)}
 

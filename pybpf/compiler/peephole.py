@@ -81,13 +81,6 @@ def run(items: list[Item]) -> list[Item]:
     return items
 
 
-def _next_insn(items: list[Item], i: int) -> int | None:
-    for j in range(i + 1, len(items)):
-        if isinstance(items[j], Instruction):
-            return j
-    return None
-
-
 def _drop_jump_to_next(items: list[Item]) -> tuple[list[Item], bool]:
     out: list[Item] = []
     changed = False

@@ -193,7 +193,7 @@ def index(lw: ProbeLowerer, e: ast.Index) -> TV:
         return ir.CtxLoad(elem, base.offset + i * elem.size, elem.size, loc=loc), \
             LT("int", elem.bits, elem.signed)
     if lt.kind == "ptr":
-        idx, ilt = lw.int_operand(e.index, "an index")
+        idx, _ = lw.int_operand(e.index, "an index")
         addr = ir.BinOp(U64, "add", base, ir.BinOp(U64, "mul", lw._as(idx, U64),
                                                    ir.Const(U64, 8), loc=loc), loc=loc)
         return ir.ProbeRead(U64, addr, lt.fmt or "kernel", loc=loc), LT("ptr", 64, False,

@@ -30,33 +30,38 @@ INSTEAD = {
 }
 
 
+def _missing(kind: str) -> tuple[str, str] | None:
+    """(why `kind` probes cannot run here, with advice; the kernel's lack alone, "" when not
+    known), or None: they can, or it could not be told without privilege (loading will
+    say)."""
+    if kind in ("kprobe", "kretprobe"):
+        from pybpf.link.kprobe import NOT_AVAILABLE, WHY_MISSING, kprobes_available
+
+        if not kprobes_available():  # needs no privilege to tell
+            return NOT_AVAILABLE, WHY_MISSING
+    from pybpf.link.probe import hook
+
+    found = hook(HOOK[kind])
+    if found.available is False:
+        return found.reason or f"{HOOK[kind]} is not available", found.detail
+    return None
+
+
 def missing_reason(kind: str) -> str | None:
     """Why `kind` probes cannot run here (None: they can, or it could not be told without
     privilege and loading will say)."""
-    if kind in ("kprobe", "kretprobe"):
-        from pybpf.link.kprobe import NOT_AVAILABLE, kprobes_available
-
-        if not kprobes_available():  # needs no privilege to tell
-            return NOT_AVAILABLE
-    from pybpf import features
-
-    if features.has(HOOK[kind]) is False:
-        return features.why_missing(HOOK[kind]) or f"{HOOK[kind]} is not available"
-    return None
+    missing = _missing(kind)
+    return missing[0] if missing else None
 
 
 def not_available(kind: str, loc: Loc) -> LangError | None:
     """The positioned one-line error for `kind` probes on a kernel without them, or None."""
-    reason = missing_reason(kind)
-    if reason is None:
+    missing = _missing(kind)
+    if missing is None:
         return None
-    core = reason.split("; use ", 1)[0].strip()
-    head = "are not available on this kernel"
-    if head in core:  # "kprobes are not available on this kernel (...)": keep the (...)
-        detail = core.split(head, 1)[1].strip()
-        msg = f"{LABEL[kind]} {head}" + (f" {detail}" if detail else "")
-    else:
-        msg = f"{LABEL[kind]} {head}: {core}"
+    reason, detail = missing
+    head = f"{LABEL[kind]} are not available on this kernel"
+    msg = f"{head} ({detail})" if detail else f"{head}: {reason}"
     return LangError(" ".join(msg.split()), loc, INSTEAD[kind])
 
 

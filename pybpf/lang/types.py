@@ -77,7 +77,6 @@ class LT:
 INT64 = LT("int", 64, True)
 UINT64 = LT("int", 64, False)
 UINT32 = LT("int", 32, False)
-NONE = LT("none")
 
 
 def string(n: int) -> LT:

@@ -21,11 +21,17 @@ from pybpf.sys import FD, BPFError, NotSupportedError, ProgType, perf_event_open
 from pybpf.sys import constants as C
 from pybpf.sys.attrs import PerfEventAttr
 
+WHY_MISSING = ("no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in "
+               "tracefs: it was built without CONFIG_KPROBES")
 NOT_AVAILABLE = (
-    "kprobes are not available on this kernel (no kprobe PMU in /sys/bus/event_source/devices "
-    "and no kprobe_events in tracefs: it was built without CONFIG_KPROBES); use "
-    "attach.tracepoint or attach.raw_tracepoint instead (`pybpf trace -l` lists them)"
+    f"kprobes are not available on this kernel ({WHY_MISSING}); use attach.tracepoint or "
+    "attach.raw_tracepoint instead (`pybpf trace -l` lists them)"
 )
+
+
+def not_available() -> NotSupportedError:
+    return NotSupportedError(NOT_AVAILABLE, errno.EOPNOTSUPP, hook="kprobes",
+                             reason=WHY_MISSING)
 
 
 def kprobes_available() -> bool:
@@ -82,7 +88,7 @@ def kprobe(prog: Any, symbol: str | int, retprobe: bool = False, cookie: int = 0
         raise ValueError(f"kretprobe {target}: a return probe attaches to the function itself "
                          "and takes no offset")
     if not kprobes_available():
-        raise NotSupportedError(NOT_AVAILABLE, errno.EOPNOTSUPP)
+        raise not_available()
     require_type(prog, {ProgType.KPROBE}, kind)
     ptype = pmu_type("kprobe")
     if ptype is not None:

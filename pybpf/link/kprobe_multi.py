@@ -28,8 +28,9 @@ from pybpf.sys.attrs import LinkCreateAttr
 
 BPF_F_KPROBE_MULTI_RETURN = 1 << 0
 
-NOT_AVAILABLE = ("kprobe_multi links are not available on this kernel (BPF_LINK_CREATE with "
-                 "BPF_TRACE_KPROBE_MULTI needs Linux 5.18+ built with CONFIG_FPROBE); use "
+WHY_MISSING = ("BPF_LINK_CREATE with BPF_TRACE_KPROBE_MULTI needs Linux 5.18+ built with "
+               "CONFIG_FPROBE")
+NOT_AVAILABLE = (f"kprobe_multi links are not available on this kernel ({WHY_MISSING}); use "
                  "attach.kprobe on each function, or tracepoints")
 
 
@@ -112,7 +113,8 @@ def _one_kprobe_each(prog: Any, kind: str, target: str, names: list[str], retpro
                 raise _explain(link_err, kind, names) from None
             raise NotSupportedError(
                 NOT_AVAILABLE + "; pybpf attaches one kprobe per function instead when the "
-                "program is loaded without attach='trace_kprobe_multi'", link_err) from None
+                "program is loaded without attach='trace_kprobe_multi'", link_err,
+                hook="kprobe_multi", reason=WHY_MISSING) from None
         raise
     except BaseException:
         for p in parts:
@@ -138,7 +140,7 @@ def kretprobe_multi(prog: Any, symbols: str | Sequence[str],
 
 def _explain(err: int, kind: str, names: list[str]) -> Exception:
     if err in (errno.EOPNOTSUPP, C.ENOTSUPP):
-        return NotSupportedError(NOT_AVAILABLE, err)
+        return NotSupportedError(NOT_AVAILABLE, err, hook="kprobe_multi", reason=WHY_MISSING)
     if err == errno.ENOENT or err == errno.ESRCH:
         missing = _untraceable(names)
         what = ", ".join(missing) if missing else "one of " + ", ".join(names[:5])

@@ -31,7 +31,8 @@ _RETURN_ZERO = "r0 = 0\nexit"
 class HookProbe:
     name: str
     available: bool | None  # None: could not tell (no privilege)
-    reason: str = ""  # why it is missing (or could not be probed)
+    reason: str = ""  # why it is missing (or could not be probed), with advice
+    detail: str = ""  # the kernel's lack alone (NotSupportedError.reason), when known
 
 
 def hook(name: str) -> HookProbe:
@@ -54,7 +55,9 @@ def _run(name: str) -> HookProbe:
         if os.geteuid() != 0:
             return HookProbe(name, None, f"cannot probe without privilege: {e}")
         return HookProbe(name, False, str(e))
-    except (NotSupportedError, BPFError, OSError, LookupError, ValueError) as e:
+    except NotSupportedError as e:
+        return HookProbe(name, False, str(e), e.reason)
+    except (BPFError, OSError, LookupError, ValueError) as e:
         return HookProbe(name, False, str(e))
     return HookProbe(name, True)
 
@@ -79,11 +82,11 @@ def _first_function(candidates: tuple[str, ...]) -> str:
 
 
 def _kprobe(retprobe: bool) -> None:
-    from pybpf.link.kprobe import NOT_AVAILABLE, kprobe, kprobes_available
+    from pybpf.link.kprobe import kprobe, kprobes_available, not_available
     from pybpf.program import Program
 
     if not kprobes_available():
-        raise NotSupportedError(NOT_AVAILABLE)
+        raise not_available()
     with Program.load("kprobe", _code(), name="pybpf_probe") as prog:
         kprobe(prog, _first_function(_FUNCTIONS), retprobe=retprobe).close()
 

@@ -58,10 +58,12 @@ def no_trampolines(kind: str, detail: str) -> NotSupportedError:
     """The error for a kernel that cannot run fentry/fexit/fmod_ret (or tp_btf) programs."""
     if kind == "tp_btf":
         return NotSupportedError(f"tp_btf is not available on this kernel ({detail}); use "
-                                 "attach.raw_tracepoint or attach.tracepoint", errno.EOPNOTSUPP)
-    return NotSupportedError(f"fentry/fexit are not available on this kernel ({detail}: it "
-                             "cannot attach BPF trampolines); use kprobes or tracepoints",
-                             errno.EOPNOTSUPP)
+                                 "attach.raw_tracepoint or attach.tracepoint", errno.EOPNOTSUPP,
+                                 hook="tp_btf", reason=detail)
+    reason = f"{detail}: it cannot attach BPF trampolines"
+    return NotSupportedError(f"fentry/fexit are not available on this kernel ({reason}); use "
+                             "kprobes or tracepoints", errno.EOPNOTSUPP, hook="fentry/fexit",
+                             reason=reason)
 
 
 def _kind(kind: str) -> AttachType:

@@ -86,8 +86,9 @@ def uprobe(prog: Any, path: str, symbol_or_offset: str | int, retprobe: bool = F
         pfd = _open_pmu(ptype, binary, offset, retprobe, pid, ref_ctr_offset, f"{kind} {target}")
         return attach_perf_event(prog, pfd, kind, target, cookie)
     if not _probe_events.available("uprobe"):
-        raise NotSupportedError("uprobes are not available on this kernel (no uprobe PMU in "
-                                "/sys/bus/event_source/devices and no tracefs uprobe_events)")
+        why = "no uprobe PMU in /sys/bus/event_source/devices and no tracefs uprobe_events"
+        raise NotSupportedError(f"uprobes are not available on this kernel ({why})",
+                                hook="uprobes", reason=why)
     if ref_ctr_offset:
         spec = f"{binary}:0x{offset:x}(0x{ref_ctr_offset:x})"
     else:

@@ -26,7 +26,16 @@ class BPFError(OSError):
 
 
 class NotSupportedError(BPFError):
-    """A feature this kernel does not offer (probed, not guessed from version numbers)."""
+    """A feature this kernel does not offer (probed, not guessed from version numbers).
+    When the feature is a hook programs attach to, `hook` names it ("kprobes",
+    "fentry/fexit", ...) and `reason` says why it is missing, without the advice the
+    message adds: callers word their own sentences from these, never from the message."""
+
+    def __init__(self, message: str, err: int = 0, *, hook: str = "",
+                 reason: str = "") -> None:
+        super().__init__(message, err)
+        self.hook = hook
+        self.reason = reason
 
 
 class BPFPermissionError(BPFError, PermissionError):

@@ -212,9 +212,6 @@ def _htons(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     return _bswap(lw, node, args, 16)
 
 
-BUILTIN_ALIASES = {"net.ntohs": "net.htons", "net.ntohl": "net.htonl"}
-
-
 @builtin("net.ntohs", 1)
 def _ntohs(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     return _bswap(lw, node, args, 16)
