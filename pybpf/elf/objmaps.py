@@ -60,8 +60,8 @@ _CLASSES: dict[type, type] = {}
 
 
 def _class_for(map_type: int) -> type:
-    by_type = {c.map_type: c for c in maps._all_subclasses(maps.Map)
-               if c.__module__ == maps.__name__}
+    by_type = {c.map_type: c for c in maps.base._all_subclasses(maps.Map)
+               if c.__module__.startswith(maps.__name__ + ".")}
     base = by_type.get(map_type, maps.Map) if map_type != MapType.PERCPU_ARRAY else \
         maps.PerCPUArray
     cls = _CLASSES.get(base)

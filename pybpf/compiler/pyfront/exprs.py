@@ -1,28 +1,25 @@
-"""Python syntax -> IR: expressions (a mixin of the Lowerer)."""
+"""Python syntax -> IR: expressions (a mixin of the Lowerer): names, constants, operators,
+comparisons, conditional expressions, subscripts, calls. Attribute access is in `fields`,
+values in stack memory (strings, tuples, map keys) in `aggregates`."""
 
 from __future__ import annotations
 
 import ast
 from typing import TYPE_CHECKING, Any
 
-from pybpf.compiler import intrinsics, ir
+from pybpf.compiler import ir
 from pybpf.compiler.irtypes import (
-    INTS,
     LIT,
     S64,
     U64,
     ArrayT,
-    FieldT,
     IntT,
     LitT,
     PtrT,
-    StructT,
     Type,
     common,
     from_ctypes,
-    from_spec,
 )
-from pybpf.compiler.pyfront.contexts import BTFRef, btf_to_ir
 
 if TYPE_CHECKING:
     from pybpf.compiler.pyfront.lower import Lowerer
@@ -130,26 +127,6 @@ class ExprLowering:
             self.error(node, "None cannot be compiled; use 0")
         self.error(node, f"{type(v).__name__} constants cannot be compiled")
 
-    def string_const(self: Lowerer, value: str | bytes, node: ast.AST,
-                     size: int | None = None) -> ir.Expr:
-        raw = value.encode() if isinstance(value, str) else value
-        n = size if size is not None else len(raw) + 1
-        if len(raw) > n:
-            self.error(node, f"the string is longer than {n} bytes")
-        t = ArrayT(INTS["s8"], n, is_str=True)
-        var = self.temp(t, node, "str")
-        init: list[ir.Stmt] = [ir.Zero(var, loc=self.loc(node))]
-        for i in range(0, len(raw), 8):
-            chunk = raw[i:i + 8]
-            for width in (8, 4, 2, 1):
-                while len(chunk) >= width:
-                    part, chunk = chunk[:width], chunk[width:]
-                    init.append(ir.Store(var, i + (len(raw[i:i + 8]) - len(chunk) - width),
-                                         INTS[f"u{width * 8}"],
-                                         ir.Const(INTS[f"u{width * 8}"],
-                                                  int.from_bytes(part, "little")),
-                                         loc=self.loc(node)))
-        return ir.Agg(t, var, init, loc=self.loc(node))
 
     def e_Name(self: Lowerer, node: ast.Name) -> ir.Expr:
         loc = self.loc(node)
@@ -311,130 +288,7 @@ class ExprLowering:
         return ir.Cond(t, cond, self.convert(a, t, node), self.convert(b, t, node),
                        loc=self.loc(node))
 
-    # -- attributes and subscripts ------------------------------------------------------------
-    def e_Attribute(self: Lowerer, node: ast.Attribute) -> ir.Expr:
-        loc = self.loc(node)
-        base = node.value
-        if isinstance(base, ast.Name) and base.id == self.ctx_name and base.id not in self.vars:
-            return self.context.field(node.attr, loc)
-        if isinstance(base, ast.Name) and base.id not in self.vars \
-                and base.id != self.ctx_name:
-            value = self.static_value(node)
-            if isinstance(value, bool | int):
-                return ir.Const(LIT, int(value), loc=loc)
-            self.error(node, f"{ast.unparse(node)!r} cannot be used as a value")
-        if isinstance(base, ast.Subscript) and self.is_map(base.value):
-            mref = self.map_ref(base.value)
-            f = self.struct_field(mref.value, node.attr, node)
-            key = self.map_key(mref, base.slice)
-            return ir.MapGet(f.type, mref, key, ir.Const(f.type, 0), f.offset, loc=loc)
-        obj = self.expr(base)
-        return self.field_of(obj, node.attr, node)
-
-    def field_of(self: Lowerer, obj: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
-        loc = self.loc(node)
-        t = obj.type
-        if isinstance(t, StructT) and isinstance(obj, ir.VarRef | ir.Agg):
-            f = self.struct_field(t, name, node)
-            addr = ir.AddrOf(PtrT(f.type, "stack"), _storage_var(obj), 0, loc=loc)
-            if f.type.is_scalar:
-                load = ir.MemLoad(f.type, addr, f.offset, loc=loc)
-                if isinstance(obj, ir.Agg):  # build the struct where it stands, then read
-                    res = self.temp(f.type, node, "field")
-                    return ir.Inline(f.type, [*obj.init, ir.Assign(res, load, loc=loc)], res,
-                                     loc=loc)
-                return load
-            var = self.temp(f.type, node, name)  # a string/array field: copied out
-            init = list(obj.init) if isinstance(obj, ir.Agg) else []
-            init.append(ir.StackCopy(var, 0, _storage_var(obj), f.offset, f.type.size,
-                                     loc=loc))
-            return ir.Agg(f.type, var, init, loc=loc)
-        if isinstance(t, PtrT) and t.space in ("kernel", "user", "btf"):
-            return self.kernel_field(obj, name, node)
-        if isinstance(t, PtrT) and t.space == "packet" and isinstance(t.target, StructT):
-            return self.packet_field(obj, name, node)
-        self.error(node, f"a {t} value has no field {name!r}")
-
-    def known_nonnull(self: Lowerer, e: ir.Expr) -> bool:
-        """Whether a header view is known not to be None here (after `if not v: return`)."""
-        return isinstance(e, ir.Load) and id(e.var) in self.nonnull
-
-    def packet_field(self: Lowerer, ptr: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
-        """A field of a header view: read directly from the packet (0 from a None view)."""
-        assert isinstance(ptr.type, PtrT) and isinstance(ptr.type.target, StructT)
-        f = self.struct_field(ptr.type.target, name, node)
-        loc = self.loc(node)
-        if f.type.is_scalar:
-            return ir.MemLoad(f.type, ptr, f.offset, f.bit_offset, f.bit_size,
-                              checked=not self.known_nonnull(ptr), loc=loc)
-        var = self.temp(f.type, node, name)
-        return ir.Agg(f.type, var, [ir.PktCopy(var, 0, ptr, f.offset, f.type.size, loc=loc)],
-                      loc=loc)
-
-    def kernel_field(self: Lowerer, ptr: ir.Expr, name: str, node: ast.AST) -> ir.Expr:
-        """ptr->name for a BTF-typed kernel pointer: a probe read at the member's offset."""
-        t = ptr.type
-        assert isinstance(t, PtrT)
-        target = t.target
-        if not isinstance(target, BTFRef):
-            self.error(node, f"cannot read field {name!r}: the pointer's target type is "
-                             "unknown", "Only pointers typed from kernel BTF can be followed.")
-        from pybpf.btf import BTFError, kernel_btf
-
-        struct_t = target.btf_type.resolve()
-        try:
-            member = kernel_btf().member(struct_t, name, follow_pointers=False)
-        except BTFError as e:
-            self.error(node, str(e).split("\n")[0])
-        mtype = btf_to_ir(member.type)
-        if t.space == "btf":  # a BTF-typed pointer (trampolines): direct loads
-            if isinstance(mtype, PtrT) and isinstance(mtype.target, BTFRef):
-                mtype = PtrT(mtype.target, "btf")
-            if isinstance(mtype, IntT | PtrT) and not member.bitfield_size:
-                return ir.MemLoad(mtype, ptr, member.offset, loc=self.loc(node))
-        addr = ir.BinOp(PtrT(None, t.space), "add", ptr, ir.Const(U64, member.offset),
-                        loc=self.loc(node))
-        space = "kernel" if t.space == "btf" else t.space
-        if isinstance(mtype, IntT | PtrT):
-            return ir.ProbeRead(mtype, addr, space, member.bit_offset if member.bitfield_size
-                                else 0, member.bitfield_size or 0, loc=self.loc(node))
-        if isinstance(mtype, BTFRef):  # an embedded struct: its address, typed
-            return _retype(addr, PtrT(mtype, t.space))
-        if isinstance(mtype, ArrayT) and mtype.is_str:
-            return self.read_string(addr, space, mtype.n, node)
-        if isinstance(mtype, ArrayT) and isinstance(mtype.elem, IntT | PtrT):
-            # an array member is its address (as in C): index it, e.g. u6_addr32[3]
-            return _retype(addr, PtrT(mtype.elem, space))
-        self.error(node, f"field {name!r} is a {mtype}, which cannot be read yet")
-
-    def struct_field(self: Lowerer, t: Type, name: str, node: ast.AST) -> FieldT:
-        if not isinstance(t, StructT):
-            self.error(node, f"a {t} value has no fields")
-        f = t.field(name)
-        if f is None:
-            self.error(node, f"{t} has no field {name!r}",
-                       self.suggest(name, [x.name for x in t.fields]))
-        return f
-
-    def e_Tuple(self: Lowerer, node: ast.Tuple) -> ir.Expr:
-        """A tuple value: a C struct of its items (for map keys kept in a variable)."""
-        values = [self.materialize(self.expr(elt), elt) for elt in node.elts]
-        fields, offset, align = [], 0, 1
-        for i, v in enumerate(values):
-            t = v.type if not isinstance(v.type, LitT) else INTS["s64"]
-            offset = (offset + t.align - 1) // t.align * t.align
-            fields.append(FieldT(f"f{i}", t, offset))
-            offset += t.size
-            align = max(align, t.align)
-        size = (offset + align - 1) // align * align
-        st = StructT("tuple", tuple(fields), size, align)
-        var = self.temp(st, node, "tuple")
-        init: list[ir.Stmt] = [ir.Zero(var, loc=self.loc(node))]
-        for f, v, elt in zip(fields, values, node.elts, strict=True):
-            v = self.convert(v, f.type, elt) if f.type.is_scalar else v
-            init += self.place(v, var, f.offset, f.type, elt)
-        return ir.Agg(st, var, init, loc=self.loc(node))
-
+    # -- subscripts (attributes are in `fields`, tuples and map keys in `aggregates`) -------
     def e_Subscript(self: Lowerer, node: ast.Subscript) -> ir.Expr:
         loc = self.loc(node)
         if self.is_map(node.value):
@@ -478,171 +332,11 @@ class ExprLowering:
             return ir.LoadIndex(elem, base.var, self.convert(index, U64, node.slice), loc=loc)
         self.error(node, f"a {base.type} value cannot be indexed")
 
-    # -- maps -------------------------------------------------------------------------------
-    def is_map_value(self: Lowerer, value: Any) -> bool:
-        from pybpf.maps import Map
-
-        return isinstance(value, Map)
-
-    def is_map(self: Lowerer, node: ast.expr) -> bool:
-        if isinstance(node, ast.Name) and node.id in self.vars:
-            return False
-        if isinstance(node, ast.Name | ast.Attribute):
-            try:
-                return self.is_map_value(self.static_value(node))
-            except Exception:  # noqa: BLE001 - not a compile-time name
-                return False
-        return False
-
-    def map_ref(self: Lowerer, node: ast.expr) -> ir.MapRef:
-        obj = self.static_value(node)
-        return self.map_of(obj, ast.unparse(node))
-
-    def map_of(self: Lowerer, obj: Any, name: str) -> ir.MapRef:
-        from pybpf import maps
-
-        ref = self.maps.get(id(obj))
-        if ref is None:
-            kind = obj.compiler_kind
-            if kind in ("ringbuf", "perf_event_array"):
-                key_t: Type = U64
-                value_t: Type = U64
-            elif isinstance(obj, maps.StackTrace):
-                key_t, value_t = INTS["u32"], ArrayT(U64, obj.value_codec.size // 8)
-            elif isinstance(obj, maps.LPMTrie):  # key: (prefix length, data)
-                data_t = INTS["u32"] if obj.ip_version == 4 else from_spec(obj.data_codec)
-                key_t = StructT("lpm_key", (FieldT("prefixlen", INTS["u32"], 0),
-                                            FieldT("data", data_t, 4)),
-                                4 + obj.data_codec.size, 4)
-                value_t = from_spec(obj.value_codec)
-            else:
-                key_t, value_t = from_spec(obj.key_codec), from_spec(obj.value_codec)
-            ref = ir.MapRef.of(obj, name, key_t, value_t)
-            self.maps[id(obj)] = ref
-        return ref
-
-    def map_key(self: Lowerer, mref: ir.MapRef, node: ast.expr) -> ir.Expr:
-        if isinstance(node, ast.Tuple) or isinstance(self.bound_tuple(node), TupleArg):
-            return self.tuple_value(mref.key, node)
-        return self.map_key_expr(mref, self.expr(node), node)
-
-    def bound_tuple(self: Lowerer, node: ast.expr) -> TupleArg | None:
-        if isinstance(node, ast.Name) and node.id not in self.vars:
-            value = self.bound.get(node.id)
-            if isinstance(value, TupleArg):
-                return value
-        return None
-
-    def tuple_items(self: Lowerer, node: ast.expr) -> list[tuple[ir.Expr | None, ast.expr]]:
-        """The elements of a tuple key, with tuples passed to inline functions spliced in:
-        (value, node) pairs (value None: lower `node` here)."""
-        bound = self.bound_tuple(node)
-        if bound is not None:
-            return [(e, node) for e in bound.items]
-        if isinstance(node, ast.Tuple):
-            out: list[tuple[ir.Expr | None, ast.expr]] = []
-            for elt in node.elts:
-                out += self.tuple_items(elt) if (isinstance(elt, ast.Tuple) or
-                                                 self.bound_tuple(elt)) else [(None, elt)]
-            return out
-        return [(None, node)]
-
-    def map_key_expr(self: Lowerer, mref: ir.MapRef, e: ir.Expr, node: ast.AST) -> ir.Expr:
-        t = mref.key
-        if t.is_scalar:
-            return self.convert(e, t, node)
-        return self.aggregate_as(e, t, node)
-
-    def map_value(self: Lowerer, mref: ir.MapRef, e: ir.Expr, node: ast.AST) -> ir.Expr:
-        t = mref.value
-        if t.is_scalar:
-            return self.convert(e, t, node)
-        return self.aggregate_as(e, t, node)
-
-    def materialize(self: Lowerer, e: ir.Expr, node: ast.AST) -> ir.Expr:
-        """An aggregate that lives in the context (a tracepoint's char array) as a value."""
-        if isinstance(e, ir.CtxArray):
-            var = self.temp(e.type, node, "ctx")
-            loc = self.loc(node)
-            return ir.Agg(e.type, var, [ir.CtxCopy(var, e.offset, e.type.size, loc=loc)],
-                          loc=loc)
-        return e
-
-    def aggregate_as(self: Lowerer, e: ir.Expr, t: Type, node: ast.AST) -> ir.Expr:
-        """`e` as an aggregate of exactly type `t` (strings are copied into the bigger
-        buffer, zero padded)."""
-        e = self.materialize(e, node)
-        if e.type == t:
-            return e
-        if isinstance(t, ArrayT) and t.is_str and isinstance(e.type, ArrayT) and e.type.is_str:
-            if e.type.n > t.n:
-                self.error(node, f"a {e.type} string does not fit in {t}")
-            var = self.temp(t, node, "key")
-            return ir.Agg(t, var, [ir.Zero(var, loc=self.loc(node)),
-                                   *self.place(e, var, 0, e.type, node)], loc=self.loc(node))
-        if isinstance(t, StructT) and isinstance(e.type, StructT) and \
-                len(t.fields) == len(e.type.fields) and isinstance(e, ir.VarRef | ir.Agg):
-            # a tuple value used as a key of another layout: converted field by field
-            src = _storage_var(e)
-            var = self.temp(t, node, "key")
-            loc = self.loc(node)
-            init: list[ir.Stmt] = [*(e.init if isinstance(e, ir.Agg) else []),
-                                   ir.Zero(var, loc=loc)]
-            for fd, fs in zip(t.fields, e.type.fields, strict=True):
-                if fd.type.is_scalar and fs.type.is_scalar:
-                    value = ir.MemLoad(fs.type, ir.AddrOf(PtrT(fs.type, "stack"), src, loc=loc),
-                                       fs.offset, loc=loc)
-                    init.append(ir.Store(var, fd.offset, fd.type,
-                                         self.convert(value, fd.type, node), loc=loc))
-                elif fd.type == fs.type or (isinstance(fd.type, ArrayT) and fd.type.is_str and
-                                            isinstance(fs.type, ArrayT) and fs.type.is_str and
-                                            fs.type.n <= fd.type.n):
-                    init.append(ir.StackCopy(var, fd.offset, src, fs.offset, fs.type.size,
-                                             loc=loc))
-                else:
-                    self.error(node, f"expected a {t} value, got {e.type}")
-            return ir.Agg(t, var, init, loc=loc)
-        self.error(node, f"expected a {t} value, got {e.type}")
-
-    def tuple_value(self: Lowerer, t: Type, node: ast.expr) -> ir.Expr:
-        items = self.tuple_items(node)
-        if not isinstance(t, StructT) or len(t.fields) != len(items):
-            self.error(node, f"this map's key is {t}, not a tuple of {len(items)}")
-        var = self.temp(t, node, "tuple")
-        init: list[ir.Stmt] = [ir.Zero(var, loc=self.loc(node))]
-        for f, (value, elt) in zip(t.fields, items, strict=True):
-            v = value if value is not None else self.expr(elt)
-            v = self.convert(v, f.type, elt) if f.type.is_scalar else \
-                self.aggregate_as(v, f.type, elt)
-            init += self.place(v, var, f.offset, f.type, elt)
-        return ir.Agg(t, var, init, loc=self.loc(node))
-
     # -- calls --------------------------------------------------------------------------------
     def e_Call(self: Lowerer, node: ast.Call) -> ir.Expr:
         from pybpf.compiler.pyfront.calls import lower_call
 
         return lower_call(self, node)
-
-    def read_string(self: Lowerer, addr: ir.Expr, space: str, n: int,
-                    node: ast.AST) -> ir.Expr:
-        var = self.temp(ArrayT(INTS["s8"], n, is_str=True), node, "str")
-        return intrinsics.read_string(var, self.convert(addr, U64, node), space, self.loc(node))
-
-    def place(self: Lowerer, value: ir.Expr, var: ir.Var, offset: int, t: Type,
-              node: ast.AST) -> list[ir.Stmt]:
-        """Statements that store `value` (of type `t`) at `offset` inside aggregate `var`,
-        building aggregates in place when they can."""
-        if isinstance(value, ir.Agg) and value.fill is not None and value.type == t:
-            return value.fill(var, offset)
-        return [ir.Store(var, offset, t, value, loc=self.loc(node))]
-
-
-class TupleArg:
-    """A tuple passed to an inline function: its elements, already evaluated (in order)
-    into variables. It can only be used inside a map key, where it is spliced in."""
-
-    def __init__(self, items: list[ir.Expr]) -> None:
-        self.items = items
 
 
 def _pybpf_names() -> dict[str, Any]:
@@ -656,11 +350,6 @@ def _pybpf_names() -> dict[str, Any]:
     names.update(runtime.BUILTIN_FUNCTIONS)
     names["net"] = net
     return names
-
-
-def _storage_var(e: ir.Expr) -> ir.Var:
-    assert isinstance(e, ir.VarRef | ir.Agg)
-    return e.var
 
 
 def _retype(e: ir.Expr, t: Type) -> ir.Expr:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pybpf.compiler import ir
 from pybpf.compiler.irtypes import S64, IntT, LitT
 from pybpf.compiler.pyfront import assigned
-from pybpf.compiler.pyfront.exprs import TupleArg
+from pybpf.compiler.pyfront.aggregates import TupleArg
 from pybpf.compiler.pyfront.source import source_of
 
 if TYPE_CHECKING:

@@ -12,8 +12,10 @@ from pybpf.compiler import ir
 from pybpf.compiler.errors import CompileError, Loc
 from pybpf.compiler.irtypes import LIT, S64, ArrayT, IntT, LitT, PtrT, StructT, Type, from_spec
 from pybpf.compiler.pyfront import assigned
+from pybpf.compiler.pyfront.aggregates import AggregateLowering
 from pybpf.compiler.pyfront.contexts import Context
 from pybpf.compiler.pyfront.exprs import ExprLowering
+from pybpf.compiler.pyfront.fields import FieldLowering
 from pybpf.compiler.pyfront.source import Source
 from pybpf.compiler.target import Target
 
@@ -36,7 +38,7 @@ _UNSUPPORTED_STMT = {
 }
 
 
-class Lowerer(ExprLowering):
+class Lowerer(ExprLowering, FieldLowering, AggregateLowering):
     def __init__(self, src: Source, context: Context, target: Target, *,
                  maps: dict[int, ir.MapRef] | None = None, prefix: str = "",
                  depth: int = 0) -> None:

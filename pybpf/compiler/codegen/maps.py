@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING
 from pybpf import asm
 from pybpf.asm import R0, R1, R2, R3, R4, R10, Reg
 from pybpf.compiler import ir
+from pybpf.compiler.codegen.common import SIZE, Result
 from pybpf.compiler.frame import Temp, access_width
 from pybpf.compiler.irtypes import IntT, Type
 from pybpf.sys.constants import BPF_NOEXIST
 
 if TYPE_CHECKING:
-    from pybpf.compiler.codegen import CodeGen
-
-_SIZE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
+    from pybpf.compiler.codegen.generator import CodeGen
 
 
 class MapCodeGen:
@@ -55,8 +54,8 @@ class MapCodeGen:
         off = 0
         while off < size:
             width = access_width(size - off, s.var.slot + off)
-            self.emit(asm.ldx(_SIZE[width], R1, R0, off))
-            self.emit(asm.stx(_SIZE[width], R10, s.var.slot + off, R1))
+            self.emit(asm.ldx(SIZE[width], R1, R0, off))
+            self.emit(asm.stx(SIZE[width], R10, s.var.slot + off, R1))
             off += width
         self.place(done)
 
@@ -87,7 +86,7 @@ class MapCodeGen:
         if s.map.value.size != s.vtype.size:  # other fields of the new value start at zero
             self.zero(vslot, s.map.value.size)
         (rd,) = self.pool.reg(delta)
-        self.emit(asm.stx(_SIZE[s.vtype.size], R10, vslot + s.offset, rd))
+        self.emit(asm.stx(SIZE[s.vtype.size], R10, vslot + s.offset, rd))
         self.map_call("bpf_map_update_elem", s.map, key, vslot, BPF_NOEXIST)
         self.emit(asm.jeq(R0, 0, done))
         self.map_call("bpf_map_lookup_elem", s.map, key)
@@ -98,7 +97,7 @@ class MapCodeGen:
 
     def add_into(self: CodeGen, ptr: Reg, offset: int, vtype: IntT, delta: Temp, atomic: bool) -> None:
         (rd,) = self.pool.reg(delta)
-        size = _SIZE[vtype.size]
+        size = SIZE[vtype.size]
         if atomic and vtype.size in (4, 8):
             self.emit(asm.atomic_add(size, ptr, offset, rd))
             return
@@ -133,7 +132,7 @@ class MapCodeGen:
         self.refused_if_null(s.map, done)
         self.place(found)
         (rv,) = self.pool.reg(val)
-        self.emit(asm.stx(_SIZE[s.type.size], R0, s.offset, rv))
+        self.emit(asm.stx(SIZE[s.type.size], R0, s.offset, rv))
         self.place(done)
         self.pool.release(val)
 
@@ -158,7 +157,7 @@ class MapCodeGen:
             v = self.expr(e)
             slot = self.frame.alloc_scratch(t.size, self.cur_loc, "a map key or value")
             (r,) = self.pool.reg(v)
-            self.emit(asm.stx(_SIZE[t.size], R10, slot, r))
+            self.emit(asm.stx(SIZE[t.size], R10, slot, r))
             self.pool.release(v)
             return slot
         return self.storage(e)
@@ -185,12 +184,10 @@ class MapCodeGen:
         key = self.key_slot(e.map, e.key)
         size = e.type.size
         miss, done = self.label("miss"), self.label("got")
-        from pybpf.compiler.codegen import _Result
-
-        res = _Result(self)
+        res = Result(self)
         self.map_call("bpf_map_lookup_elem", e.map, key)
         self.emit(asm.jeq(R0, 0, miss))
-        self.emit(asm.ldx(_SIZE[size], R0, R0, e.offset))
+        self.emit(asm.ldx(SIZE[size], R0, R0, e.offset))
         self.normalize(R0, e.type, from_bits=size * 8)
         self.emit(asm.ja(done))
         self.place(miss)

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 from pybpf import asm
 from pybpf.asm import R1, R2, R3, R10
 from pybpf.compiler import ir
+from pybpf.compiler.codegen.common import SIZE
 from pybpf.compiler.frame import Temp, access_width
 
 if TYPE_CHECKING:
-    from pybpf.compiler.codegen import CodeGen
-
-_SIZE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
+    from pybpf.compiler.codegen.generator import CodeGen
 
 
 class PacketCodeGen:
@@ -61,7 +60,7 @@ class PacketCodeGen:
         skip = self.label("null")
         if s.checked:
             self.emit(asm.jeq(rp, 0, skip))
-        self.emit(asm.stx(_SIZE[s.type.size], rp, s.offset, rv))
+        self.emit(asm.stx(SIZE[s.type.size], rp, s.offset, rv))
         self.place(skip)
         self.pool.release(p, v)
 
@@ -74,10 +73,10 @@ class PacketCodeGen:
         off = 0
         while off < s.size:
             width = 4 if s.size - off >= 4 else 2 if s.size - off >= 2 else 1
-            self.emit(asm.ldx(_SIZE[width], R1, rp, s.a + off))
-            self.emit(asm.ldx(_SIZE[width], R2, rp, s.b + off))
-            self.emit(asm.stx(_SIZE[width], rp, s.a + off, R2))
-            self.emit(asm.stx(_SIZE[width], rp, s.b + off, R1))
+            self.emit(asm.ldx(SIZE[width], R1, rp, s.a + off))
+            self.emit(asm.ldx(SIZE[width], R2, rp, s.b + off))
+            self.emit(asm.stx(SIZE[width], rp, s.a + off, R2))
+            self.emit(asm.stx(SIZE[width], rp, s.b + off, R1))
             off += width
         self.place(skip)
         self.pool.release(p)
@@ -93,8 +92,8 @@ class PacketCodeGen:
         off = 0
         while off < s.size:
             width = access_width(s.size - off, dst + off)
-            self.emit(asm.ldx(_SIZE[width], R1, rp, s.offset + off))
-            self.emit(asm.stx(_SIZE[width], R10, dst + off, R1))
+            self.emit(asm.ldx(SIZE[width], R1, rp, s.offset + off))
+            self.emit(asm.stx(SIZE[width], R10, dst + off, R1))
             off += width
         self.place(skip)
         self.pool.release(p)
