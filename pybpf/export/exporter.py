@@ -12,7 +12,7 @@ from typing import Any
 
 from pybpf.export import collector, config, defaults, metrics
 from pybpf.export.collector import Collector, Source
-from pybpf.tools.session import Session
+from pybpf.session import Session
 
 _counter = itertools.count()
 
