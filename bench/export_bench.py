@@ -32,7 +32,7 @@ def scrape_cost(series: int, scrapes: int = 20) -> tuple[float, float]:
     from pybpf import maps, u32, u64
     from pybpf.export.collector import Collector, Source
     from pybpf.export.metrics import Counter
-    from pybpf.tools.session import Session
+    from pybpf.session import Session
 
     s = Session()
     m = s.map(maps.Hash(key=(u32, u32), value=u64, max_entries=series, name="bench"))

@@ -4,15 +4,18 @@
 
 Listens on 127.0.0.1 unless told otherwise; /metrics in the Prometheus text format, or
 OpenMetrics when the scraper asks for it (Accept: application/openmetrics-text). SIGTERM and
-SIGINT stop serving and detach everything (exit 0). A configuration mistake prints
-"FILE:LINE: message" and exits 1."""
+SIGINT stop serving and detach everything (exit 0); SIGHUP is ignored with a message (restart to
+reload the configuration). A configuration mistake prints "FILE:LINE:COL: message" and exits 1.
+
+The modules a configuration names (`path:` a .py file, `module:` an importable name) are Python
+code that the exporter runs with its privileges: trust a configuration like code."""
 
 from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
-import threading
 from typing import Any
 
 HELP = "serve in-kernel metrics to Prometheus"
@@ -26,7 +29,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--listen", metavar="HOST:PORT",
                    help=f"address to serve /metrics on (default {DEFAULT_LISTEN})")
     p.add_argument("--config", metavar="FILE", action="append", default=[],
-                   help="YAML configuration (may be given several times)")
+                   help="YAML configuration (may be given several times); the modules it "
+                        "names are Python code that the exporter runs, so trust it like code")
     p.add_argument("--no-defaults", action="store_true",
                    help="serve only the configured modules' metrics")
     p.add_argument("--limit", type=int, metavar="N",
@@ -59,19 +63,33 @@ def run(args: argparse.Namespace) -> int:
             print("pybpf export: nothing to export (no default groups and no modules)",
                   file=sys.stderr)
             return 1
-        exporter = Exporter(cfg)
-        exporter.build()
     except config.ConfigError as e:
         print(f"pybpf export: {e}", file=sys.stderr)
         return 1
 
-    stop = threading.Event()
+    # Signals arrive as their numbers on a socket (the wakeup fd) that the main thread reads.
+    # The kernel may hand a signal to any thread, e.g. one of the scrape handlers: then a
+    # Python handler alone would not wake the main thread from its wait (SIGTERM ignored for
+    # as long as the wait lasts), but the byte that the C-level handler writes does.
+    wake_r, wake_w = socket.socketpair()
+    wake_w.setblocking(False)
+    old_fd = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
 
     def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
+        pass  # read from wake_r below; printing here could re-enter a print of the main thread
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    # SIGHUP's default would kill the exporter (a closed terminal, a `kill -HUP` meant as
+    # "reload"); reloading would rebuild and re-attach every program under live scrapes and
+    # could leave a half-reloaded exporter, so it is ignored, and said so: restart to reload
+    old = {signal.SIGHUP: signal.signal(signal.SIGHUP, on_signal)}
+    exporter = Exporter(cfg)
     try:
+        try:
+            exporter.build()
+        except config.ConfigError as e:
+            print(f"pybpf export: {e}", file=sys.stderr)
+            return 1
+        old.update((s, signal.signal(s, on_signal)) for s in (signal.SIGTERM, signal.SIGINT))
         exporter.start()
         try:
             h, p = exporter.serve(host, port)
@@ -83,13 +101,19 @@ def run(args: argparse.Namespace) -> int:
               f"({sum(len(s.metrics) for s in exporter.sources)} metrics, "
               f"{sum(len(s.session.programs) for s in exporter.sources)} programs)",
               file=sys.stderr, flush=True)
-        while not stop.wait(3600):
-            pass
-        return 0
+        while True:
+            for signum in wake_r.recv(64):
+                if signum != signal.SIGHUP:
+                    return 0
+                print("pybpf export: SIGHUP ignored (restart the exporter to reload its "
+                      "configuration)", file=sys.stderr, flush=True)
     finally:
         exporter.close()
         for s, h in old.items():
             signal.signal(s, h)
+        signal.set_wakeup_fd(old_fd)
+        wake_r.close()
+        wake_w.close()
 
 
 def main(argv: list[str] | None = None) -> int:

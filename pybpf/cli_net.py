@@ -15,9 +15,9 @@ COMMANDS = {"xdp-filter": "xdp_filter", "xdp-stats": "xdp_stats", "pktcount": "p
 
 def _guarded(name: str, module: str) -> Callable[[argparse.Namespace], int]:
     def call(args: argparse.Namespace) -> int:
+        from pybpf.cli_support.signals import Stop
         from pybpf.compiler.errors import CompileError
         from pybpf.sys import BPFError
-        from pybpf.tools.runner import Stop
 
         mod = importlib.import_module(f"pybpf.netprogs.{module}")
         try:

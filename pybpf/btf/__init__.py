@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from pybpf.btf.btf import BTF
-from pybpf.btf.errors import BTFError, BTFNotFoundError
+from pybpf.btf.errors import BTFError, BTFFileError, BTFNotFoundError
 from pybpf.btf.kernel import kernel_btf, kernel_modules, module_btf
 from pybpf.btf.types import (
     Array,
@@ -71,7 +71,8 @@ def __getattr__(name: str) -> Any:  # tracefs and friends import only when used
 
 
 __all__ = [
-    "BTF", "BTFError", "BTFNotFoundError", "kernel_btf", "kernel_modules", "module_btf",
+    "BTF", "BTFError", "BTFFileError", "BTFNotFoundError", "kernel_btf", "kernel_modules",
+    "module_btf",
     "Array", "Composite", "Const", "Datasec", "DeclTag", "Enum", "Enum64", "Float", "Func",
     "FuncProto", "Fwd", "Int", "Member", "Modifier", "Param", "Ptr", "Restrict", "Struct",
     "Type", "Typedef", "TypeTag", "Union", "Var", "VarSecinfo", "Void", "Volatile",

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from pybpf.btf import cache
 from pybpf.btf import types as t
 from pybpf.btf.decode import decode
-from pybpf.btf.errors import BTFError, BTFNotFoundError
+from pybpf.btf.errors import BTFError, BTFFileError, BTFNotFoundError
 from pybpf.btf.format import KIND_BY_NAME, KIND_NAMES, Header
 from pybpf.btf.index import Index, scan
 
@@ -31,6 +32,10 @@ _PREFERENCE = (
 _KIND_ALIASES = {"enum": ("enum", "enum64"), "function": ("func",), "proto": ("func_proto",)}
 POINTER_SIZE = 8
 CACHE_LIMIT = 16384  # decoded types kept per BTF before the cache is dropped and refilled
+#: Largest BTF file :meth:`BTF.load` reads: vmlinux BTF is a few MB, so anything near this is
+#: not BTF (e.g. a disk image named by mistake) and is refused before it fills memory.
+MAX_FILE_SIZE = 256 << 20
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK  # a FIFO must not block
 
 
 def _kinds(kind: str | None) -> frozenset[int] | None:
@@ -70,31 +75,25 @@ class BTF:
 
     @classmethod
     def load(cls, path: str, base: BTF | None = None, *, use_cache: bool = True) -> BTF:
-        """Load a raw BTF file such as ``/sys/kernel/btf/vmlinux`` (mapped, not read)."""
+        """Load a raw BTF file such as ``/sys/kernel/btf/vmlinux`` (mapped, not read).
+
+        Raises :class:`~pybpf.btf.errors.BTFFileError` (one line naming the file) when the
+        file is missing, not a regular file, larger than :data:`MAX_FILE_SIZE` or not BTF.
+        """
+        data = _map_file(path)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as e:
-            raise BTFError(f"cannot open BTF file {path}: {e.strerror}") from e
-        try:
-            st = os.fstat(fd)
-            data: bytes | mmap.mmap
-            try:
-                data = mmap.mmap(fd, 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
-            except (OSError, ValueError):
-                with os.fdopen(os.dup(fd), "rb") as f:
-                    data = f.read()
-        except OSError as e:
-            raise BTFError(f"cannot read BTF file {path}: {e.strerror}") from e
-        finally:
-            os.close(fd)
-        header = Header(data, split=base is not None)
-        index = None
-        key = b""
-        if use_cache:
-            key = cache.file_key(path, st, data)
-            words = memoryview(data)[header.type_start : header.type_start + header.type_len].cast("I")
-            index = cache.load(path, key, words)
-        btf = cls(data, base=base, name=os.path.basename(path), index=index, header=header)
+            header = Header(data, split=base is not None)
+            index = None
+            key = b""
+            use_cache = use_cache and cache.cache_dir() is not None  # no hashing when off
+            if use_cache:
+                key = cache.index_key(data, header)
+                start = header.type_start
+                words = memoryview(data)[start : start + header.type_len].cast("I")
+                index = cache.load(path, key, words)
+            btf = cls(data, base=base, name=os.path.basename(path), index=index, header=header)
+        except BTFError as e:
+            raise BTFFileError(path, f"not valid BTF: {e}") from None
         if use_cache and index is None:
             cache.store(path, key, btf._index)
         return btf
@@ -353,6 +352,65 @@ class BTF:
             group, _, event = name.rpartition(":")
             fmt = tracepoint_format(group or "*", event)
             return tracepoint_record(self, event, [f.name for f in fmt.fields])
+
+
+def _file_kind(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):  # fmt: skip
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def _check_file(st: os.stat_result) -> str | None:
+    """Why a file with this status is not read as BTF, or ``None``."""
+    if not stat.S_ISREG(st.st_mode):
+        return f"is {_file_kind(st.st_mode)}, not a regular file"
+    if st.st_size > MAX_FILE_SIZE:
+        return _too_large(f"{st.st_size / (1 << 20):.0f} MiB")
+    return None
+
+
+def _too_large(size: str) -> str:
+    return (f"is {size}, too large for BTF (the limit is {MAX_FILE_SIZE >> 20} MiB; "
+            "kernel BTF is a few MB)")
+
+
+def _map_file(path: str) -> bytes | mmap.mmap:
+    """The content of a regular file of at most MAX_FILE_SIZE bytes, mapped (or read)."""
+    try:
+        # Checked before opening: opening a FIFO waits for a writer, a device may act on it.
+        why = _check_file(os.stat(path))
+        if why is not None:
+            raise BTFFileError(path, why)
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as e:
+        raise BTFFileError(path, f"cannot open it: {e.strerror}", e.errno) from None
+    try:
+        st = os.fstat(fd)
+        why = _check_file(st)  # again: the name may have been pointed elsewhere meanwhile
+        if why is not None:
+            raise BTFFileError(path, why)
+        if st.st_size:
+            try:
+                return mmap.mmap(fd, 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+            except (OSError, ValueError):  # a file system without mmap: read it instead
+                pass
+        # st_size may be 0 for generated files (procfs): read, but never more than the limit.
+        chunks: list[bytes] = []
+        left = MAX_FILE_SIZE + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            left -= len(chunk)
+        raise BTFFileError(path, _too_large("larger than that"))
+    except OSError as e:
+        raise BTFFileError(path, f"cannot read it: {e.strerror}", e.errno) from None
+    finally:
+        os.close(fd)
 
 
 class _PointerTo(t.Type):

@@ -9,6 +9,20 @@ class BTFError(Exception):
     """Malformed BTF data, or a request that the BTF cannot answer."""
 
 
+class BTFFileError(BTFError):
+    """A BTF file that cannot be used: missing, not a regular file, too large or not BTF.
+
+    The message is one line that starts with the file's name (and ``where``, e.g. which
+    setting named it); ``reason`` is the rest, ``errno`` that of a failed open, if any.
+    """
+
+    def __init__(self, path: str, reason: str, errno: int | None = None, where: str = "") -> None:
+        self.path = path
+        self.reason = reason
+        self.errno = errno
+        super().__init__(f"{path}{where}: {reason}")
+
+
 class BTFNotFoundError(BTFError, KeyError):
     """A name (type, member, tracepoint) that does not exist; carries suggestions.
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 
 from pybpf.btf.btf import BTF
-from pybpf.btf.errors import BTFError, BTFNotFoundError
+from pybpf.btf.errors import BTFFileError, BTFNotFoundError
 
 SYSFS_BTF = "/sys/kernel/btf"
 VMLINUX = f"{SYSFS_BTF}/vmlinux"
@@ -24,16 +25,18 @@ def kernel_btf() -> BTF:
     if _vmlinux is None:
         with _lock:
             if _vmlinux is None:
-                path = os.environ.get("PYBPF_BTF") or VMLINUX
-                if not os.path.exists(path):
-                    raise BTFError(
-                        f"{path} does not exist: this kernel was built without BTF "
-                        "(CONFIG_DEBUG_INFO_BTF) or sysfs is not mounted"
-                        if path == VMLINUX else f"{path} (PYBPF_BTF) does not exist")
+                env = os.environ.get("PYBPF_BTF")
+                path = env or VMLINUX
                 try:
                     _vmlinux = BTF.load(path)
-                except BTFError as e:
-                    raise BTFError(f"{path}: {e}") from None
+                except BTFFileError as e:
+                    # One line that starts with the file, so a command can print it as is.
+                    if not env and e.errno == errno.ENOENT:
+                        raise BTFFileError(path, "does not exist: this kernel was built without "
+                                           "BTF (CONFIG_DEBUG_INFO_BTF) or sysfs is not mounted",
+                                           e.errno) from None
+                    raise BTFFileError(path, e.reason, e.errno,
+                                       " (PYBPF_BTF)" if env else "") from None
     return _vmlinux
 
 

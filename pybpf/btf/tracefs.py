@@ -1,4 +1,4 @@
-"""tracefs: find (or mount) it, list tracepoints, read their record formats.
+"""tracefs: find (or mount) it, list tracepoints (or ask for one), read their record formats.
 
 ``tracefs_root()`` looks in ``/proc/mounts`` for tracefs (or a debugfs with ``tracing``
 inside); when there is none it mounts tracefs at ``/sys/kernel/tracing``. ``PYBPF_TRACEFS``
@@ -23,7 +23,7 @@ _root: str | None = None
 
 __all__ = [
     "TracefsError", "TracepointFormatError", "tracefs_root", "list_tracepoints",
-    "tracepoint_format", "tracepoint_id", "find_tracefs", "mount_tracefs",
+    "tracepoint_exists", "tracepoint_format", "tracepoint_id", "find_tracefs", "mount_tracefs",
 ]  # fmt: skip
 
 
@@ -149,6 +149,21 @@ def list_tracepoints(pattern: str = "*", root: str | None = None) -> list[str]:
                 if fnmatch.fnmatchcase(full, pattern) or (":" not in pattern and fnmatch.fnmatchcase(ev.name, pattern)):
                     out.append(full)
     return sorted(out)
+
+
+def tracepoint_exists(group: str, name: str | None = None, root: str | None = None) -> bool:
+    """Whether this kernel has tracepoint ``group:name`` (or ``tracepoint_exists("group:name")``).
+
+    False, not an error, when tracefs is not available (then no tracepoint can be used).
+    """
+    group, name = _split(group, name)
+    try:
+        events = _events_dir(root)
+    except TracefsError:
+        return False
+    if "/" in group + name or ".." in (group, name):
+        return False
+    return os.path.isfile(os.path.join(events, group, name, "format"))
 
 
 def _split(group: str, name: str | None) -> tuple[str, str]:

@@ -9,7 +9,8 @@
         ...
         print(dict(obj.maps.counts.items()))
 
-Modules: `reader` (ELF), `btfext` (.BTF.ext), `btfpatch` (BTF fix-ups before loading),
+Modules: `reader` (ELF), `validate` (refusing damaged objects: relocations checked as libbpf
+checks them), `btfext` (.BTF.ext), `btfpatch` (BTF fix-ups before loading),
 `mapspec` (map definitions), `kconfig` (.kconfig externs), `core` (CO-RE), `insns` and
 `linker` (relocations, bpf-to-bpf calls), `sections` (section names), `objmaps` (map
 creation), `values` (BTF-typed values), `globaldata` (.rodata/.data/.bss views), `loader`

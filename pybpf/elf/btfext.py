@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pybpf.btf import BTFError
 from pybpf.elf.errors import ElfError
 
 MAGIC = 0xEB9F
@@ -65,31 +66,56 @@ def parse(path: str, data: bytes, string: Callable[[int], str]) -> BTFExt:
         raise ElfError(path, f"bad magic {magic:#x}", ".BTF.ext")
     if version != 1:
         raise ElfError(path, f"unsupported version {version}", ".BTF.ext")
-    pairs = [struct.unpack_from("<II", data, 8 + 8 * i) for i in range((hdr_len - 8) // 8)]
+    if hdr_len > len(data):
+        raise ElfError(path, f"header length {hdr_len} is past the end of the section "
+                             f"({len(data)} bytes)", ".BTF.ext")
     ext = BTFExt()
-    parts: list[tuple[dict, Callable[..., object], int]] = [
-        (ext.func_info, FuncInfo, 2), (ext.line_info, LineInfo, 4),
-        (ext.core_relos, CoreRelo, 4)]
-    for (off, length), (out, cls, words) in zip(pairs, parts, strict=False):
+    parts: list[tuple[str, dict, Callable[..., object], int]] = [
+        ("func_info", ext.func_info, FuncInfo, 2), ("line_info", ext.line_info, LineInfo, 4),
+        ("core_relo", ext.core_relos, CoreRelo, 4)]
+    # the header holds as many (offset, length) pairs as hdr_len has room for, at most 3
+    pairs = [struct.unpack_from("<II", data, 8 + 8 * i)
+             for i in range(min(len(parts), (hdr_len - 8) // 8))]
+    for (off, length), (what, out, cls, words) in zip(pairs, parts, strict=False):
         if length:
-            _blocks(path, data[hdr_len + off: hdr_len + off + length], string, out, cls, words)
+            _blocks(path, what, data[hdr_len + off: hdr_len + off + length], string, out, cls,
+                    words)
     return ext
 
 
-def _blocks(path: str, data: bytes, string: Callable[[int], str], out: dict,
+def _blocks(path: str, what: str, data: bytes, string: Callable[[int], str], out: dict,
             cls: Callable[..., object], words: int) -> None:
     if len(data) < 4:
-        raise ElfError(path, "truncated record size", ".BTF.ext")
+        raise ElfError(path, f"truncated {what} record size", ".BTF.ext")
     rec_size = struct.unpack_from("<I", data)[0]
     if rec_size < 4 * words:
-        raise ElfError(path, f"record size {rec_size} is too small", ".BTF.ext")
+        raise ElfError(path, f"{what} record size {rec_size} is too small", ".BTF.ext")
     pos = 4
     fmt = struct.Struct(f"<{words}I")
-    while pos + 8 <= len(data):
+    while pos + 8 <= len(data):  # each block is at least 8 bytes: bounded by the data
         name_off, count = struct.unpack_from("<II", data, pos)
         pos += 8
         if pos + count * rec_size > len(data):
-            raise ElfError(path, "truncated records", ".BTF.ext")
+            raise ElfError(path, f"truncated {what} records", ".BTF.ext")
         recs = [cls(*fmt.unpack_from(data, pos + i * rec_size)) for i in range(count)]
-        out.setdefault(string(name_off), []).extend(recs)
+        sec_name = _string(path, what, string, name_off)
+        for rec in recs:
+            if isinstance(rec, LineInfo):  # read when a verifier error is reported
+                _string(path, what, string, rec.file_name_off)
+                _string(path, what, string, rec.line_off)
+            # offsets are in bytes in the object; a misaligned one would be rounded down
+            # onto another instruction
+            insn_off = rec.insn_off  # type: ignore[attr-defined]
+            if insn_off % 8:
+                raise ElfError(path, f"{what} record for section '{sec_name}' at offset "
+                                     f"{insn_off:#x}: not a multiple of the 8-byte "
+                                     "instruction size", ".BTF.ext")
+        out.setdefault(sec_name, []).extend(recs)
         pos += count * rec_size
+
+
+def _string(path: str, what: str, string: Callable[[int], str], off: int) -> str:
+    try:
+        return string(off)
+    except BTFError as e:
+        raise ElfError(path, f"{what}: {e}", ".BTF.ext") from None

@@ -27,8 +27,11 @@ class RawBTF:
         self.data = bytearray(data)
         (_magic, _ver, _flags, self.hdr_len, self.type_off, self.type_len, self.str_off,
          self.str_len) = fmt.HEADER.unpack_from(self.data)
+        if self.hdr_len + self.type_off + self.type_len > len(self.data):
+            raise ValueError(f"BTF type section ({self.type_len} bytes) runs past the end "
+                             f"of the data ({len(self.data)} bytes)")
         self.offsets: list[int] = [0]  # byte offset (in the type section) of each id; 0: void
-        pos = 0
+        pos = 0  # each record is at least 12 bytes: the loop is bounded by type_len
         while pos < self.type_len:
             self.offsets.append(pos)
             info = self.word(pos, 1)

@@ -243,6 +243,8 @@ def _field_value(btf: BTF, spec: FieldSpec, kind: CoreKind) -> int:
     if spec.bitfield_size:
         bit_sz = spec.bitfield_size
         byte_sz = _size(btf, ftype)
+        if byte_sz <= 0:  # damaged BTF: the loop below would divide by it
+            raise CoreError(f"bitfield {spec.path} has a type of size {byte_sz}")
         byte_off = bit_off // 8 // byte_sz * byte_sz
         while bit_off + bit_sz - byte_off * 8 > byte_sz * 8:
             if byte_sz >= 8:

@@ -83,7 +83,8 @@ def value_of(var: KconfigVar, config: dict[str, str] | None) -> bytes | str:
     if var.name == "LINUX_KERNEL_VERSION":
         return kernel_version().to_bytes(var.size, "little")
     if var.name == "LINUX_HAS_SYSCALL_WRAPPER":
-        return int(platform.machine() in ("x86_64", "aarch64", "s390x")).to_bytes(var.size, "little")
+        wrapped = platform.machine() in ("x86_64", "aarch64", "s390x")
+        return int(wrapped).to_bytes(var.size, "little")
     if var.name == "LINUX_HAS_BPF_COOKIE":
         return (1).to_bytes(var.size, "little")
     if not var.name.startswith("CONFIG_"):

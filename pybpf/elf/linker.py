@@ -14,7 +14,11 @@ from pybpf.elf import insns as I
 from pybpf.elf.btfext import BTFExt
 from pybpf.elf.core import CoreError, CoreKind, Resolution
 from pybpf.elf.errors import ElfError
-from pybpf.elf.reader import R_BPF_64_32, R_BPF_64_64, ElfObject, Reloc, Section, Symbol
+from pybpf.elf.reader import R_BPF_64_64, ElfObject, Reloc, Section, Symbol
+
+
+class BadReference(Exception):
+    """The symbol of an ld_imm64 names a map or global data section, but not a place in it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,8 @@ class Segment:
 
 # A resolver maps a CO-RE relocation to its values: (type_id, access string, kind).
 CoreResolver = Callable[[int, str, int], Resolution]
-# A map locator names the map an ld_imm64 symbol refers to: (symbol, addend) -> (key, offset)
+# A map locator names the map an ld_imm64 symbol refers to: (symbol, addend) -> (key, offset);
+# None when the symbol is no map or variable, BadReference when the place is outside it.
 MapLocator = Callable[[Symbol, int], tuple[str, int | None] | None]
 
 
@@ -64,6 +69,7 @@ class Linker:
         self.locate_map, self.resolve_core = locate_map, resolve_core
         self.describe_core, self.string = describe_core, string
         self._relocs: dict[int, dict[int, Reloc]] = {}
+        self._funcs: dict[int, list[Symbol]] = {}
 
     def relocs(self, sec: Section) -> dict[int, Reloc]:
         found = self._relocs.get(sec.index)
@@ -73,7 +79,10 @@ class Linker:
 
     def function_at(self, sec: Section, slot: int) -> tuple[int, int]:
         """(first slot, slot count) of the function of `sec` that contains `slot`."""
-        for s in self.elf.symbols_in(sec.index, ("STT_FUNC",)):
+        funcs = self._funcs.get(sec.index)
+        if funcs is None:  # once per section: a program may make many calls
+            funcs = self._funcs[sec.index] = self.elf.symbols_in(sec.index, ("STT_FUNC",))
+        for s in funcs:
             if s.value // 8 <= slot < (s.value + max(s.size, 8)) // 8:
                 return s.value // 8, max(s.size, 8) // 8
         raise ElfError(self.path, f"no function contains instruction {slot}", sec.name)
@@ -86,37 +95,53 @@ class Linker:
         while todo:
             seg = todo.pop(0)
             self._apply_data_relocs(out, seg)
-            for i in range(seg.count):
+            i = 0
+            while i < seg.count:  # one step per instruction: ld_imm64 takes two slots
                 at = seg.out + i
                 code, _, src, _, _ = I.get(out.code, at)
-                is_call = code == I.CALL and src == I.PSEUDO_CALL
-                is_func = code == I.LD_IMM64 and src == I.PSEUDO_FUNC
-                reloc = self.relocs(seg.section).get(seg.start + i)
-                if reloc is not None and reloc.symbol.shndx in self.elf.sections and \
-                        self.elf.sections[reloc.symbol.shndx].executable:
-                    is_call, is_func = code == I.CALL, code == I.LD_IMM64
-                if not (is_call or is_func):
-                    continue
-                tsec, tslot = self._call_target(out.code, at, seg, reloc, is_func)
-                fstart, fcount = self.function_at(tsec, tslot)
-                key = (tsec.index, fstart)
-                if key not in placed:
-                    new = Segment(len(out.code) // 8, tsec, fstart, fcount)
-                    placed[key] = new.out
-                    out.code += tsec.data[fstart * 8:(fstart + fcount) * 8]
-                    segments.append(new)
-                    todo.append(new)
-                target = placed[key] + tslot - fstart
-                if is_func:
-                    I.set_src(out.code, at, I.PSEUDO_FUNC)
-                else:
-                    I.set_src(out.code, at, I.PSEUDO_CALL)
-                I.set_imm(out.code, at, target - at - 1)
+                wide = code == I.LD_IMM64
+                if wide and i + 1 >= seg.count:
+                    raise ElfError(self.path, f"the ld_imm64 instruction {seg.start + i} is "
+                                              "cut off by the end of its function",
+                                   seg.section.name)
+                self._link_insn(out, seg, i, code, src, placed, segments, todo)
+                i += 2 if wide else 1
         for seg in segments:
             self._apply_core(out, seg)
         out.func_info, out.line_info = self._infos(segments)
         out.sections = [(s.out, s.section.name, s.start, s.count) for s in segments]
         return out
+
+    def _link_insn(self, out: Linked, seg: Segment, i: int, code: int, src: int,
+                   placed: dict[tuple[int, int], int], segments: list[Segment],
+                   todo: list[Segment]) -> None:
+        """Point a bpf-to-bpf call or function address at its target, appending the target's
+        function to the program the first time."""
+        at = seg.out + i
+        is_call = code == I.CALL and src == I.PSEUDO_CALL
+        is_func = code == I.LD_IMM64 and src == I.PSEUDO_FUNC
+        reloc = self.relocs(seg.section).get(seg.start + i)
+        if reloc is not None and self._is_code(reloc.symbol):
+            # validate.check: a call relocated against code is a BPF_PSEUDO_CALL
+            is_call, is_func = code == I.CALL, code == I.LD_IMM64
+        if not (is_call or is_func):
+            return
+        tsec, tslot = self._call_target(out.code, at, seg, reloc, is_func)
+        fstart, fcount = self.function_at(tsec, tslot)
+        key = (tsec.index, fstart)
+        if key not in placed:
+            new = Segment(len(out.code) // 8, tsec, fstart, fcount)
+            placed[key] = new.out
+            out.code += tsec.data[fstart * 8:(fstart + fcount) * 8]
+            segments.append(new)
+            todo.append(new)
+        target = placed[key] + tslot - fstart
+        I.set_src(out.code, at, I.PSEUDO_FUNC if is_func else I.PSEUDO_CALL)
+        I.set_imm(out.code, at, target - at - 1)
+
+    def _is_code(self, sym: Symbol) -> bool:
+        sec = self.elf.sections.get(sym.shndx)
+        return sym.shndx != 0 and sec is not None and sec.executable
 
     def _call_target(self, code: bytearray, at: int, seg: Segment, reloc: Reloc | None,
                      is_func: bool) -> tuple[Section, int]:
@@ -128,10 +153,10 @@ class Linker:
         if tsec is None or not tsec.executable:
             raise ElfError(self.path, f"call to '{sym.name}', which is not a BPF function "
                                       "of this object", seg.section.name)
+        # libbpf's arithmetic (bpf_object__reloc_code): a function address is the symbol
+        # plus the byte addend; a call's imm counts instructions from the next one
         if is_func:
             return tsec, (sym.value + imm) // 8
-        if reloc.type != R_BPF_64_32 and sym.type == "STT_FUNC":
-            return tsec, sym.value // 8
         return tsec, sym.value // 8 + imm + 1
 
     def _apply_data_relocs(self, out: Linked, seg: Segment) -> None:
@@ -140,19 +165,24 @@ class Linker:
                 continue
             at = seg.out + slot - seg.start
             sym = reloc.symbol
-            if sym.shndx in self.elf.sections and self.elf.sections[sym.shndx].executable:
+            if self._is_code(sym):
                 continue  # calls and function addresses: done by link()
+            where = f"relocation at offset {slot * 8:#x} (instruction {slot})"
             if reloc.type != R_BPF_64_64 or not I.is_ld_imm64(out.code, at):
-                raise ElfError(self.path, f"unsupported relocation type {reloc.type} against "
-                                          f"'{sym.name}' at instruction {slot}",
-                               seg.section.name)
+                # validate.check refuses these when the object is opened
+                raise ElfError(self.path, f"{where}: unsupported relocation type {reloc.type} "
+                                          f"against '{sym.name}'", seg.section.name)
             _, _, _, _, imm = I.get(out.code, at)
-            found = self.locate_map(sym, imm)
+            try:
+                found = self.locate_map(sym, imm)
+            except BadReference as e:
+                raise ElfError(self.path, f"{where} against '{sym.name}': {e}",
+                               seg.section.name) from None
             if found is None:
                 what = "extern" if sym.shndx == 0 else "symbol"
-                raise ElfError(self.path, f"instruction {slot} refers to {what} "
-                                          f"'{sym.name}', which is not a map, global "
-                                          "variable or .kconfig extern", seg.section.name)
+                raise ElfError(self.path, f"{where} refers to {what} '{sym.name}', which is "
+                                          "not a map, global variable or .kconfig extern",
+                               seg.section.name)
             out.map_refs.append(MapRef(at, found[0], found[1]))
 
     def _apply_core(self, out: Linked, seg: Segment) -> None:

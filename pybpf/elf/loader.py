@@ -126,10 +126,12 @@ def _create_maps(obj: Object) -> None:
             raise ElfError(obj.path, f"map '{spec.name}': {e}", spec.section,
                            e.errno) from None
         obj.maps[spec.name] = live
+        obj._live[spec.name] = live
         if spec.kind != "user":
             from pybpf.elf.object import _alias
 
-            obj.maps[_alias(spec.section)] = live
+            if _alias(spec.section) not in obj.map_specs:  # a map of that name keeps it
+                obj.maps[_alias(spec.section)] = live
             obj.globals[spec.section]._bind(live)
 
 
@@ -177,7 +179,7 @@ def _load_program(obj: Object, p: ObjectProgram, target: _Target, skip_unsupport
     sec_name = p.section.name
     linked = p.linked = _link(obj, p, target)
     for ref in linked.map_refs:
-        live = obj.maps[ref.map_key]
+        live = obj._live[ref.map_key]
         from pybpf.elf.insns import set_map_ref
 
         set_map_ref(linked.code, ref.slot, live.fd.fileno(), ref.value_offset)

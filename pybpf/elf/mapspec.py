@@ -20,6 +20,7 @@ from pybpf.sys import constants as C
 
 DATA_PREFIXES = (".data", ".rodata", ".bss")
 KCONFIG = ".kconfig"
+U32_MAX = 0xFFFFFFFF
 _UINT_ATTRS = ("type", "max_entries", "map_flags", "numa_node", "key_size", "value_size",
                "pinning", "map_extra")
 
@@ -49,6 +50,21 @@ class MapSpec:
         return self.kind == "kconfig" or self.section.startswith(".rodata")
 
 
+def check_sizes(path: str, spec: MapSpec) -> None:
+    """The attributes are u32 in bpf_attr (map_extra u64): a larger value would be cut down
+    to another one when the map is created."""
+    for attr in ("type", "key_size", "value_size", "max_entries", "flags", "numa_node"):
+        value = getattr(spec, attr)
+        if not 0 <= value <= U32_MAX:
+            raise ElfError(path, f"map '{spec.name}': {attr.replace('_', ' ')} {value} does "
+                                 "not fit in 32 bits", spec.section)
+    if not 0 <= spec.map_extra < 1 << 64:
+        raise ElfError(path, f"map '{spec.name}': map_extra {spec.map_extra} does not fit in "
+                             "64 bits", spec.section)
+    if spec.inner is not None:
+        check_sizes(path, spec.inner)
+
+
 def _uint(btf: BTF, m: t.Member) -> int:
     ptr = m.type.resolve() if isinstance(m.type, t.Modifier) else m.type
     arr = ptr.target.resolve() if isinstance(ptr, t.Ptr) else None
@@ -64,7 +80,7 @@ def _pointee(btf: BTF, m: t.Member) -> t.Type:
     return ptr.target
 
 
-def _btf_def(path: str, btf: BTF, name: str, typ: t.Type) -> MapSpec:
+def _btf_def(path: str, btf: BTF, name: str, typ: t.Type, inner: bool = False) -> MapSpec:
     typ = typ.resolve()
     if not isinstance(typ, t.Struct):
         raise ElfError(path, f"map '{name}' is not a struct definition", ".maps")
@@ -93,8 +109,12 @@ def _btf_def(path: str, btf: BTF, name: str, typ: t.Type) -> MapSpec:
                     raise ValueError("'values' is not declared with __array()")
                 inner_t = arr.elem.resolve()
                 assert isinstance(inner_t, t.Ptr)
+                if inner:
+                    # like libbpf; it also stops a definition that names itself as its
+                    # inner map (damaged BTF) from recursing forever
+                    raise ValueError("multi-level inner maps are not supported")
                 if spec.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
-                    spec.inner = _btf_def(path, btf, f"{name}.inner", inner_t.target)
+                    spec.inner = _btf_def(path, btf, f"{name}.inner", inner_t.target, True)
             else:
                 raise ValueError(f"unknown attribute '{m.name}'")
     except (ValueError, KeyError) as e:
@@ -157,6 +177,9 @@ def data_maps(elf: ElfObject, btf: BTF | None) -> list[MapSpec]:
     for sec in elf.sections.values():
         if not is_data_section(sec):
             continue
+        if sec.size > U32_MAX:  # checked before bytes(sec.size) allocates it
+            raise ElfError(elf.path, f"{sec.size} bytes of global data do not fit in one map "
+                                     "value (at most 4 GiB)", sec.name)
         value_type = 0
         if btf is not None:
             try:

@@ -19,6 +19,7 @@ from pybpf.btf import BTF, BTFError
 from pybpf.elf import btfext, btfpatch, kconfig, mapspec, reader, sections
 from pybpf.elf.errors import ElfError
 from pybpf.elf.globaldata import GlobalData
+from pybpf.elf.linker import BadReference
 from pybpf.elf.mapspec import MapSpec
 from pybpf.elf.objprog import ObjectProgram
 from pybpf.elf.reader import Symbol
@@ -64,6 +65,11 @@ class Object:
         self.map_specs: dict[str, MapSpec] = {}
         for spec in (mapspec.btf_maps(path, elf, self.btf) + mapspec.legacy_maps(path, elf)
                      + mapspec.data_maps(elf, self.btf) + self._kconfig_specs()):
+            if spec.name in self.map_specs:
+                # one of the two would be dropped, and its references found no map
+                raise ElfError(path, f"map '{spec.name}' is defined twice (also in section "
+                                     f"'{self.map_specs[spec.name].section}')", spec.section)
+            mapspec.check_sizes(path, spec)
             self.map_specs[spec.name] = spec
         self.maps = Namespace(self.map_specs)
         self.globals: dict[str, GlobalData] = {}
@@ -71,9 +77,13 @@ class Object:
             if spec.kind in ("data", "kconfig"):
                 view = GlobalData(spec, self.btf, self._section_symbols(spec))
                 self.globals[spec.section] = view
-                self.maps[_alias(spec.section)] = spec
+                if _alias(spec.section) not in self.map_specs:
+                    # a map named like the alias (`bss`) keeps its name: the alias is only
+                    # a convenience, and the loader resolves references by spec name
+                    self.maps[_alias(spec.section)] = spec
         self.programs = Namespace({p.name: p for p in self._find_programs()})
         self._created: list[Any] = []
+        self._live: dict[str, Any] = {}  # created maps by MapSpec name (not alias)
         self.loaded = False
 
     # -- opening --------------------------------------------------------------------------
@@ -121,16 +131,17 @@ class Object:
             s = self._elf.section(name)
             return s.size if s is not None else None
 
+        by_section: dict[str, dict[str, int]] = {}
+
         def var_offset(sec_name: str, var: str) -> int | None:
             if sec_name == mapspec.KCONFIG:
                 return kc_off.get(var)
-            s = self._elf.section(sec_name)
-            if s is None:
-                return None
-            for sym in self._elf.symbols_in(s.index):
-                if sym.name == var:
-                    return sym.value
-            return None
+            found = by_section.get(sec_name)
+            if found is None:  # once per section, not once per variable
+                s = self._elf.section(sec_name)
+                found = by_section[sec_name] = {} if s is None else {
+                    sym.name: sym.value for sym in reversed(self._elf.symbols_in(s.index))}
+            return found.get(var)
 
         btfpatch.fix_datasecs(raw, section_size, var_offset)
         self.btf_bytes = raw.bytes()
@@ -145,6 +156,9 @@ class Object:
     def _kconfig_specs(self) -> list[MapSpec]:
         if not self._kconfig:
             return []
+        if self._kconfig_size > mapspec.U32_MAX:  # before bytes() below allocates it
+            raise ElfError(self.path, f"{self._kconfig_size} bytes of externs do not fit in "
+                                      "one map value (at most 4 GiB)", mapspec.KCONFIG)
         value_type = 0
         if self.btf is not None:
             try:
@@ -216,16 +230,29 @@ class Object:
                        f"{', '.join(known) or 'none'})")
 
     def _locate_map(self, sym: Symbol, addend: int) -> tuple[str, int | None] | None:
-        if sym.shndx == 0:
+        """The map (and, for global data, the offset in its value) an ld_imm64 against `sym`
+        plus `addend` refers to. Offsets must be inside the data (the kernel refuses the
+        others, less clearly); .kconfig externs are found by name only, as the symbol's
+        section index 0 says nothing about where they are."""
+        if sym.shndx == reader.SHN_UNDEF:
             for v in self._kconfig:
                 if v.name == sym.name:
+                    if not 0 <= addend < max(v.size, 1):
+                        raise BadReference(f"offset {addend} is outside the {v.size}-byte "
+                                           f"extern")
                     return mapspec.KCONFIG, v.offset + addend
             return None
+        if sym.special:
+            return None  # SHN_ABS, SHN_COMMON: validate.check refuses these
         for spec in self.map_specs.values():
-            if spec.shndx != sym.shndx:
+            if spec.kind == "kconfig" or spec.shndx != sym.shndx:
                 continue
             if spec.kind == "data":
-                return spec.name, sym.value + addend
+                off = sym.value + addend
+                if not 0 <= off < spec.value_size:
+                    raise BadReference(f"offset {off} is outside section '{spec.section}' "
+                                       f"({spec.value_size} bytes)")
+                return spec.name, off
             if spec.offset == sym.value + addend:
                 return spec.name, None
         return None
@@ -262,6 +289,7 @@ class Object:
         for m in self._created:
             m.close()
         self._created.clear()
+        self._live.clear()
         if self.btf_fd is not None:
             self.btf_fd.close()
             self.btf_fd = None

@@ -31,10 +31,18 @@ def _int(data: bytes, size: int, signed: bool) -> int:
     return int.from_bytes(data[:size], "little", signed=signed)
 
 
-def decode(btf: BTF, typ: t.Type | int, data: bytes) -> Any:
+#: members and elements nested deeper than this are a loop in damaged BTF (a struct that
+#: contains itself), which would otherwise recurse until Python's limit
+MAX_DEPTH = 64
+
+
+def decode(btf: BTF, typ: t.Type | int, data: bytes, _depth: int = 0) -> Any:
     """The Python value of `data` as BTF type `typ` (an id or a type)."""
     if isinstance(typ, int):
         typ = btf.type_by_id(typ)
+    if _depth > MAX_DEPTH:
+        raise ValueError(f"{typ.kind} {typ.name or '(anon)'} nests more than {MAX_DEPTH} "
+                         "levels deep (a loop in the BTF?)")
     typ = strip(typ)
     if isinstance(typ, t.Int):
         if typ.is_bool:
@@ -48,22 +56,26 @@ def decode(btf: BTF, typ: t.Type | int, data: bytes) -> Any:
         return struct.unpack_from({4: "<f", 8: "<d"}.get(typ.size, "<d"), data)[0] \
             if typ.size in (4, 8) else bytes(data[: typ.size])
     if isinstance(typ, t.Array):
-        return _decode_array(btf, typ, data)
+        return _decode_array(btf, typ, data, _depth)
     if isinstance(typ, t.Composite):
-        return _decode_composite(btf, typ, data)
+        return _decode_composite(btf, typ, data, _depth)
     if isinstance(typ, t.Datasec):
-        return {v.type.name: decode(btf, v.type.type, data[v.offset: v.offset + v.size])
+        return {v.type.name: decode(btf, v.type.type, data[v.offset: v.offset + v.size],
+                                    _depth + 1)
                 for v in typ.vars}
     if isinstance(typ, t.Var):
-        return decode(btf, typ.type, data)
+        return decode(btf, typ.type, data, _depth + 1)
     return bytes(data)
 
 
-def _decode_array(btf: BTF, typ: t.Array, data: bytes) -> Any:
+def _decode_array(btf: BTF, typ: t.Array, data: bytes, depth: int) -> Any:
     if _is_char(typ.elem):
         return bytes(data[: typ.nelems]).split(b"\0", 1)[0].decode(errors="replace")
     n = btf.sizeof(typ.elem)
-    return [decode(btf, typ.elem, data[i * n:(i + 1) * n]) for i in range(typ.nelems)]
+    # only the elements the data holds: a damaged element count must not make a list of
+    # billions of zeros
+    count = min(typ.nelems, len(data) // n) if n else 0
+    return [decode(btf, typ.elem, data[i * n:(i + 1) * n], depth + 1) for i in range(count)]
 
 
 def _bitfield(data: bytes, bit_offset: int, bits: int, signed: bool) -> int:
@@ -73,7 +85,8 @@ def _bitfield(data: bytes, bit_offset: int, bits: int, signed: bool) -> int:
     return value
 
 
-def _decode_composite(btf: BTF, typ: t.Composite, data: bytes) -> dict[str, Any]:
+def _decode_composite(btf: BTF, typ: t.Composite, data: bytes,
+                      depth: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for m in typ.members:
         if m.is_bitfield:
@@ -82,7 +95,7 @@ def _decode_composite(btf: BTF, typ: t.Composite, data: bytes) -> dict[str, Any]
             out[m.name] = _bitfield(data, m.bit_offset, m.bitfield_size, signed)
             continue
         size = btf.sizeof(m.type) if not _flexible(m.type) else 0
-        value = decode(btf, m.type, data[m.offset: m.offset + size]) if size else []
+        value = decode(btf, m.type, data[m.offset: m.offset + size], depth + 1) if size else []
         if not m.name and isinstance(value, dict):
             out.update(value)
         else:

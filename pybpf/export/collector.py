@@ -32,7 +32,7 @@ class Source:
     """One group of programs and the metrics read from their maps: a default group
     ("syscalls", "block"...) or a custom module."""
     name: str
-    session: Any  # pybpf.tools.session.Session
+    session: Any  # pybpf.session.Session
     metrics: list[Metric]
 
 

@@ -21,13 +21,19 @@
       pybpf_syscalls_total: {limit: 100}
 
 Several files are merged in order (lists appended, later values win). Errors raise ConfigError
-"FILE:LINE: what is wrong".
+"FILE:LINE:COL: what is wrong" (one line, never a traceback): the file must be UTF-8, nested at
+most MAX_DEPTH levels, and at most MAX_NODES nodes once its aliases are expanded.
+
+A module's `path:` (or `module:`) is Python code that the exporter imports, so executes, with
+its own privileges (root, or CAP_BPF and CAP_PERFMON): trust a configuration like code, and
+keep it and the files it names writable only by whoever may run code as the exporter.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,12 +46,19 @@ MODULE_KEYS = {"path", "module", "limit", "metrics"}
 METRIC_KEYS = {"name", "type", "map", "help", "field", "labels", "limit", "scale",
                "max_bucket"}
 LABEL_KEYS = {"name", "decoder"}
+MAX_DEPTH = 64  # a real configuration nests about 10 levels; PyYAML's composer recurses
+MAX_NODES = 100_000  # nodes counted as if every alias were a copy (a "billion laughs" bomb)
+# Prometheus's own rules, ASCII only: str.isdigit() and \d also accept "٣" and "²"
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*", re.ASCII)
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*", re.ASCII)
+INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 
 
 class ConfigError(Exception):
-    def __init__(self, file: str, line: int, message: str) -> None:
-        super().__init__(f"{file}:{line}: {message}" if line else f"{file}: {message}")
-        self.file, self.line, self.message = file, line, message
+    def __init__(self, file: str, line: int, message: str, col: int = 0) -> None:
+        where = f"{file}:{line}:{col}" if line and col else f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message}")
+        self.file, self.line, self.col, self.message = file, line, col, message
 
 
 @dataclass
@@ -61,6 +74,7 @@ class MetricSpec:
     limit: int | None = None
     scale: float = 1.0
     max_bucket: int = 36
+    col: int = 0
 
 
 @dataclass
@@ -71,6 +85,7 @@ class ModuleSpec:
     module: str | None = None
     limit: int | None = None
     metrics: list[MetricSpec] = dataclasses.field(default_factory=list)
+    col: int = 0
 
 
 @dataclass
@@ -82,12 +97,108 @@ class Config:
     limits: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
+class _Loader(yaml.SafeLoader):
+    """Composes nodes (never Python objects for the whole file), refusing what would overflow
+    the stack or blow up later: nesting deeper than MAX_DEPTH (checked before the recursive
+    composer goes deeper), an alias inside the node it names (a cycle), and more than
+    MAX_NODES nodes counting each alias as a copy (the alias bomb: composing shares the
+    nodes, but everything that walks or prints them later would expand it)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.open_anchors: list[str] = []
+        self.sizes: dict[int, tuple[int, int]] = {}  # id(node): (expanded nodes, height)
+
+    def _refuse(self, mark: Any, problem: str) -> yaml.YAMLError:
+        return yaml.composer.ComposerError(None, None, problem, mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.open_anchors:
+                raise self._refuse(event.start_mark, f"alias *{event.anchor} is inside the "
+                                                     "node it names")
+            node = super().compose_node(parent, index)
+            if self.depth + self.sizes[id(node)][1] > MAX_DEPTH:
+                raise self._refuse(event.start_mark, f"nested deeper than {MAX_DEPTH} levels "
+                                                     f"once *{event.anchor} is expanded")
+            return node
+        if self.depth >= MAX_DEPTH:
+            raise self._refuse(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
+        anchor = getattr(event, "anchor", None)
+        self.depth += 1
+        if anchor is not None:
+            self.open_anchors.append(anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+            if anchor is not None:
+                self.open_anchors.pop()
+        self._measure(node)
+        return node
+
+    def _measure(self, node: Any) -> None:
+        if isinstance(node, yaml.ScalarNode):
+            self.sizes[id(node)] = (1, 1)
+            return
+        children = [c for kv in node.value for c in kv] if isinstance(node, yaml.MappingNode) \
+            else node.value
+        # every child was composed (and measured) before its parent, aliased ones included
+        measured = [self.sizes[id(c)] for c in children]
+        size = 1 + sum(n for n, _ in measured)
+        if size > MAX_NODES:
+            raise self._refuse(node.start_mark, f"more than {MAX_NODES} nodes once its "
+                                                "aliases are expanded")
+        self.sizes[id(node)] = (size, 1 + max((h for _, h in measured), default=0))
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """(line, column), both from 1, of the character at `index`."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _decode(path: str, data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = data[:e.start].decode("utf-8")  # all before the first bad byte decodes
+        line, col = _position(good, len(good))
+        raise ConfigError(path, line, f"not UTF-8 text (byte {data[e.start]:#04x}); save the "
+                                      "file as UTF-8", col) from None
+    return text.removeprefix("\ufeff")  # a byte-order mark some editors write
+
+
+def _compose(path: str, text: str) -> Any:
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        problem = e.problem or "error"
+        if e.context:  # e.g. "found duplicate anchor 'a'; first occurrence" and its place
+            cm = e.context_mark
+            problem += f" ({e.context}{f' at {cm.line + 1}:{cm.column + 1}' if cm else ''})"
+        raise ConfigError(path, line, f"not valid YAML: {problem}", col) from None
+    except yaml.reader.ReaderError as e:  # a control character: it has an index, no mark
+        line, col = _position(text, e.position)
+        raise ConfigError(path, line, f"not valid YAML: {e.reason} (U+{e.character:04X})",
+                          col) from None
+    except yaml.YAMLError as e:  # its text has several lines: the message must keep one
+        raise ConfigError(path, 0, f"not valid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:  # MAX_DEPTH should stop it first; never a traceback regardless
+        raise ConfigError(path, 0, "not valid YAML: nested too deeply") from None
+
+
 class _Reader:
     def __init__(self, file: str) -> None:
         self.file = file
 
     def fail(self, node: Any, message: str) -> ConfigError:
-        return ConfigError(self.file, node.start_mark.line + 1, message)
+        mark = node.start_mark
+        return ConfigError(self.file, mark.line + 1, message, mark.column + 1)
 
     def mapping(self, node: Any, what: str, allowed: set[str]) -> dict[str, tuple[Any, Any]]:
         if not isinstance(node, yaml.MappingNode):
@@ -107,7 +218,7 @@ class _Reader:
     def scalar(self, node: Any, what: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, f"{what} must be a single value")
-        return yaml.safe_load(yaml.serialize(node))
+        return self.value(node, what)
 
     def text(self, node: Any, what: str) -> str:
         v = self.scalar(node, what)
@@ -126,8 +237,17 @@ class _Reader:
             raise self.fail(node, f"{what} must be a list")
         return list(node.value)
 
-    def value(self, node: Any) -> Any:
-        return yaml.safe_load(yaml.serialize(node))
+    def value(self, node: Any, what: str) -> Any:
+        # a fresh constructor per value: tags like !!int or !!python/... fail here, with the
+        # node's position, instead of as a traceback
+        try:
+            return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or node.start_mark
+            raise ConfigError(self.file, mark.line + 1, f"{what}: {e.problem}",
+                              mark.column + 1) from None
+        except (ValueError, TypeError, ArithmeticError) as e:  # e.g. !!int foo
+            raise self.fail(node, f"{what}: {e}") from None
 
 
 def _listen(r: _Reader, node: Any) -> str:
@@ -142,34 +262,73 @@ def _listen(r: _Reader, node: Any) -> str:
 def parse_listen(text: str) -> tuple[str, int]:
     """"HOST:PORT", "[V6]:PORT" or ":PORT" (127.0.0.1)."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not INTEGER.fullmatch(port) or not 0 <= int(port) <= 65535:
         raise ValueError(f"listen address {text!r}: give HOST:PORT, e.g. 127.0.0.1:9435")
     host = host.strip("[]") or "127.0.0.1"
     return host, int(port)
 
 
+def _label_name(r: _Reader, node: Any, what: str) -> str:
+    name = r.text(node, what)
+    # "_" drops the key component (see metrics); "__" names are Prometheus's own
+    if name != "_" and (not LABEL_NAME.fullmatch(name) or name.startswith("__")):
+        raise r.fail(node, f"{what} {name!r} is not a Prometheus label name (ASCII letters, "
+                           "digits and _, not starting with a digit or __)")
+    return name
+
+
+def _metric_name(r: _Reader, node: Any) -> str:
+    name = r.text(node, "name")
+    if not METRIC_NAME.fullmatch(name):
+        raise r.fail(node, f"{name!r} is not a Prometheus metric name (ASCII letters, digits, "
+                           "_ and :, not starting with a digit)")
+    return name
+
+
+def _table(r: _Reader, node: Any) -> dict[int, str]:
+    """A static decoder's {value: text}: the values are the integers the map's key holds
+    (decimal text is taken too, ASCII digits only)."""
+    if not isinstance(node, yaml.MappingNode):
+        raise r.fail(node, "static: give a mapping {value: text}")
+    out: dict[int, str] = {}
+    for k, v in node.value:
+        key = r.scalar(k, "a static table's key")
+        if isinstance(key, str) and INTEGER.fullmatch(key):
+            key = int(key)
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise r.fail(k, f"static table key {key!r}: give an integer (a value of the "
+                            "map's key)")
+        out[key] = str(r.scalar(v, "a static table's text"))
+    return out
+
+
+def _decoder(r: _Reader, node: Any) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        keys = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+        if len(keys) == len(node.value) and "static" in keys and set(keys) <= {"static",
+                                                                               "default"}:
+            default = keys.get("default")
+            text = None if default is None else r.scalar(default, "default")
+            return decoders.static(_table(r, keys["static"]),
+                                   None if text is None else str(text))
+        return decoders.static(_table(r, node))
+    spec = r.value(node, "decoder")
+    if not isinstance(spec, str) or spec not in decoders.NAMES:
+        raise r.fail(node, f"unknown decoder {spec!r} (one of "
+                           f"{', '.join(sorted(decoders.NAMES))}, or static: {{...}})")
+    return spec
+
+
 def _label(r: _Reader, node: Any) -> tuple[str, Any]:
     if isinstance(node, yaml.ScalarNode):
-        return r.text(node, "a label"), "int"
+        return _label_name(r, node, "a label"), "int"
     keys = r.mapping(node, "a label", LABEL_KEYS)
     if "name" not in keys:
         raise r.fail(node, "a label needs a name")
-    name = r.text(keys["name"][1], "the label's name")
+    name = _label_name(r, keys["name"][1], "the label's name")
     spec: Any = "int"
     if "decoder" in keys:
-        dnode = keys["decoder"][1]
-        spec = r.value(dnode)
-        if isinstance(spec, dict) and set(spec) <= {"static", "default"} and "static" in spec:
-            table = spec["static"]
-            if not isinstance(table, dict):
-                raise r.fail(dnode, "static: give a mapping {value: text}")
-            spec = decoders.static(table, None if spec.get("default") is None
-                                   else str(spec["default"]))
-        elif isinstance(spec, dict):
-            spec = decoders.static(spec)
-        elif not isinstance(spec, str) or spec not in decoders.NAMES:
-            raise r.fail(dnode, f"unknown decoder {spec!r} (one of "
-                                f"{', '.join(sorted(decoders.NAMES))}, or static: {{...}})")
+        spec = _decoder(r, keys["decoder"][1])
     return name, spec
 
 
@@ -181,8 +340,8 @@ def _metric(r: _Reader, node: Any) -> MetricSpec:
     kind = r.text(keys["type"][1], "type")
     if kind not in ("counter", "gauge", "histogram"):
         raise r.fail(keys["type"][1], f"type {kind!r}: counter, gauge or histogram")
-    spec = MetricSpec(r.file, node.start_mark.line + 1, r.text(keys["name"][1], "name"), kind,
-                      r.text(keys["map"][1], "map"))
+    spec = MetricSpec(r.file, node.start_mark.line + 1, _metric_name(r, keys["name"][1]), kind,
+                      r.text(keys["map"][1], "map"), col=node.start_mark.column + 1)
     if "help" in keys:
         spec.help = str(r.scalar(keys["help"][1], "help"))
     if "field" in keys:
@@ -204,7 +363,7 @@ def _metric(r: _Reader, node: Any) -> MetricSpec:
 
 def _module(r: _Reader, node: Any) -> ModuleSpec:
     keys = r.mapping(node, "a module", MODULE_KEYS)
-    spec = ModuleSpec(r.file, node.start_mark.line + 1)
+    spec = ModuleSpec(r.file, node.start_mark.line + 1, col=node.start_mark.column + 1)
     if ("path" in keys) == ("module" in keys):
         raise r.fail(node, "a module needs exactly one of 'path' (a .py file) or 'module' "
                            "(an importable name)")
@@ -226,16 +385,11 @@ def _module(r: _Reader, node: Any) -> ModuleSpec:
 def load_file(path: str, into: Config | None = None) -> Config:
     cfg = into or Config()
     try:
-        with open(path) as f:
-            text = f.read()
+        with open(path, "rb") as f:  # bytes: the encoding is ours to check, not the locale's
+            data = f.read()
     except OSError as e:
         raise ConfigError(path, 0, f"cannot read: {e.strerror}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        raise ConfigError(path, line, f"not valid YAML: {e.problem or e}") from None
+    root = _compose(path, _decode(path, data))
     if root is None:
         return cfg
     r = _Reader(path)
@@ -265,6 +419,8 @@ def load_file(path: str, into: Config | None = None) -> Config:
         cfg.modules += [_module(r, n) for n in r.seq(keys["modules"][1], "modules")]
     if "metrics" in keys:
         for k, v in r.mapping(keys["metrics"][1], "metrics", _AnyKey()).values():
+            if not METRIC_NAME.fullmatch(k.value):
+                raise r.fail(k, f"metrics: {k.value!r} is not a Prometheus metric name")
             opts = r.mapping(v, f"metric {k.value}", {"limit"})
             if "limit" in opts:
                 cfg.limits[k.value] = r.integer(opts["limit"][1], "limit")

@@ -78,7 +78,7 @@ def dec_str(v: Any) -> str:
 
 
 def dec_syscall(v: Any) -> str:
-    from pybpf.tools.syscalls import X86_64
+    from pybpf.names.syscalls import X86_64
 
     nr = _int(v)
     name = X86_64.get(nr)
@@ -130,7 +130,7 @@ def dec_disk(v: Any) -> str:
     hit = _disks.get(n)
     if hit is not None:
         return hit
-    from pybpf.tools.blockdev import disk_names
+    from pybpf.names.disks import disk_names
 
     names = disk_names()
     return _disks.put(n, names.get(n) or dec_dev(n))

@@ -8,7 +8,7 @@
     exec      pybpf_process_execs_total
     oom       pybpf_oom_kills_total
 
-The syscall counts are syscount's program (`pybpf.tools.syscount.build`). The latency
+The syscall counts are syscount's program (`pybpf.programs.syscall_counts`). The latency
 histograms are biolatency's and runqlat's hooks, but their buckets are the exporter's
 (`buckets.observe`: le=2^k includes 2^k) over nanoseconds, with the operation as a label; the TCP
 counters are summed in the kernel on tcpstates' tracepoint instead of sending every state
@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from pybpf.export.collector import Source
 from pybpf.export.metrics import Counter, Histogram
-from pybpf.tools.session import Session
+from pybpf.session import Session
 
 # include/net/tcp_states.h
 ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, \
@@ -31,9 +31,9 @@ OPERATIONS = {0: "read", 1: "write", 2: "discard", 3: "flush", 4: "other"}
 
 
 def syscalls() -> Source:
-    from pybpf.tools import syscount
+    from pybpf.programs import syscall_counts
 
-    session, counts = syscount.build("syscall")
+    session, counts = syscall_counts.build("syscall")
     return Source("syscalls", session, [
         Counter("pybpf_syscalls_total", "System calls completed, by name (raw_syscalls:"
                 "sys_exit)", counts, labels=[("_", "int"), ("syscall", "syscall")],

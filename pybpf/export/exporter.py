@@ -1,5 +1,16 @@
 """The exporter: builds the sources (default groups and custom modules), attaches them, serves
-/metrics with prometheus_client, and closes everything on stop."""
+/metrics with prometheus_client, and closes everything on stop.
+
+A custom module is Python code: `path:` in a configuration names a .py file that is executed
+(imported) here, `module:` an importable module, both with the exporter's privileges (root, or
+CAP_BPF and CAP_PERFMON). A configuration must be trusted like code: anyone who can change it,
+or the files it names, can run code as the exporter.
+
+The HTTP server keeps a scraper from pinning it: a listen backlog of LISTEN_BACKLOG (a burst of
+scrapers waits in the kernel instead of retrying SYNs for seconds), READ_TIMEOUT for the request
+(a client that sends half a request is dropped and its thread freed), WRITE_TIMEOUT for the
+response, and at most MAX_HANDLERS handler threads: when all are busy, a connection still
+without its request after STALLED s is dropped to make room, else new ones wait in the backlog."""
 
 from __future__ import annotations
 
@@ -7,22 +18,36 @@ import importlib
 import importlib.util
 import itertools
 import os
+import socket
+import socketserver
 import sys
+import threading
+import time
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from pybpf.export import collector, config, defaults, metrics
 from pybpf.export.collector import Collector, Source
-from pybpf.tools.session import Session
+from pybpf.session import Session
 
 _counter = itertools.count()
+
+LISTEN_BACKLOG = max(128, socket.SOMAXCONN)  # the kernel caps it at net.core.somaxconn
+READ_TIMEOUT = 5.0  # s, per read of the request: a scraper sends it all at once
+WRITE_TIMEOUT = 30.0  # s, for the whole response (sendall's time-out is for all of it)
+MAX_HANDLERS = 128  # a scrape holds the GIL anyway; more threads only cost memory
+STALLED = 1.0  # s without a complete request after which a connection may be dropped early
+STOP_WAIT = 5.0  # s that close() waits for handlers to finish before closing the maps
 
 
 def _module_error(spec: config.ModuleSpec, e: BaseException) -> config.ConfigError:
     what = spec.path or spec.module
-    return config.ConfigError(spec.file, spec.line, f"module {what}: {type(e).__name__}: {e}")
+    return config.ConfigError(spec.file, spec.line, f"module {what}: {type(e).__name__}: {e}",
+                              spec.col)
 
 
 def import_module(spec: config.ModuleSpec) -> Any:
+    """Import (so run) the module's code: the configuration is trusted like the code itself."""
     try:
         if spec.module:
             return importlib.import_module(spec.module)
@@ -48,7 +73,7 @@ def _from_spec(mod: Any, ms: config.MetricSpec) -> metrics.Metric:
     m = getattr(mod, ms.map, None)
     if not isinstance(m, Map):
         raise config.ConfigError(ms.file, ms.line, f"metric {ms.name}: the module has no map "
-                                                   f"named {ms.map!r} at its top level")
+                                                   f"named {ms.map!r} at its top level", ms.col)
     try:
         if ms.type == "histogram":
             return metrics.Histogram(ms.name, ms.help, m, ms.labels, ms.field, ms.limit,
@@ -56,7 +81,7 @@ def _from_spec(mod: Any, ms: config.MetricSpec) -> metrics.Metric:
         cls = metrics.Counter if ms.type == "counter" else metrics.Gauge
         return cls(ms.name, ms.help, m, ms.labels, ms.field, ms.limit)
     except ValueError as e:
-        raise config.ConfigError(ms.file, ms.line, f"metric {ms.name}: {e}") from None
+        raise config.ConfigError(ms.file, ms.line, f"metric {ms.name}: {e}", ms.col) from None
 
 
 def module_source(spec: config.ModuleSpec) -> Source:
@@ -75,14 +100,16 @@ def module_source(spec: config.ModuleSpec) -> Source:
     if not isinstance(declared, (list, tuple)) or \
             not all(isinstance(m, metrics.Metric) for m in declared):
         raise config.ConfigError(spec.file, spec.line, f"module {spec.path or spec.module}: "
-                                 "METRICS must be a list of Counter, Gauge and Histogram")
+                                 "METRICS must be a list of Counter, Gauge and Histogram",
+                                 spec.col)
     found = list(declared) + [_from_spec(mod, ms) for ms in spec.metrics]
     if not found:
         raise config.ConfigError(spec.file, spec.line, f"module {spec.path or spec.module} "
-                                 "declares no metrics (METRICS, or metrics: in the config)")
+                                 "declares no metrics (METRICS, or metrics: in the config)",
+                                 spec.col)
     if not s.programs:
         raise config.ConfigError(spec.file, spec.line, f"module {spec.path or spec.module} "
-                                 "has no BPF programs at its top level")
+                                 "has no BPF programs at its top level", spec.col)
     for m in found:
         if m.limit is None:
             m.limit = spec.limit
@@ -93,6 +120,132 @@ def module_source(spec: config.ModuleSpec) -> Source:
         raise _module_error(spec, e) from None
     name = spec.module or os.path.basename(spec.path or "")
     return Source(name, s, found)
+
+
+class _Handler(WSGIRequestHandler):
+    """One quiet request per connection. StreamRequestHandler.setup() puts `timeout` on the
+    socket, so a client that stalls before its request is complete is dropped."""
+
+    timeout = READ_TIMEOUT
+    server: _Server
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        # served only if the server has not dropped the connection meanwhile (stalled while
+        # every handler was taken, or stopping: the maps are about to close)
+        if not self.server.request_complete(self.request) or not ok:
+            return False
+        self.connection.settimeout(WRITE_TIMEOUT)  # a big response to a slow reader
+        return True
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:  # timed out or reset: the client's doing, not worth a traceback
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(socketserver.ThreadingMixIn, WSGIServer):
+    """A thread per connection, at most MAX_HANDLERS at once. When all are taken, the
+    connection that has waited longest for its request (over STALLED s: a scraper sends it at
+    once) is dropped to make room, else the next connection waits in the listen backlog.
+
+    Every live connection is in `threads` until just before its socket is closed, and is
+    shut down only under `lock` while there: never a closed (or reused) descriptor."""
+
+    request_queue_size = LISTEN_BACKLOG  # socketserver's default of 5 drops bursts' SYNs
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.slots = threading.BoundedSemaphore(MAX_HANDLERS)
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.threads: dict[socket.socket, threading.Thread] = {}
+        self.waiting: dict[socket.socket, float] = {}  # request not in yet: since when
+        super().__init__(*args, **kwargs)
+
+    def request_complete(self, conn: socket.socket) -> bool:
+        """Whether the connection may be served (its handler has read the request)."""
+        with self.lock:
+            return self.waiting.pop(conn, None) is not None
+
+    def _drop_stalled(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            stalled = [c for c, since in self.waiting.items() if now - since >= STALLED]
+            if stalled:
+                oldest = min(stalled, key=self.waiting.__getitem__)
+                del self.waiting[oldest]
+                _wake(oldest)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # on serve_forever's thread: while every slot is taken, make room or wait (the kernel
+        # queues the next connections meanwhile); a dropped handler frees its slot at once
+        while not self.slots.acquire(blocking=False):
+            if self.stopping.is_set():
+                self.shutdown_request(request)
+                return
+            self._drop_stalled()
+            if self.slots.acquire(timeout=0.25):
+                break
+        t = threading.Thread(target=self.process_request_thread, args=(request, client_address),
+                             daemon=True)
+        with self.lock:
+            self.threads[request] = t
+            self.waiting[request] = time.monotonic()
+        try:
+            t.start()
+        except BaseException:
+            with self.lock:
+                del self.threads[request]
+                self.waiting.pop(request, None)
+            self.shutdown_request(request)
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - as socketserver's: reported, the server goes on
+            self.handle_error(request, client_address)
+        finally:
+            with self.lock:
+                del self.threads[request]
+                self.waiting.pop(request, None)
+            self.shutdown_request(request)
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # a client gone or stalled
+            return
+        super().handle_error(request, client_address)
+
+    def stop(self, wait: float = STOP_WAIT) -> None:
+        """Stop accepting, wake every handler by shutting its connection down (a stalled one
+        would hold its thread until its time-out), and give them `wait` s to finish, so none
+        reads a map after the exporter closes it."""
+        self.stopping.set()
+        self.shutdown()  # serve_forever has returned: nothing adds connections any more
+        with self.lock:
+            self.waiting.clear()  # none is served from now on
+            for conn in self.threads:
+                _wake(conn)
+            threads = list(self.threads.values())
+        deadline = time.monotonic() + wait
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self.server_close()
+
+
+def _wake(conn: socket.socket) -> None:
+    """Make the handler's blocked read or write on `conn` return at once."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:  # the client already closed it
+        pass
 
 
 class Exporter:
@@ -163,9 +316,17 @@ class Exporter:
 
     def serve(self, host: str = "127.0.0.1", port: int = 9435) -> tuple[str, int]:
         """Listen (in a thread); returns the bound address (port 0 picks a free one)."""
-        from prometheus_client import start_http_server
+        from prometheus_client import make_wsgi_app
 
-        self.httpd, self.thread = start_http_server(port, addr=host, registry=self.registry)
+        # what prometheus_client's start_http_server does, with _Server's limits
+        family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                       flags=socket.AI_PASSIVE)[0]
+        cls = type("_Server", (_Server,), {"address_family": family})
+        self.httpd = cls((sockaddr[0], port), _Handler)
+        self.httpd.set_app(make_wsgi_app(self.registry))
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="pybpf-export-http",
+                                       daemon=True)
+        self.thread.start()
         h, p = self.httpd.server_address[:2]
         return h, p
 
@@ -174,8 +335,7 @@ class Exporter:
             return
         self.closed = True
         if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
+            self.httpd.stop()
         for src in self.sources:
             src.session.close()
         if self.stats_fd is not None:

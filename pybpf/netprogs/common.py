@@ -7,7 +7,8 @@ import argparse
 import time
 from collections.abc import Callable
 
-from pybpf.tools.runner import Stop, install_signals, positive_float
+from pybpf.cli_support.argtypes import positive_float
+from pybpf.cli_support.signals import Stop, install_signals
 
 IP_PROTOCOLS = {1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 58: "ICMPv6",
                 132: "SCTP"}

@@ -10,8 +10,9 @@ import socket
 import sys
 from typing import Any
 
+from pybpf.cli_support.clock import hms
+from pybpf.cli_support.signals import install_signals
 from pybpf.netprogs.common import add_loop_arguments, human, proto_name, run_loop
-from pybpf.tools.runner import hms, install_signals
 
 HELP = "packets and bytes per IP protocol, in and out (socket filter, like sockex1)"
 ETH_P_ALL = 0x0003

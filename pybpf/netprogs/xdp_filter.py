@@ -16,8 +16,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from pybpf.cli_support.clock import hms
+from pybpf.cli_support.signals import install_signals
 from pybpf.netprogs.common import add_loop_arguments, human, run_loop
-from pybpf.tools.runner import hms, install_signals
 
 HELP = "drop packets by source CIDR or destination port with XDP, with live counters"
 MAX_RULES = 255

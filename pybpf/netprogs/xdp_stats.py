@@ -13,8 +13,9 @@ import json
 import sys
 from typing import Any
 
+from pybpf.cli_support.clock import hms
+from pybpf.cli_support.signals import install_signals
 from pybpf.netprogs.common import XDP_ACTIONS, add_loop_arguments, human, run_loop
-from pybpf.tools.runner import hms, install_signals
 
 HELP = "packets and bytes per protocol and XDP action, per second"
 CLASSES = ("other", "ARP", "IPv4 other", "ICMP", "TCP/IPv4", "UDP/IPv4", "IPv6 other",

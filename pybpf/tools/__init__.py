@@ -1,9 +1,13 @@
 """The ready tools (`pybpf execsnoop`, `pybpf biolatency`, ...): bcc's names, options and
-output layout, each a small module on the shared pieces in `session` and `runner`.
+output layout, each a small module on the shared pieces: `runner` (run loops, columns),
+`task_filter` (-p/-t/-u in BPF), `histograms` (keyed log2 histograms), `stacks` (stack
+output), `sock_events` (socket records), `kfunc` (the kernel-function hook choice), and
+below the tools pybpf.session, pybpf.programs, pybpf.names and pybpf.cli_support.
 
-A tool module has `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`, and
-builds its kernel side in a function (so importing it creates nothing in the kernel).
-Add a name to TOOLS to make `pybpf <name>` appear."""
+A tool module has `HELP` (one line), `NEEDS` (the hooks it attaches to, for `pybpf tools`:
+see catalog), `add_arguments(parser)` and `run(args) -> int`, and builds its kernel side in
+a function (so importing it creates nothing in the kernel). Add a name to TOOLS to make
+`pybpf <name>` appear."""
 
 from __future__ import annotations
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
 from pybpf.tools import runner
-from pybpf.tools.session import Session
 
 HELP = "print entered bash commands from all running shells"
+NEEDS = ("uprobe",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
             return  # readline() of another program linked into the same library
         line = runner.text(ev.line)
         if args.json:
-            jsonl.emit({"time": runner.hms(), "pid": ev.pid, "command": line})
+            jsonl.emit({"time": hms(), "pid": ev.pid, "command": line})
             return
-        print(runner.cols("%-9s %-7d %s", runner.hms(), ev.pid, line), flush=True)
+        print(runner.cols("%-9s %-7d %s", hms(), ev.pid, line), flush=True)
 
     runner.run_events(session, handle, args.duration, header)
     return 0

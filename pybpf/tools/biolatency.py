@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.tools import blockdev, runner
-from pybpf.tools.session import Session
+from pybpf.names import disks
+from pybpf.session import Session
+from pybpf.tools import histograms, runner
 
 HELP = "summarize block device I/O latency as a histogram"
+NEEDS = ("tp:block:block_rq_issue", "tp:block:block_rq_complete")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,21 +81,10 @@ def build(per_disk: bool = False, milliseconds: bool = False, queued: bool = Fal
     return s, dist, totals
 
 
-def read_dist(dist: Any, clear: bool = True) -> dict[int, dict[int, int]]:
-    from pybpf.output.hist import split_keyed
-
-    counts = dict(dist.items())
-    if clear:
-        dist.clear()
-    return split_keyed(counts)
-
-
 def run(args: argparse.Namespace) -> int:
-    from pybpf.output import hist, jsonl
-
     disk_dev = 0
     if args.disk:
-        dev = blockdev.dev_of(args.disk)
+        dev = disks.dev_of(args.disk)
         if dev is None:
             print(f"no such disk '{args.disk}'")
             return 1
@@ -108,33 +99,29 @@ def run(args: argparse.Namespace) -> int:
             print("Tracing block device I/O... Hit Ctrl-C to end.", flush=True)
 
     def tick(last: bool) -> None:
-        per = read_dist(dist)
+        per = histograms.read_keyed(dist)
         sums = {k: (v.count, v.total) for k, v in totals.items()}
         totals.clear()
-        names = blockdev.disk_names()
-        if args.json:
-            for dev, buckets in sorted(per.items()):
-                obj: dict[str, Any] = {"time": runner.hms()}
-                if args.disks:
-                    obj["disk"] = blockdev.disk_name(dev, names)
-                obj.update(hist.log2_json(buckets, unit))
-                n, total = sums.get(dev, (0, 0))
-                obj.update(count=n, total=total)
-                jsonl.emit(obj)
-            return
-        print()
-        if args.timestamp:
-            print(runner.cols("%-8s\n", runner.hms()), end="")
-        for dev, buckets in sorted(per.items()):
-            if args.disks:
-                print(f"\ndisk = {blockdev.disk_name(dev, names)}")
-            for line in hist.log2_lines(buckets, unit):
-                print(line)
+        names = disks.disk_names()
+
+        def disk(dev: int) -> dict[str, Any]:
+            return {"disk": disks.disk_name(dev, names)} if args.disks else {}
+
+        def summary(dev: int) -> dict[str, Any]:
+            n, total = sums.get(dev, (0, 0))
+            return {"count": n, "total": total}
+
+        def extension(dev: int) -> None:
             if args.extension:
                 n, total = sums.get(dev, (0, 0))
                 print(f"\navg = {total // n if n else 0} {unit}, total: {total} {unit}, "
                       f"count: {n}\n")
-        print(end="", flush=True)
+
+        if args.json:
+            histograms.emit_keyed(per, unit, disk, summary)
+            return
+        heading = (lambda dev: f"disk = {disks.disk_name(dev, names)}") if args.disks else None
+        histograms.print_keyed(per, unit, heading, args.timestamp, extension)
 
     runner.run_intervals(session, tick, args.interval, args.count, args.duration, ready)
     return 0

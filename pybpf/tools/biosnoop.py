@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.tools import blockdev, runner
-from pybpf.tools.session import Session
+from pybpf.names import disks
+from pybpf.session import Session
+from pybpf.tools import runner
 
 HELP = "trace block device I/O with PID and latency"
+NEEDS = ("tp:block:block_rq_issue", "tp:block:block_rq_complete")
 ISSUE, DONE = 0, 1
 
 
@@ -90,13 +92,13 @@ def run(args: argparse.Namespace) -> int:
 
     disk_dev = 0
     if args.disk:
-        dev = blockdev.dev_of(args.disk)
+        dev = disks.dev_of(args.disk)
         if dev is None:
             print(f"no such disk '{args.disk}'")
             return 1
         disk_dev = dev
     session = build(args.queue, disk_dev)
-    names = blockdev.disk_names()
+    names = disks.disk_names()
     issued: dict[tuple[int, int], Any] = {}
     last_end: dict[int, int] = {}
     start_ts = [0]
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         delta = ev.ts - io.ts
         rwbs = rwbs_text(io.rwbs)
         rw = "W" if "W" in rwbs else "R"
-        disk = blockdev.disk_name(ev.dev, names)
+        disk = disks.disk_name(ev.dev, names)
         pattern = "S" if last_end.get(ev.dev) == io.sector else "R"
         last_end[ev.dev] = io.sector + io.bytes // 512
         ts = (ev.ts - start_ts[0]) / 1e9

@@ -5,27 +5,28 @@ block_rq_insert on kernels without it), the time from block_rq_issue to block_rq
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
-from pybpf.tools import runner
-from pybpf.tools.blockdev import MINORBITS, disk_name, disk_names
-from pybpf.tools.session import Session
+from pybpf.cli_support.argtypes import positive_float, positive_int
+from pybpf.cli_support.clock import hms
+from pybpf.names.disks import disk_name, disk_names, major_minor
+from pybpf.session import Session
+from pybpf.tools import procfs, runner
 
 HELP = "block device I/O top: per process and disk, every interval"
-TRACEFS = "/sys/kernel/tracing/events/block"
+NEEDS = ("tp:block:block_rq_issue", "tp:block:block_rq_complete")
 W = 87  # "W" in rwbs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-C", "--noclear", action="store_true", help="don't clear the screen")
-    p.add_argument("-r", "--maxrows", type=runner.positive_int, default=20,
+    p.add_argument("-r", "--maxrows", type=positive_int, default=20,
                    help="maximum rows to print, default 20")
     p.add_argument("-p", "--pid", type=int, help="trace this PID only")
-    p.add_argument("interval", nargs="?", type=runner.positive_float, default=1,
+    p.add_argument("interval", nargs="?", type=positive_float, default=1,
                    help="output interval, in seconds")
-    p.add_argument("count", nargs="?", type=runner.positive_int, default=runner.FOREVER,
+    p.add_argument("count", nargs="?", type=positive_int, default=runner.FOREVER,
                    help="number of outputs")
     runner.add_duration(p)
 
@@ -34,6 +35,7 @@ def build(target_pid: int = 0) -> tuple[Session, Any, Any]:
     """Programs and maps: `stats` {(pid, dev, write): (io, bytes, total_ns)}, `comms`
     {pid: comm}."""
     from pybpf import bpf, comm, ktime_ns, maps, pid, u32, u64
+    from pybpf.btf.tracefs import tracepoint_exists
 
     class Start(bpf.Struct):
         ts: u64
@@ -53,7 +55,7 @@ def build(target_pid: int = 0) -> tuple[Session, Any, Any]:
     start = s.map(maps.Hash(key=(u32, u64), value=Start, max_entries=10240, name="bt_start"))
     stats = s.map(maps.Hash(key=(u32, u32, u32), value=Stat, max_entries=10240,
                             name="bt_stats"))
-    origin = "block_io_start" if os.path.exists(f"{TRACEFS}/block_io_start") else \
+    origin = "block_io_start" if tracepoint_exists("block", "block_io_start") else \
         "block_rq_insert"
 
     @bpf.tracepoint(f"block:{origin}")
@@ -96,14 +98,6 @@ def build(target_pid: int = 0) -> tuple[Session, Any, Any]:
     return s, stats, comms
 
 
-def loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
@@ -131,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
         names = disk_names()
         if args.json:
             for pid, comm, d, dev, io, nbytes, ns in rows:
-                jsonl.emit({"time": runner.hms(), "pid": pid, "comm": comm, "d": d,
-                            "maj": dev >> MINORBITS, "min": dev & ((1 << MINORBITS) - 1),
+                major, minor = major_minor(dev)
+                jsonl.emit({"time": hms(), "pid": pid, "comm": comm, "d": d,
+                            "maj": major, "min": minor,
                             "disk": disk_name(dev, names), "io": io, "kbytes": nbytes // 1024,
                             "avg_ms": round(ns / io / 1e6, 3) if io else 0.0})
             return
@@ -140,13 +135,12 @@ def run(args: argparse.Namespace) -> int:
             print("\033[H\033[J", end="")
         else:
             print()
-        print(f"{runner.hms()} loadavg: {loadavg()}\n")
+        print(f"{hms()} loadavg: {procfs.loadavg()}\n")
         print(runner.cols("%-7s %-16s %1s %-3s %-3s %-8s %5s %7s %6s", "PID", "COMM", "D",
                           "MAJ", "MIN", "DISK", "I/O", "Kbytes", "AVGms"))
         for pid, comm, d, dev, io, nbytes, ns in rows:
             print(runner.cols("%-7d %-16s %1s %-3d %-3d %-8s %5d %7d %6.2f", pid, comm, d,
-                              dev >> MINORBITS, dev & ((1 << MINORBITS) - 1),
-                              disk_name(dev, names), io, nbytes // 1024,
+                              *major_minor(dev), disk_name(dev, names), io, nbytes // 1024,
                               ns / io / 1e6 if io else 0.0))
         print(end="", flush=True)
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
 from pybpf.tools import runner
-from pybpf.tools.session import Session
 
 HELP = "summarize block I/O size as a histogram per process"
+NEEDS = ("tp:block:block_rq_issue",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         per = hist.split_keyed({(runner.text(k[0]), k[1]): v for k, v in counts.items()})
         if args.json:
             for name, buckets in sorted(per.items()):
-                jsonl.emit({"time": runner.hms(), "comm": name,
+                jsonl.emit({"time": hms(), "comm": name,
                             **hist.log2_json(buckets, "Kbytes")})
             return
         for name, buckets in sorted(per.items()):

@@ -1,70 +1,38 @@
 """`pybpf tools`: every tool with its one-line description and whether this kernel has the
-hooks it needs (probed: tracefs for tracepoints, BTF for raw tracepoints, the program types
-for perf events and uprobes)."""
+hooks it needs (its NEEDS, probed: tracefs for tracepoints, BTF for raw tracepoints, the
+program types for perf events, uprobes and kernel functions).
+
+A tool's NEEDS names what it attaches to: "tp:group:name" (any of "tp:a:b|c:d"), "raw:name",
+"perf", "uprobe", "kfunc" (fentry or kprobes). Tools that prefer kernel functions but fall back
+to tracepoints (tcpconnect, tcpaccept, oomkill) name their tracepoints."""
 
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from pybpf.tools import TOOLS, load
 
 HELP = "list the tools, one line each, and whether this kernel supports them"
-# what each tool attaches to: "tp:group:name" (any of a|b), "raw:name", "perf", "uprobe",
-# "kfunc" (fentry or kprobes); tools that prefer kernel functions but fall back to
-# tracepoints (tcpconnect, tcpaccept, oomkill) list their tracepoints
-NEEDS: dict[str, tuple[str, ...]] = {
-    "execsnoop": ("tp:syscalls:sys_enter_execve", "tp:syscalls:sys_exit_execve"),
-    "exitsnoop": ("tp:sched:sched_process_exit",),
-    "opensnoop": ("tp:syscalls:sys_enter_openat",),
-    "syscount": ("tp:raw_syscalls:sys_enter", "tp:raw_syscalls:sys_exit"),
-    "biolatency": ("tp:block:block_rq_issue", "tp:block:block_rq_complete"),
-    "biosnoop": ("tp:block:block_rq_issue", "tp:block:block_rq_complete"),
-    "bitesize": ("tp:block:block_rq_issue",),
-    "runqlat": ("raw:sched_wakeup", "raw:sched_wakeup_new", "raw:sched_switch"),
-    "offcputime": ("raw:sched_switch",),
-    "profile": ("perf",),
-    "tcplife": ("tp:sock:inet_sock_set_state",),
-    "tcptracer": ("tp:sock:inet_sock_set_state",),
-    "statsnoop": ("tp:syscalls:sys_enter_newfstatat|syscalls:sys_enter_statx",),
-    "killsnoop": ("tp:syscalls:sys_enter_kill", "tp:syscalls:sys_exit_kill"),
-    "sigsnoop": ("tp:signal:signal_generate",),
-    "mountsnoop": ("tp:syscalls:sys_enter_mount", "tp:syscalls:sys_enter_umount"),
-    "cpudist": ("raw:sched_switch",),
-    "runqlen": ("perf",),
-    "softirqs": ("tp:irq:softirq_entry", "tp:irq:softirq_exit"),
-    "hardirqs": ("raw:irq_handler_entry", "raw:irq_handler_exit"),
-    "tcpstates": ("tp:sock:inet_sock_set_state",),
-    "tcpconnect": ("tp:sock:inet_sock_set_state",),
-    "tcpaccept": ("tp:syscalls:sys_exit_accept4",),
-    "tcpretrans": ("tp:tcp:tcp_retransmit_skb",),
-    "oomkill": ("raw:mark_victim",),
-    "drsnoop": ("tp:vmscan:mm_vmscan_direct_reclaim_begin|"
-                "vmscan:mm_vmscan_memcg_reclaim_begin",),
-    "funclatency": ("uprobe",),
-    "bashreadline": ("uprobe",),
-    "biostat": ("tp:block:block_rq_issue", "tp:block:block_rq_complete"),
-    "filelife": ("kfunc",),
-    "vfsstat": ("kfunc",),
-}
+
+
+def needs(name: str) -> tuple[str, ...]:
+    """The hooks tool `name` declares (its module's NEEDS)."""
+    return tuple(load(name).NEEDS)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
-def _tracefs_events() -> str | None:
-    try:
-        from pybpf.btf.tracefs import tracefs_root
+def _tracefs_available() -> bool:
+    from pybpf.btf.tracefs import tracefs_root
 
+    try:
         tracefs_root()  # mounts tracefs when it can
-    except Exception:  # noqa: BLE001 - then tracepoints are reported missing
-        pass
-    for root in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
-        if os.path.isdir(f"{root}/events"):
-            return f"{root}/events"
-    return None
+    except OSError:  # (TracefsError is one) then tracepoints are reported missing
+        return False
+    return True
 
 
 class Checker:
@@ -74,7 +42,7 @@ class Checker:
         from pybpf import features
 
         self.hooks = features.hooks()
-        self.events = _tracefs_events()
+        self.tracefs = _tracefs_available()
         self._btf: Any = None
 
     def _raw(self, name: str) -> bool:
@@ -91,10 +59,11 @@ class Checker:
     def missing(self, need: str) -> str | None:
         kind, _, what = need.partition(":")
         if kind == "tp":
-            if not self.hooks.get("tracepoint") or self.events is None:
+            from pybpf.btf.tracefs import tracepoint_exists
+
+            if not self.hooks.get("tracepoint") or not self.tracefs:
                 return "no tracepoints"
-            if any(os.path.isdir(f"{self.events}/{alt.replace(':', '/')}")
-                   for alt in what.split("|")):
+            if any(tracepoint_exists(alt) for alt in what.split("|")):
                 return None
             return f"no tracepoint {what.split('|')[0]}"
         if kind == "raw":
@@ -115,7 +84,7 @@ def rows() -> list[dict[str, Any]]:
     checker = Checker()
     out = []
     for name in TOOLS:
-        reasons = [r for need in NEEDS.get(name, ()) if (r := checker.missing(need))]
+        reasons = [r for need in needs(name) if (r := checker.missing(need))]
         out.append({"tool": name, "description": load(name).HELP, "supported": not reasons,
                     "missing": reasons})
     return out

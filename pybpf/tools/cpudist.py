@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.session import Session
+from pybpf.tools import histograms, runner
 
 HELP = "summarize on- and off-CPU time per task as a histogram"
+NEEDS = ("raw:sched_switch",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,9 +66,6 @@ def build(offcpu: bool = False, key_by: str = "", milliseconds: bool = False,
 
 
 def run(args: argparse.Namespace) -> int:
-    from pybpf.output import hist, jsonl
-    from pybpf.tools.biolatency import read_dist
-
     key_by = "pid" if args.pids else "tid" if args.tids else ""
     session, dist = build(args.offcpu, key_by, args.milliseconds, args.pid or 0,
                           args.include_idle)
@@ -81,26 +79,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"Tracing {'off' if args.offcpu else 'on'}-CPU time... Hit Ctrl-C to end.",
                   flush=True)
 
+    def fields(k: int) -> dict[str, Any]:
+        obj: dict[str, Any] = {"what": "off-cpu" if args.offcpu else "on-cpu"}
+        if key_by:
+            obj[section] = k
+        return obj
+
     def tick(last: bool) -> None:
-        per = read_dist(dist)
+        per = histograms.read_keyed(dist)
         if args.json:
-            for k, buckets in sorted(per.items()):
-                obj: dict[str, Any] = {"time": runner.hms(),
-                                       "what": "off-cpu" if args.offcpu else "on-cpu"}
-                if key_by:
-                    obj[section] = k
-                obj.update(hist.log2_json(buckets, unit))
-                jsonl.emit(obj)
+            histograms.emit_keyed(per, unit, fields)
             return
-        print()
-        if args.timestamp:
-            print(runner.cols("%-8s\n", runner.hms()), end="")
-        for k, buckets in sorted(per.items()):
-            if key_by:
-                print(f"\n{section} = {k}")
-            for line in hist.log2_lines(buckets, unit):
-                print(line)
-        print(end="", flush=True)
+        histograms.print_keyed(per, unit, (lambda k: f"{section} = {k}") if key_by else None,
+                               args.timestamp)
 
     runner.run_intervals(session, tick, args.interval, args.count, args.duration, ready)
     return 0

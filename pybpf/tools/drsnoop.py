@@ -5,15 +5,17 @@ limit: mm_vmscan_memcg_reclaim_begin/end), with bcc's columns: latency and pages
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from typing import Any
 
+from pybpf.cli_support.argtypes import positive_float
+from pybpf.session import Session
 from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 HELP = "trace direct reclaim latency"
-TRACEFS = "/sys/kernel/tracing/events/vmscan"
+NEEDS = ("tp:vmscan:mm_vmscan_direct_reclaim_begin|"
+         "vmscan:mm_vmscan_memcg_reclaim_begin",)
 KINDS = ("direct", "memcg")
 
 
@@ -23,16 +25,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--pid", type=int, help="trace this PID only")
     p.add_argument("-t", "--tid", type=int, help="trace this TID only")
     p.add_argument("-u", "--uid", type=int, help="trace this UID only")
-    p.add_argument("-d", "--duration", type=runner.positive_float,
+    p.add_argument("-d", "--duration", type=positive_float,
                    help="total duration of trace in seconds")
     p.add_argument("-n", "--name", help="only print process names containing this name")
     p.add_argument("--no-memcg", action="store_true",
                    help="only global direct reclaim (not reclaim by a cgroup over its limit)")
 
 
-def build(target_pid: int = 0, target_tid: int = 0, target_uid: int = -1,
-          memcg: bool = True) -> Session:
+def build(target: TaskTarget = ANY_TASK, memcg: bool = True) -> Session:
     from pybpf import bpf, comm, ktime_ns, maps, pid, tid, u32, u64, uid
+    from pybpf.btf.tracefs import tracepoint_exists
 
     class Event(bpf.Struct):
         pid: u32
@@ -46,16 +48,14 @@ def build(target_pid: int = 0, target_tid: int = 0, target_uid: int = -1,
     s = Session()
     events = s.ringbuf(Event, 1 << 18)
     start = s.map(maps.Hash(key=u32, value=u64, max_entries=10240, name="dr_start"))
+    wanted = task_filter(target)
 
     def pair(kind: str, index: int) -> tuple[Any, Any]:
         @bpf.tracepoint(f"vmscan:mm_vmscan_{kind}_reclaim_begin")
         def drsnoop_begin(ctx):
-            if target_pid and pid() != target_pid:
-                return 0
-            if target_tid and tid() != target_tid:
-                return 0
-            if target_uid >= 0 and uid() != target_uid:
-                return 0
+            if target.given:
+                if not wanted():
+                    return 0
             start[tid()] = ktime_ns()
             return 0
 
@@ -76,7 +76,7 @@ def build(target_pid: int = 0, target_tid: int = 0, target_uid: int = -1,
     for i, kind in enumerate(KINDS):
         if kind == "memcg" and not memcg:
             continue
-        if os.path.exists(f"{TRACEFS}/mm_vmscan_{kind}_reclaim_begin"):
+        if tracepoint_exists("vmscan", f"mm_vmscan_{kind}_reclaim_begin"):
             for prog in pair(kind, i):
                 s.program(prog)
     if not s.programs:
@@ -90,8 +90,7 @@ def build(target_pid: int = 0, target_tid: int = 0, target_uid: int = -1,
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session = build(args.pid or 0, args.tid or 0, -1 if args.uid is None else args.uid,
-                    not args.no_memcg)
+    session = build(TaskTarget.from_args(args), not args.no_memcg)
     start = time.monotonic()
 
     def header() -> None:

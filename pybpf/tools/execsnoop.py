@@ -8,10 +8,14 @@ import re
 import time
 from typing import Any
 
-from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.cli_support.argtypes import positive_int
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
+from pybpf.tools import procfs, runner
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 HELP = "trace new processes via exec() syscalls"
+NEEDS = ("tp:syscalls:sys_enter_execve", "tp:syscalls:sys_exit_execve")
 EVENT_ARG, EVENT_RET = 0, 1
 
 
@@ -28,13 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-U", "--print-uid", action="store_true", help="print UID column")
     p.add_argument("-C", "--print-cpu", action="store_true", help="print CPU column")
     p.add_argument("-M", "--print-pcomm", action="store_true", help="print parent command")
-    p.add_argument("--max-args", type=runner.positive_int, default=20,
+    p.add_argument("--max-args", type=positive_int, default=20,
                    help="maximum number of arguments parsed and displayed, defaults to 20")
     p.add_argument("-P", "--ppid", type=int, help="trace this parent PID only")
     runner.add_duration(p)
 
 
-def build(max_args: int = 20, uid_only: int = -1, ppid_only: int = 0) -> Session:
+def build(max_args: int = 20, target: TaskTarget = ANY_TASK, ppid_only: int = 0) -> Session:
     """Programs on sys_enter_execve (one ARG event per argument) and sys_exit_execve (the RET
     event with the result and the new comm)."""
     from pybpf import bpf, comm, cpu, current_task, pid, s32, u32, u64, uid
@@ -51,11 +55,13 @@ def build(max_args: int = 20, uid_only: int = -1, ppid_only: int = 0) -> Session
 
     s = Session()
     events = s.ringbuf(Event)
+    wanted = task_filter(target)
 
     @bpf.tracepoint("syscalls:sys_enter_execve")
     def execsnoop_enter(ctx):
-        if uid_only >= 0 and uid() != uid_only:
-            return 0
+        if target.given:
+            if not wanted():
+                return 0
         ppid = current_task().real_parent.tgid
         if ppid_only and ppid != ppid_only:
             return 0
@@ -79,8 +85,9 @@ def build(max_args: int = 20, uid_only: int = -1, ppid_only: int = 0) -> Session
 
     @bpf.tracepoint("syscalls:sys_exit_execve")
     def execsnoop_exit(ctx):
-        if uid_only >= 0 and uid() != uid_only:
-            return 0
+        if target.given:
+            if not wanted():
+                return 0
         ppid = current_task().real_parent.tgid
         if ppid_only and ppid != ppid_only:
             return 0
@@ -93,18 +100,10 @@ def build(max_args: int = 20, uid_only: int = -1, ppid_only: int = 0) -> Session
     return s
 
 
-def _pcomm(ppid: int) -> str:
-    try:
-        with open(f"/proc/{ppid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return "?"
-
-
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session = build(args.max_args, -1 if args.uid is None else args.uid, args.ppid or 0)
+    session = build(args.max_args, TaskTarget.from_args(args), args.ppid or 0)
     pending: dict[int, list[str]] = {}
     start = time.monotonic()
     name_re = re.compile(args.name) if args.name else None
@@ -146,20 +145,20 @@ def run(args: argparse.Namespace) -> int:
         if line_re and not line_re.search(argv_text):
             return
         if args.json:
-            jsonl.emit({"time": runner.hms(), "ts": round(time.monotonic() - start, 6),
+            jsonl.emit({"time": hms(), "ts": round(time.monotonic() - start, 6),
                         "uid": ev.uid, "comm": comm, "pid": ev.pid, "ppid": ev.ppid,
                         "cpu": ev.cpu, "ret": ev.retval, "args": argv})
             return
         line = ""
         if args.time:
-            line += runner.cols("%-9s", runner.hms())
+            line += runner.cols("%-9s", hms())
         if args.timestamp:
             line += runner.cols("%-8.3f", time.monotonic() - start)
         if args.print_uid:
             line += runner.cols("%-6d", ev.uid)
         line += runner.cols("%-16s %-7d ", comm, ev.pid)
         if args.print_pcomm:
-            line += runner.cols("%-16s ", _pcomm(ev.ppid))
+            line += runner.cols("%-16s ", procfs.comm(ev.ppid, "?"))
         line += runner.cols("%-7s ", ev.ppid)
         if args.print_cpu:
             line += runner.cols("%-4d ", ev.cpu)

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from time import strftime
 from typing import Any
 
+from pybpf.session import Session
 from pybpf.tools import runner
-from pybpf.tools.session import Session
 
 HELP = "trace process termination (exit and fatal signals)"
+NEEDS = ("tp:sched:sched_process_exit",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
 from pybpf.tools import kfunc, runner
-from pybpf.tools.session import Session
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 HELP = "trace the lifespan of short-lived files"
+NEEDS = ("kfunc",)
 CREATE = ("vfs_create", "security_inode_create")
 UNLINK = "vfs_unlink"
 FUNCTIONS = "/".join((*CREATE, UNLINK))
@@ -23,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     kfunc.add_arguments(p, tracepoint=False)
 
 
-def build(hook: str, target_pid: int = 0) -> Session:
+def build(hook: str, target: TaskTarget = ANY_TASK) -> Session:
     from pybpf import bpf, cast, comm, ktime_ns, maps, pid, u64
 
     class Event(bpf.Struct):
@@ -36,13 +39,15 @@ def build(hook: str, target_pid: int = 0) -> Session:
     events = s.ringbuf(Event, 1 << 18)
     birth = s.map(maps.Hash(key=u64, value=u64, max_entries=8192, name="fl_birth"))
     entry = bpf.fentry if hook == kfunc.FENTRY else bpf.kprobe
+    wanted = task_filter(target)
 
     def on_create(function: str) -> Any:
         second = kfunc.dentry_index(function) == 2  # else the dentry is the second argument
 
         def filelife_create(ctx):
-            if target_pid and pid() != target_pid:
-                return 0
+            if target.given:
+                if not wanted():
+                    return 0
             if second:
                 dp = u64(ctx.arg2)
             else:
@@ -81,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     hook = kfunc.choose(args, "filelife", FUNCTIONS, tracepoint=False)
     if hook is None:
         return 1
-    session = build(hook, args.pid or 0)
+    session = build(hook, TaskTarget.from_args(args))
 
     def header() -> None:
         kfunc.announce(args, "filelife", kfunc.describe(hook, FUNCTIONS, ""))
@@ -95,10 +100,10 @@ def run(args: argparse.Namespace) -> int:
         comm, name = runner.text(ev.comm), runner.text(ev.fname)
         age = ev.delta_ms / 1000
         if args.json:
-            jsonl.emit({"time": runner.hms(), "pid": ev.pid, "comm": comm,
+            jsonl.emit({"time": hms(), "pid": ev.pid, "comm": comm,
                         "age": round(age, 3), "file": name})
             return
-        print(runner.cols("%-8s %-6d %-16s %-7.2f %s", runner.hms(), ev.pid, comm, age, name),
+        print(runner.cols("%-8s %-6d %-16s %-7.2f %s", hms(), ev.pid, comm, age, name),
               flush=True)
 
     runner.run_events(session, handle, args.duration, header)

@@ -12,18 +12,21 @@ import re
 import sys
 from typing import Any
 
-from pybpf.tools import kfunc, runner
-from pybpf.tools.session import Session
+from pybpf.cli_support.argtypes import positive_float
+from pybpf.session import Session
+from pybpf.tools import histograms, kfunc, runner
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 HELP = "time functions and print latency as a histogram"
+NEEDS = ("uprobe",)
 MAX_FUNCTIONS = 50
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--pid", type=int, help="trace this PID only")
-    p.add_argument("-i", "--interval", type=runner.positive_float,
+    p.add_argument("-i", "--interval", type=positive_float,
                    help="summary interval, in seconds")
-    p.add_argument("-d", "--duration", type=runner.positive_float,
+    p.add_argument("-d", "--duration", type=positive_float,
                    help="total duration of trace, in seconds")
     p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
     unit = p.add_mutually_exclusive_group()
@@ -80,12 +83,12 @@ def kernel_functions(pattern: str, regexp: bool) -> list[str]:
     return names
 
 
-def build(path: str, functions: list[str], target_pid: int = 0, divisor: int = 1,
+def build(path: str, functions: list[str], target: TaskTarget = ANY_TASK, divisor: int = 1,
           hook: str = "uprobe") -> tuple[Session, Any, Any]:
     """Probes and maps: `dist` {(function index, log2 bucket): count}, `totals`
     {function index: (count, total)} in the chosen unit. `hook`: "uprobe" (functions of
     `path`), kfunc.FENTRY or kfunc.KPROBE (kernel functions)."""
-    from pybpf import bpf, hist, ktime_ns, maps, pid, tid, u32, u64
+    from pybpf import bpf, hist, ktime_ns, maps, tid, u32, u64
 
     class Total(bpf.Struct):
         count: u64
@@ -95,12 +98,14 @@ def build(path: str, functions: list[str], target_pid: int = 0, divisor: int = 1
     start = s.map(maps.Hash(key=u32, value=u64, max_entries=10240, name="fl_start"))
     dist = s.map(maps.Hash(key=(u32, u64), value=u64, max_entries=4096, name="fl_dist"))
     totals = s.map(maps.Hash(key=u32, value=Total, max_entries=1024, name="fl_total"))
-    options = {"pid": target_pid} if target_pid else {}
+    options = {"pid": target.pid} if target.pid else {}
+    wanted = task_filter(target)
 
     def probes(name: str, index: int) -> tuple[Any, Any]:
         def funclatency_entry(ctx):
-            if target_pid and pid() != target_pid:
-                return 0
+            if target.given:
+                if not wanted():
+                    return 0
             start[tid()] = ktime_ns()
             return 0
 
@@ -131,9 +136,7 @@ def build(path: str, functions: list[str], target_pid: int = 0, divisor: int = 1
 
 def run(args: argparse.Namespace) -> int:
     from pybpf import symbols
-    from pybpf.output import hist, jsonl
     from pybpf.sys import NotSupportedError
-    from pybpf.tools.biolatency import read_dist
 
     if not args.pattern:
         from pybpf.sys.errors import PRIVILEGE_HINT, BPFPermissionError, has_bpf_privilege
@@ -157,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     unit, div = ("msecs", 1000000) if args.milliseconds else \
         ("usecs", 1000) if args.microseconds else ("nsecs", 1)
-    session, dist, totals = build(path, functions, args.pid or 0, div, hook)
+    session, dist, totals = build(path, functions, TaskTarget.from_args(args), div, hook)
     using = f"{hook} {path}:{args.pattern.rsplit(':', 1)[1]}" if hook == "uprobe" else \
         f"{'fentry/fexit' if hook == kfunc.FENTRY else 'kprobe/kretprobe'} {args.pattern}"
     per_function = args.function or len(functions) > 1
@@ -171,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
               "Hit Ctrl-C to end.", flush=True)
 
     def tick(last: bool) -> None:
-        per = read_dist(dist)
+        per = histograms.read_keyed(dist)
         tot = {k: (v.count, v.total) for k, v in totals.items()}
         totals.clear()
         if not per_function:  # one histogram for all the functions
@@ -182,32 +185,29 @@ def run(args: argparse.Namespace) -> int:
             per = {0: merged} if merged else {}
             count = sum(c for c, _ in tot.values())
             tot = {0: (count, sum(t for _, t in tot.values()))} if count else {}
-        if args.json:
-            for k, b in sorted(per.items()):
-                count, total = tot.get(k, (0, 0))
-                obj: dict[str, Any] = {"time": runner.hms()}
-                if path:
-                    obj["binary"] = path
-                obj["function"] = functions[k] if per_function else args.pattern
-                obj.update(hist.log2_json(b, unit))
-                obj.update(count=count, total=total, avg=total // count if count else 0)
-                jsonl.emit(obj)
-            return
-        print()
-        if args.timestamp:
-            print(runner.cols("%-8s\n", runner.hms()), end="")
-        for k, b in sorted(per.items()):
-            if per_function:
-                print(f"\nFunction = {functions[k]}")
-            for line in hist.log2_lines(b, unit):
-                print(line)
+
+        def names(k: int) -> dict[str, Any]:
+            obj: dict[str, Any] = {"binary": path} if path else {}
+            obj["function"] = functions[k] if per_function else args.pattern
+            return obj
+
+        def summary(k: int) -> dict[str, Any]:
+            count, total = tot.get(k, (0, 0))
+            return {"count": count, "total": total, "avg": total // count if count else 0}
+
+        def average(k: int) -> None:
             count, total = tot.get(k, (0, 0))
             if count:
                 print(f"\navg = {total // count} {unit}, total: {total} {unit}, "
                       f"count: {count}\n")
+
+        if args.json:
+            histograms.emit_keyed(per, unit, names, summary)
+            return
+        heading = (lambda k: f"Function = {functions[k]}") if per_function else None
+        histograms.print_keyed(per, unit, heading, args.timestamp, average)
         if last:
-            print("Detaching...")
-        print(end="", flush=True)
+            print("Detaching...", flush=True)
 
     runner.run_intervals(session, tick, args.interval or runner.FOREVER, runner.FOREVER,
                          args.duration, ready)

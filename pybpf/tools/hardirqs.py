@@ -7,11 +7,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.session import Session
+from pybpf.tools import histograms, runner
 from pybpf.tools.softirqs import report
 
 HELP = "summarize hard irq event time"
+NEEDS = ("raw:irq_handler_entry", "raw:irq_handler_exit")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,8 +67,6 @@ def build(dist: bool = False, nanoseconds: bool = False, only_cpu: int = -1
 
 
 def run(args: argparse.Namespace) -> int:
-    from pybpf.tools.biolatency import read_dist
-
     session, stats = build(args.dist, args.nanoseconds, -1 if args.cpu is None else args.cpu)
 
     def ready() -> None:
@@ -79,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     def tick(last: bool) -> None:
         per: dict[Any, dict[int, int]] = {}
-        for name, b in read_dist(stats).items():
+        for name, b in histograms.read_keyed(stats).items():
             per[runner.text(name)] = b
         report(args, per, "hardirq", 26)
 

@@ -9,10 +9,13 @@ import signal
 import time
 from typing import Any
 
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
 from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 HELP = "trace signals issued by the kill() syscall"
+NEEDS = ("tp:syscalls:sys_enter_kill", "tp:syscalls:sys_exit_kill")
 
 
 def signal_number(text: str) -> int:
@@ -43,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     runner.add_duration(p)
 
 
-def build(target_pid: int = 0, only_signal: int = 0, only_tpid: int = 0) -> Session:
+def build(target: TaskTarget = ANY_TASK, only_signal: int = 0, only_tpid: int = 0) -> Session:
     from pybpf import bpf, comm, pid, s32, s64, tid, u32
 
     class Event(bpf.Struct):
@@ -57,11 +60,13 @@ def build(target_pid: int = 0, only_signal: int = 0, only_tpid: int = 0) -> Sess
 
     s = Session()
     events = s.ringbuf(Event, 1 << 18)
+    wanted = task_filter(target)
 
     @bpf.tracepoint("syscalls:sys_enter_kill")
     def killsnoop_enter(ctx):
-        if target_pid and pid() != target_pid:
-            return 0
+        if target.given:
+            if not wanted():
+                return 0
         if only_signal and u32(ctx.sig) != only_signal:
             return 0
         if only_tpid and s32(ctx.pid) != only_tpid:
@@ -72,8 +77,9 @@ def build(target_pid: int = 0, only_signal: int = 0, only_tpid: int = 0) -> Sess
 
     @bpf.tracepoint("syscalls:sys_exit_kill")
     def killsnoop_exit(ctx):
-        if target_pid and pid() != target_pid:
-            return 0
+        if target.given:
+            if not wanted():
+                return 0
         events.submit(Event(kind=1, pid=pid(), tid=tid(), ret=s64(ctx.ret)))
         return 0
 
@@ -85,8 +91,8 @@ def build(target_pid: int = 0, only_signal: int = 0, only_tpid: int = 0) -> Sess
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session = build(args.pid or 0, args.signal or 0, args.tpid or 0)
-    pending: dict[int, Any] = {}
+    session = build(TaskTarget.from_args(args), args.signal or 0, args.tpid or 0)
+    calls = runner.CallPairs()
     start = time.monotonic()
 
     def header() -> None:
@@ -97,20 +103,17 @@ def run(args: argparse.Namespace) -> int:
                           "RESULT"), flush=True)
 
     def handle(ev: Any) -> None:
-        if ev.kind == 0:
-            pending[ev.tid] = ev
-            return
-        entry = pending.pop(ev.tid, None)
+        entry = calls.entry_of(ev)
         if entry is None or (args.failed and ev.ret >= 0):
             return
         comm = runner.text(entry.comm)
         if args.json:
-            jsonl.emit({"time": runner.hms(), "ts": round(time.monotonic() - start, 6),
+            jsonl.emit({"time": hms(), "ts": round(time.monotonic() - start, 6),
                         "pid": entry.pid, "comm": comm, "sig": entry.sig,
                         "signal": signal_name(entry.sig), "tpid": entry.tpid,
                         "result": ev.ret})
             return
-        print(runner.cols("%-9s %-7d %-16s %-4d %-7d %d", runner.hms(), entry.pid, comm,
+        print(runner.cols("%-9s %-7d %-16s %-4d %-7d %d", hms(), entry.pid, comm,
                           entry.sig, entry.tpid, ev.ret), flush=True)
 
     runner.run_events(session, handle, args.duration, header)

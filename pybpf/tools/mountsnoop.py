@@ -8,10 +8,12 @@ import errno
 import time
 from typing import Any
 
+from pybpf.session import Session
 from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 HELP = "trace mount() and umount() syscalls"
+NEEDS = ("tp:syscalls:sys_enter_mount", "tp:syscalls:sys_enter_umount")
 MOUNT, UMOUNT = 0, 1
 # include/uapi/linux/mount.h
 MS_FLAGS = [("MS_RDONLY", 1), ("MS_NOSUID", 2), ("MS_NODEV", 4), ("MS_NOEXEC", 8),
@@ -32,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     runner.add_duration(p)
 
 
-def build(target_pid: int = 0) -> Session:
+def build(target: TaskTarget = ANY_TASK) -> Session:
     from pybpf import bpf, comm, current_task, pid, s64, tid, u32, u64
 
     class Event(bpf.Struct):
@@ -51,11 +53,13 @@ def build(target_pid: int = 0) -> Session:
 
     s = Session()
     events = s.ringbuf(Event, 1 << 18)
+    wanted = task_filter(target)
 
     @bpf.tracepoint("syscalls:sys_enter_mount")
     def mountsnoop_mount(ctx):
-        if target_pid and pid() != target_pid:
-            return 0
+        if target.given:
+            if not wanted():
+                return 0
         ev = Event(kind=0, call=MOUNT, pid=pid(), tid=tid(), flags=ctx.flags, comm=comm(),
                    mnt_ns=current_task().nsproxy.mnt_ns.ns.inum)
         ev.source = str(ctx.dev_name, 128)
@@ -67,8 +71,9 @@ def build(target_pid: int = 0) -> Session:
 
     @bpf.tracepoint("syscalls:sys_enter_umount")
     def mountsnoop_umount(ctx):
-        if target_pid and pid() != target_pid:
-            return 0
+        if target.given:
+            if not wanted():
+                return 0
         events.submit(Event(kind=0, call=UMOUNT, pid=pid(), tid=tid(), flags=u64(ctx.flags),
                             comm=comm(), mnt_ns=current_task().nsproxy.mnt_ns.ns.inum,
                             target=str(ctx.name, 128)))
@@ -76,15 +81,17 @@ def build(target_pid: int = 0) -> Session:
 
     @bpf.tracepoint("syscalls:sys_exit_mount")
     def mountsnoop_mount_ret(ctx):
-        if target_pid and pid() != target_pid:
-            return 0
+        if target.given:
+            if not wanted():
+                return 0
         events.submit(Event(kind=1, call=MOUNT, pid=pid(), tid=tid(), ret=s64(ctx.ret)))
         return 0
 
     @bpf.tracepoint("syscalls:sys_exit_umount")
     def mountsnoop_umount_ret(ctx):
-        if target_pid and pid() != target_pid:
-            return 0
+        if target.given:
+            if not wanted():
+                return 0
         events.submit(Event(kind=1, call=UMOUNT, pid=pid(), tid=tid(), ret=s64(ctx.ret)))
         return 0
 
@@ -126,8 +133,8 @@ def call_text(entry: Any, ret: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session = build(args.pid or 0)
-    pending: dict[int, Any] = {}
+    session = build(TaskTarget.from_args(args))
+    calls = runner.CallPairs()
     start = time.monotonic()
 
     def header() -> None:
@@ -139,10 +146,7 @@ def run(args: argparse.Namespace) -> int:
                                  "CALL"), flush=True)
 
     def handle(ev: Any) -> None:
-        if ev.kind == 0:
-            pending[ev.tid] = ev
-            return
-        entry = pending.pop(ev.tid, None)
+        entry = calls.entry_of(ev)
         if entry is None:
             return
         comm = runner.text(entry.comm)

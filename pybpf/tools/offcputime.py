@@ -7,18 +7,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support.argtypes import int_list, positive_float, positive_int
+from pybpf.session import Session
 from pybpf.tools import runner, stacks
-from pybpf.tools.session import Session
 
 HELP = "summarize off-CPU time by stack trace"
+NEEDS = ("raw:sched_switch",)
 PF_KTHREAD = 0x00200000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     threads = p.add_mutually_exclusive_group()
-    threads.add_argument("-p", "--pid", metavar="PID", dest="tgids", type=runner.int_list,
+    threads.add_argument("-p", "--pid", metavar="PID", dest="tgids", type=int_list,
                          help="trace these PIDs only, comma separated list")
-    threads.add_argument("-t", "--tid", metavar="TID", dest="pids", type=runner.int_list,
+    threads.add_argument("-t", "--tid", metavar="TID", dest="pids", type=int_list,
                          help="trace these TIDs only, comma separated list")
     threads.add_argument("-u", "--user-threads-only", action="store_true",
                          help="user threads only (no kernel threads)")
@@ -33,9 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="insert delimiter between kernel/user stacks")
     p.add_argument("-f", "--folded", action="store_true", help="output folded format")
     p.add_argument("-s", "--offset", action="store_true", help="show address offsets")
-    p.add_argument("--stack-storage-size", type=runner.positive_int, default=16384,
+    p.add_argument("--stack-storage-size", type=positive_int, default=16384,
                    help="the number of unique stack traces that can be stored and displayed")
-    p.add_argument("duration", nargs="?", type=runner.positive_float, default=runner.FOREVER,
+    p.add_argument("duration", nargs="?", type=positive_float, default=runner.FOREVER,
                    help="duration of trace, in seconds")
     p.add_argument("-m", "--min-block-time", type=int, default=1,
                    help="the amount of time in microseconds over which we store traces")
@@ -108,8 +110,6 @@ def build(tgids: list[int] | None = None, tids: list[int] | None = None,
 
 
 def run(args: argparse.Namespace) -> int:
-    from pybpf.output import flamegraph, jsonl
-
     user, kernel = not args.kernel_stacks_only, not args.user_stacks_only
     kind = "user" if args.user_threads_only else "kernel" if args.kernel_threads_only else ""
     if (args.tgids and len(args.tgids) > 4) or (args.pids and len(args.pids) > 4):
@@ -134,21 +134,10 @@ def run(args: argparse.Namespace) -> int:
 
     def tick(last: bool) -> None:
         sym = stacks.Symbolizer(session.stacks(), offsets=args.offset)
-        folded: dict[str, int] = {}
-        for k, v in stacks.keyed(counts.items()):
-            line = stacks.folded_line(k, v, sym, user, kernel, args.delimited)
-            stack, _, n = line.rpartition(" ")
-            folded[stack] = folded.get(stack, 0) + int(n)
-            if args.json:
-                jsonl.emit(stacks.as_json(k, v, sym, user, kernel))
-            elif args.folded:
-                print(line)
-            else:
-                print("\n".join(stacks.multiline(k, v, sym, user, kernel, args.delimited)))
+        folded = stacks.print_stacks(counts.items(), sym, stacks.output_style(args), user,
+                                     kernel, args.delimited)
         if args.svg:
-            with open(args.svg, "w") as f:
-                f.write(flamegraph.flamegraph_svg(folded, "Off-CPU time (pybpf offcputime)",
-                                                  "us"))
+            stacks.write_flamegraph(args.svg, folded, "Off-CPU time (pybpf offcputime)", "us")
 
     runner.run_intervals(session, tick, duration or runner.FOREVER, 1, duration, ready)
     return 0

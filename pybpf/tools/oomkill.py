@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.tools import kfunc, runner
-from pybpf.tools.session import Session
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
+from pybpf.tools import kfunc, procfs, runner
 
 HELP = "trace the OOM killer"
+# the tracepoint version's hook (kernel functions are used where this kernel has them)
+NEEDS = ("raw:mark_victim",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -72,14 +75,6 @@ def build(hook: str = kfunc.TRACEPOINT) -> Session:
     return s
 
 
-def loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
@@ -99,12 +94,12 @@ def run(args: argparse.Namespace) -> int:
     def handle(ev: Any) -> None:
         fcomm, tcomm = runner.text(ev.fcomm), runner.text(ev.tcomm)
         if args.json:
-            jsonl.emit({"time": runner.hms(), "triggered_pid": ev.fpid, "triggered_comm": fcomm,
+            jsonl.emit({"time": hms(), "triggered_pid": ev.fpid, "triggered_comm": fcomm,
                         "pid": ev.tpid, "comm": tcomm, "uid": ev.uid, "pages": ev.pages,
-                        "loadavg": loadavg()})
+                        "loadavg": procfs.loadavg()})
             return
-        print(f'{runner.hms()} Triggered by PID {ev.fpid} ("{fcomm}"), OOM kill of PID '
-              f'{ev.tpid} ("{tcomm}"), {ev.pages} pages, loadavg: {loadavg()}', flush=True)
+        print(f'{hms()} Triggered by PID {ev.fpid} ("{fcomm}"), OOM kill of PID '
+              f'{ev.tpid} ("{tcomm}"), {ev.pages} pages, loadavg: {procfs.loadavg()}', flush=True)
 
     runner.run_events(session, handle, args.duration, header)
     return 0

@@ -9,10 +9,13 @@ import os
 import time
 from typing import Any
 
+from pybpf.cli_support.argtypes import positive_float
+from pybpf.session import Session
 from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 HELP = "trace open() syscalls"
+NEEDS = ("tp:syscalls:sys_enter_openat",)
 SYSCALLS = ("open", "openat", "openat2")
 
 
@@ -23,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--pid", type=int, help="trace this PID only")
     p.add_argument("-t", "--tid", type=int, help="trace this TID only")
     p.add_argument("-u", "--uid", type=int, help="trace this UID only")
-    p.add_argument("-d", "--duration", type=runner.positive_float,
+    p.add_argument("-d", "--duration", type=positive_float,
                    help="total duration of trace in seconds")
     p.add_argument("-n", "--name", help="only print process names containing this name")
     p.add_argument("-e", "--extended_fields", action="store_true", help="show extended fields")
@@ -31,9 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="show full path for an open file with relative path")
 
 
-def build(target_pid: int = 0, target_tid: int = 0, target_uid: int = -1,
-          syscalls: tuple[str, ...] = SYSCALLS) -> Session:
+def build(target: TaskTarget = ANY_TASK, syscalls: tuple[str, ...] = SYSCALLS) -> Session:
     from pybpf import bpf, comm, pid, s64, tid, u32, u64, uid
+    from pybpf.btf.tracefs import tracepoint_exists
 
     class Event(bpf.Struct):
         kind: u32
@@ -48,6 +51,7 @@ def build(target_pid: int = 0, target_tid: int = 0, target_uid: int = -1,
 
     s = Session()
     events = s.ringbuf(Event)
+    wanted = task_filter(target)
 
     def enter(name: str) -> Any:
         # (a constant-false `if` is still type-checked by the compiler: openat2, which has no
@@ -55,12 +59,9 @@ def build(target_pid: int = 0, target_tid: int = 0, target_uid: int = -1,
         if name == "openat2":
             @bpf.tracepoint("syscalls:sys_enter_openat2")
             def opensnoop_enter2(ctx):
-                if target_pid and pid() != target_pid:
-                    return 0
-                if target_tid and tid() != target_tid:
-                    return 0
-                if target_uid >= 0 and uid() != target_uid:
-                    return 0
+                if target.given:
+                    if not wanted():
+                        return 0
                 events.submit(Event(kind=0, pid=pid(), tid=tid(), uid=uid(), comm=comm(),
                                     path=str(ctx.filename, 256)))
                 return 0
@@ -69,12 +70,9 @@ def build(target_pid: int = 0, target_tid: int = 0, target_uid: int = -1,
 
         @bpf.tracepoint(f"syscalls:sys_enter_{name}")
         def opensnoop_enter(ctx):
-            if target_pid and pid() != target_pid:
-                return 0
-            if target_tid and tid() != target_tid:
-                return 0
-            if target_uid >= 0 and uid() != target_uid:
-                return 0
+            if target.given:
+                if not wanted():
+                    return 0
             events.submit(Event(kind=0, pid=pid(), tid=tid(), uid=uid(), comm=comm(),
                                 flags=ctx.flags, mode=ctx.mode, path=str(ctx.filename, 256)))
             return 0
@@ -84,19 +82,16 @@ def build(target_pid: int = 0, target_tid: int = 0, target_uid: int = -1,
     def leave(name: str) -> Any:
         @bpf.tracepoint(f"syscalls:sys_exit_{name}")
         def opensnoop_exit(ctx):
-            if target_pid and pid() != target_pid:
-                return 0
-            if target_tid and tid() != target_tid:
-                return 0
-            if target_uid >= 0 and uid() != target_uid:
-                return 0
+            if target.given:
+                if not wanted():
+                    return 0
             events.submit(Event(kind=1, pid=pid(), tid=tid(), uid=uid(), ret=s64(ctx.ret)))
             return 0
 
         return opensnoop_exit
 
     for name in syscalls:
-        if os.path.exists(f"/sys/kernel/tracing/events/syscalls/sys_enter_{name}"):
+        if tracepoint_exists("syscalls", f"sys_enter_{name}"):
             s.program(enter(name))
             s.program(leave(name))
     return s
@@ -114,8 +109,8 @@ def _full_path(pid: int, path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session = build(args.pid or 0, args.tid or 0, -1 if args.uid is None else args.uid)
-    pending: dict[int, Any] = {}
+    session = build(TaskTarget.from_args(args))
+    calls = runner.CallPairs()
     start = time.monotonic()
 
     def header() -> None:
@@ -134,10 +129,7 @@ def run(args: argparse.Namespace) -> int:
         print(head + "PATH", flush=True)
 
     def handle(ev: Any) -> None:
-        if ev.kind == 0:
-            pending[ev.tid] = ev
-            return
-        entry = pending.pop(ev.tid, None)
+        entry = calls.entry_of(ev)
         if entry is None:
             return
         fd, err = (-1, -ev.ret) if ev.ret < 0 else (ev.ret, 0)

@@ -6,17 +6,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support.argtypes import int_list, positive_float, positive_int
+from pybpf.session import Session
 from pybpf.tools import runner, stacks
-from pybpf.tools.session import Session
 
 HELP = "profile CPU usage by sampling stack traces at a timed interval"
+NEEDS = ("perf",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     threads = p.add_mutually_exclusive_group()
-    threads.add_argument("-p", "--pid", type=runner.int_list,
+    threads.add_argument("-p", "--pid", type=int_list,
                          help="profile processes with one or more comma-separated PIDs only")
-    threads.add_argument("-L", "--tid", type=runner.int_list,
+    threads.add_argument("-L", "--tid", type=int_list,
                          help="profile threads with one or more comma-separated TIDs only")
     which = p.add_mutually_exclusive_group()
     which.add_argument("-U", "--user-stacks-only", action="store_true",
@@ -24,9 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("-K", "--kernel-stacks-only", action="store_true",
                        help="show stacks from kernel space only (no user space stacks)")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("-F", "--frequency", type=runner.positive_int,
+    rate.add_argument("-F", "--frequency", type=positive_int,
                       help="sample frequency, Hertz")
-    rate.add_argument("-c", "--count", type=runner.positive_int,
+    rate.add_argument("-c", "--count", type=positive_int,
                       help="sample period, number of events")
     p.add_argument("-d", "--delimited", action="store_true",
                    help="insert delimiter between kernel/user stacks")
@@ -35,9 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-I", "--include-idle", action="store_true", help="include CPU idle stacks")
     p.add_argument("-f", "--folded", action="store_true",
                    help="output folded format, one line per stack (for flame graphs)")
-    p.add_argument("--stack-storage-size", type=runner.positive_int, default=16384,
+    p.add_argument("--stack-storage-size", type=positive_int, default=16384,
                    help="the number of unique stack traces that can be stored and displayed")
-    p.add_argument("duration", nargs="?", type=runner.positive_float, default=runner.FOREVER,
+    p.add_argument("duration", nargs="?", type=positive_float, default=runner.FOREVER,
                    help="duration of trace, in seconds")
     p.add_argument("-C", "--cpu", type=int, default=-1, help="cpu number to run profile on")
     p.add_argument("-A", "--address", action="store_true", help="show raw addresses")
@@ -82,8 +84,6 @@ def build(frequency: int | None = 49, period: int | None = None, pids: list[int]
 
 
 def run(args: argparse.Namespace) -> int:
-    from pybpf.output import flamegraph, jsonl
-
     if args.pid and len(args.pid) > 4 or args.tid and len(args.tid) > 4:
         print("pybpf profile: give at most four PIDs or TIDs")
         return 1
@@ -105,23 +105,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"Sampling at {rate} of {who} by {how} stack{tail}", flush=True)
 
     def tick(last: bool) -> None:
-        stack_map = session.stacks()
-        sym = stacks.Symbolizer(stack_map, offsets=False, addresses=args.address)
-        rows = stacks.keyed(counts.items())
-        folded: dict[str, int] = {}
-        for k, v in rows:
-            line = stacks.folded_line(k, v, sym, user, kernel, args.delimited, args.annotations)
-            stack, _, n = line.rpartition(" ")
-            folded[stack] = folded.get(stack, 0) + int(n)
-            if args.json:
-                jsonl.emit(stacks.as_json(k, v, sym, user, kernel))
-            elif args.folded:
-                print(line)
-            else:
-                print("\n".join(stacks.multiline(k, v, sym, user, kernel, args.delimited)))
+        sym = stacks.Symbolizer(session.stacks(), offsets=False, addresses=args.address)
+        folded = stacks.print_stacks(counts.items(), sym, stacks.output_style(args), user,
+                                     kernel, args.delimited, args.annotations)
         if args.svg:
-            with open(args.svg, "w") as f:
-                f.write(flamegraph.flamegraph_svg(folded, "CPU profile (pybpf profile)"))
+            stacks.write_flamegraph(args.svg, folded, "CPU profile (pybpf profile)")
 
     runner.run_intervals(session, tick, duration or runner.FOREVER, 1, duration, ready)
     return 0

@@ -1,35 +1,22 @@
-"""What every tool's user-space side shares: signal handling, the run loops (events until a
-duration ends, or a summary every interval), timestamps, and common argument types."""
+"""What every tool's user-space side shares: the run loops (events until a duration ends, or
+a summary every interval), their --duration and interval/count arguments, --json's
+messages, and text helpers for bcc's column layouts. Ending on signals, the argument types and
+the time column are pybpf.cli_support's (shared with the packet commands)."""
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from pybpf.tools.session import Session
+from pybpf.cli_support.argtypes import positive_float, positive_int
+from pybpf.cli_support.clock import hms
+from pybpf.cli_support.signals import Stop, install_signals
+from pybpf.session import Session
 
 FOREVER = 99999999
-
-
-class Stop(Exception):  # noqa: N818 - a control-flow signal, not an error
-    """Raised by the SIGTERM handler to leave the run loops like Ctrl-C does."""
-
-
-def install_signals() -> None:
-    """SIGTERM (and SIGHUP) end a tool the way Ctrl-C does, so the finally blocks close every
-    kernel object."""
-    def handler(signum: int, frame: Any) -> None:
-        raise Stop(signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            signal.signal(sig, handler)
-        except (ValueError, OSError):  # not the main thread
-            pass
 
 
 def json_ready(args: argparse.Namespace) -> None:
@@ -123,41 +110,6 @@ def _wait_until(session: Session, when: float, on_poll: Callable[[Any], None] | 
             time.sleep(min(left, 0.2))
 
 
-def hms() -> str:
-    return time.strftime("%H:%M:%S")
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return v
-
-
-def positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return v
-
-
-def int_list(text: str) -> list[int]:
-    try:
-        out = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of "
-                                         "numbers") from None
-    if not out or any(v <= 0 for v in out):
-        raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers")
-    return out
-
-
 def add_duration(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=positive_float, metavar="SECONDS",
                    help="stop after this many seconds")
@@ -168,6 +120,28 @@ def add_interval_count(p: argparse.ArgumentParser) -> None:
                    help="output interval, in seconds")
     p.add_argument("count", nargs="?", type=positive_int, default=FOREVER,
                    help="number of outputs")
+
+
+class CallPairs:
+    """System calls traced at entry (events of kind 0) and exit (kind 1), paired by thread:
+    `entry_of(ev)` keeps an entry and gives None, and gives an exit's entry (None when the
+    entry was not seen, as for calls that began before tracing)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, Any] = {}
+
+    def entry_of(self, ev: Any) -> Any:
+        if ev.kind == 0:
+            self.pending[ev.tid] = ev
+            return None
+        return self.pending.pop(ev.tid, None)
+
+
+def interval_start(timestamp: bool) -> None:
+    """How bcc's interval tools begin each summary: a blank line, then with -T the time."""
+    print()
+    if timestamp:
+        print(cols("%-8s\n", hms()), end="")
 
 
 def text(value: bytes | str) -> str:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.session import Session
+from pybpf.tools import histograms, runner
 
 HELP = "summarize run queue (scheduler) latency as a histogram"
+NEEDS = ("raw:sched_wakeup", "raw:sched_wakeup_new", "raw:sched_switch")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,9 +74,6 @@ def build(key_by: str = "", milliseconds: bool = False, target_pid: int = 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from pybpf.output import hist, jsonl
-    from pybpf.tools.biolatency import read_dist
-
     key_by = "pid" if args.pids else "tid" if args.tids else ""
     session, dist = build(key_by, args.milliseconds, args.pid or 0)
     unit = "msecs" if args.milliseconds else "usecs"
@@ -88,24 +86,12 @@ def run(args: argparse.Namespace) -> int:
             print("Tracing run queue latency... Hit Ctrl-C to end.", flush=True)
 
     def tick(last: bool) -> None:
-        per = read_dist(dist)
+        per = histograms.read_keyed(dist)
         if args.json:
-            for k, buckets in sorted(per.items()):
-                obj: dict[str, Any] = {"time": runner.hms()}
-                if key_by:
-                    obj[section] = k
-                obj.update(hist.log2_json(buckets, unit))
-                jsonl.emit(obj)
+            histograms.emit_keyed(per, unit, (lambda k: {section: k}) if key_by else None)
             return
-        print()
-        if args.timestamp:
-            print(runner.cols("%-8s\n", runner.hms()), end="")
-        for k, buckets in sorted(per.items()):
-            if key_by:
-                print(f"\n{section} = {k}")
-            for line in hist.log2_lines(buckets, unit):
-                print(line)
-        print(end="", flush=True)
+        histograms.print_keyed(per, unit, (lambda k: f"{section} = {k}") if key_by else None,
+                               args.timestamp)
 
     runner.run_intervals(session, tick, args.interval, args.count, args.duration, ready)
     return 0

@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
+from pybpf.tools import histograms, runner
 
 HELP = "summarize scheduler run queue length as a histogram"
+NEEDS = ("perf",)
 FREQUENCY = 99
 
 
@@ -72,7 +74,6 @@ def occupancy(buckets: dict[int, int]) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import hist, jsonl
-    from pybpf.tools.biolatency import read_dist
 
     session, dist = build(args.cpus)
 
@@ -83,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
             print("Sampling run queue length... Hit Ctrl-C to end.", flush=True)
 
     def tick(last: bool) -> None:
-        per = read_dist(dist)
+        per = histograms.read_keyed(dist)
         if args.json:
             for k, buckets in sorted(per.items()):
-                obj: dict[str, Any] = {"time": runner.hms()}
+                obj: dict[str, Any] = {"time": hms()}
                 if args.cpus:
                     obj["cpu"] = k
                 obj["runqocc"] = round(occupancy(buckets), 2)
@@ -94,9 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 obj["buckets"] = [{"runqlen": n, "count": c} for n, c in sorted(buckets.items())]
                 jsonl.emit(obj)
             return
-        print()
-        if args.timestamp:
-            print(runner.cols("%-8s\n", runner.hms()), end="")
+        runner.interval_start(args.timestamp)
         for k, buckets in sorted(per.items()):
             if args.runqocc:
                 prefix = runner.cols("cpu %-2d ", k) if args.cpus else ""

@@ -8,11 +8,14 @@ import argparse
 import time
 from typing import Any
 
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
 from pybpf.tools import runner
 from pybpf.tools.killsnoop import signal_name, signal_number
-from pybpf.tools.session import Session
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 HELP = "trace standard and real-time signals"
+NEEDS = ("tp:signal:signal_generate",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     runner.add_duration(p)
 
 
-def build(target_pid: int = 0, only_signal: int = 0, failed: bool = False) -> Session:
+def build(target: TaskTarget = ANY_TASK, only_signal: int = 0, failed: bool = False) -> Session:
     from pybpf import bpf, comm, pid, s32, u32
 
     class Event(bpf.Struct):
@@ -39,11 +42,13 @@ def build(target_pid: int = 0, only_signal: int = 0, failed: bool = False) -> Se
 
     s = Session()
     events = s.ringbuf(Event, 1 << 18)
+    wanted = task_filter(target)
 
     @bpf.tracepoint("signal:signal_generate")
     def sigsnoop_generate(ctx):
-        if target_pid and pid() != target_pid:
-            return 0
+        if target.given:
+            if not wanted():
+                return 0
         if only_signal and u32(ctx.sig) != only_signal:
             return 0
         if failed and ctx.result == 0:
@@ -64,12 +69,13 @@ RESULTS = ("delivered", "ignored", "already pending", "overflow", "info lost")
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session = build(args.pid or 0, args.signal or 0, args.failed)
+    target = TaskTarget.from_args(args)
+    session = build(target, args.signal or 0, args.failed)
     if args.kill:
         from pybpf.tools import killsnoop
 
-        session = killsnoop.build(args.pid or 0, args.signal or 0)
-    pending: dict[int, Any] = {}
+        session = killsnoop.build(target, args.signal or 0)
+    calls = runner.CallPairs()
     start = time.monotonic()
 
     def header() -> None:
@@ -84,22 +90,19 @@ def run(args: argparse.Namespace) -> int:
             return
         sig_text = signal_name(sig) if args.name else str(sig)
         if args.json:
-            obj = {"time": runner.hms(), "ts": round(time.monotonic() - start, 6), "pid": pid,
+            obj = {"time": hms(), "ts": round(time.monotonic() - start, 6), "pid": pid,
                    "comm": comm, "sig": sig, "signal": signal_name(sig), "tpid": tpid,
                    "result": result}
             if tcomm:
                 obj["tcomm"] = tcomm
             jsonl.emit(obj)
             return
-        print(runner.cols("%-8s %-7d %-16s %-9s %-7d %-6d", runner.hms(), pid, comm, sig_text,
+        print(runner.cols("%-8s %-7d %-16s %-9s %-7d %-6d", hms(), pid, comm, sig_text,
                           tpid, result), flush=True)
 
     def handle(ev: Any) -> None:
         if args.kill:  # killsnoop's events: the syscall's result
-            if ev.kind == 0:
-                pending[ev.tid] = ev
-                return
-            entry = pending.pop(ev.tid, None)
+            entry = calls.entry_of(ev)
             if entry is not None:
                 show(entry.pid, runner.text(entry.comm), entry.sig, entry.tpid, ev.ret)
             return

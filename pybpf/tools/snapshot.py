@@ -15,17 +15,20 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from pybpf.tools import runner
+from pybpf.cli_support.argtypes import positive_float, positive_int
+from pybpf.cli_support.signals import Stop, install_signals
+from pybpf.names import disks
+from pybpf.tools import histograms, runner
 
 HELP = "a first look at this host: syscalls, processes, files, disks, scheduler, TCP"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-d", "--duration", type=runner.positive_float, default=10.0,
+    p.add_argument("-d", "--duration", type=positive_float, default=10.0,
                    metavar="SECONDS", help="how long to collect (default 10)")
     p.add_argument("--html", metavar="FILE",
                    help="also write an HTML report with the SVGs embedded")
-    p.add_argument("--top", type=runner.positive_int, default=15,
+    p.add_argument("--top", type=positive_int, default=15,
                    help="rows per section in the text report (default 15)")
 
 
@@ -56,6 +59,7 @@ class Collector:
     """The sessions of one snapshot and what their events add up to."""
 
     def __init__(self, flame: bool) -> None:
+        from pybpf.session import Group
         from pybpf.tools import (
             biolatency,
             execsnoop,
@@ -68,7 +72,6 @@ class Collector:
             tcplife,
             tcpstates,
         )
-        from pybpf.tools.session import Group
 
         me = os.getpid()
         self.me = me
@@ -99,7 +102,7 @@ class Collector:
         self.exec_failures = 0
         self.comms: dict[int, str] = {}  # names of processes gone before the report
         self.exit_rows: list[dict[str, Any]] = []
-        self.open_pending: dict[int, Any] = {}
+        self.opens_by_thread = runner.CallPairs()
         self.file_opens: Counter[tuple[str, str]] = Counter()
         self.file_errors: Counter[tuple[str, str]] = Counter()
         self.signals: Counter[tuple[int, str, str]] = Counter()
@@ -150,10 +153,7 @@ class Collector:
     def on_open(self, ev: Any) -> None:
         if ev.pid == self.me:
             return
-        if ev.kind == 0:
-            self.open_pending[ev.tid] = ev
-            return
-        entry = self.open_pending.pop(ev.tid, None)
+        entry = self.opens_by_thread.entry_of(ev)
         if entry is None:
             return
         key = (runner.text(entry.path) or "[path not readable]", runner.text(entry.comm))
@@ -174,10 +174,8 @@ class Collector:
 
     def sample_bio(self) -> None:
         """One heat map column per disk: the latencies since the last sample."""
-        from pybpf.tools.biolatency import read_dist
-
         t = time.monotonic() - self.start
-        per = read_dist(self.bio_dist)
+        per = histograms.read_keyed(self.bio_dist)
         for dev in set(per) | set(self.heat):
             col = per.get(dev, {})
             self.heat.setdefault(dev, []).append((t, col))
@@ -187,10 +185,9 @@ class Collector:
 
     # -- the report -----------------------------------------------------------------------
     def report(self, duration: float, started: str) -> dict[str, Any]:
+        from pybpf.names.syscalls import syscall_name
         from pybpf.output.hist import log2_json
-        from pybpf.tools import blockdev
-        from pybpf.tools.syscalls import syscall_name
-        from pybpf.tools.syscount import comm_of
+        from pybpf.tools import procfs
 
         per_proc: dict[int, Counter[int]] = {}
         total = 0
@@ -199,7 +196,7 @@ class Collector:
             total += v.count
         procs = []
         for p, c in per_proc.items():
-            name = comm_of(p)
+            name = procfs.comm(p)
             if name == "[unknown]":
                 name = self.comms.get(p, name)
             procs.append({"pid": p, "comm": name, "count": sum(c.values()),
@@ -209,32 +206,24 @@ class Collector:
         files = [{"path": path, "comm": comm, "opens": n,
                   "errors": self.file_errors.get((path, comm), 0)}
                  for (path, comm), n in self.file_opens.most_common(50)]
-        names = blockdev.disk_names()
-        disks = []
+        names = disks.disk_names()
+        per_disk = []
         totals = {k: (v.count, v.total) for k, v in self.bio_totals.items()}
         for dev, buckets in sorted(self.bio_sum.items()):
             n, tot = totals.get(dev, (0, 0))
-            disks.append({"disk": blockdev.disk_name(dev, names), "count": n,
+            per_disk.append({"disk": disks.disk_name(dev, names), "count": n,
                           "avg_usecs": tot / n if n else 0.0,
                           "hist": log2_json(buckets, "usecs")})
-        from pybpf.tools.biolatency import read_dist
-
-        rq = read_dist(self.rq_dist).get(0, {})
+        rq = histograms.read_keyed(self.rq_dist).get(0, {})
         retrans = []
         for (fam, daddr, dport), n in self.retr_counts.items():
             addr = socket.inet_ntoa(daddr.to_bytes(4, "little")) if fam == socket.AF_INET \
                 else "[IPv6]"
             retrans.append({"daddr": addr, "dport": dport, "count": n})
         retrans.sort(key=lambda x: -x["count"])
-        import signal as sigmod
+        from pybpf.tools.killsnoop import signal_name
 
-        def signame(n: int) -> str:
-            try:
-                return sigmod.Signals(n).name
-            except ValueError:
-                return str(n)
-
-        sigs = [{"signal": signame(sig), "sender": sender, "target": target, "count": n}
+        sigs = [{"signal": signal_name(sig), "sender": sender, "target": target, "count": n}
                 for (sig, sender, target), n in self.signals.most_common()]
         sessions = sorted(self.sessions, key=lambda s: -(s["tx_bytes"] + s["rx_bytes"]))
         uname = os.uname()
@@ -245,7 +234,7 @@ class Collector:
             "processes": {"execs": self.exec_rows, "exec_failures": self.exec_failures,
                           "exits": self.exit_rows},
             "files": files,
-            "block_io": disks,
+            "block_io": per_disk,
             "runqueue": log2_json(rq, "usecs"),
             "tcp": {"opened": self.tcp_opened, "closed": self.tcp_closed,
                     "sessions": sessions[:50],
@@ -258,21 +247,17 @@ class Collector:
     def figures(self) -> list[tuple[str, str]]:
         from pybpf.output.flamegraph import flamegraph_svg
         from pybpf.output.heatmap import heatmap_svg
-        from pybpf.tools import blockdev, stacks
+        from pybpf.tools import stacks
 
-        names = blockdev.disk_names()
+        names = disks.disk_names()
         out = []
         for dev, cols in sorted(self.heat.items()):
-            name = blockdev.disk_name(dev, names)
+            name = disks.disk_name(dev, names)
             out.append((f"Block I/O latency heat map: {name}",
                         heatmap_svg(cols, "usecs", f"Block I/O latency: {name}")))
         if self.prof is not None and self.prof_counts is not None:
             sym = stacks.Symbolizer(self.prof.stacks())
-            folded: dict[str, int] = {}
-            for k, v in stacks.keyed(self.prof_counts.items()):
-                line = stacks.folded_line(k, v, sym)
-                stack, _, n = line.rpartition(" ")
-                folded[stack] = folded.get(stack, 0) + int(n)
+            folded = stacks.print_stacks(self.prof_counts.items(), sym, None)
             out.append(("On-CPU flame graph (49 Hz samples)",
                         flamegraph_svg(folded, "On-CPU stacks")))
         return out
@@ -284,7 +269,7 @@ class Collector:
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import html, jsonl, report
 
-    runner.install_signals()
+    install_signals()
     started = datetime.now().astimezone().isoformat(timespec="seconds")
     col = Collector(flame=bool(args.html))
     progress = Progress(args.duration, sys.stderr.isatty() and not args.json)
@@ -309,7 +294,7 @@ def run(args: argparse.Namespace) -> int:
                     col.sample_bio()
                     next_sample += 1.0
                 progress.update()
-        except (KeyboardInterrupt, runner.Stop):
+        except (KeyboardInterrupt, Stop):
             pass
         duration = time.monotonic() - col.start
         col.drain()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pybpf.tools.session import Session
+from pybpf.session import Session
 
 
 def signals() -> Session:

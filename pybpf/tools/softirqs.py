@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
+from pybpf.tools import histograms, runner
 
 HELP = "summarize soft irq event time"
+NEEDS = ("tp:irq:softirq_entry", "tp:irq:softirq_exit")
 # include/linux/interrupt.h, the order of the softirq vectors
 VECTORS = ("hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "sched",
            "hrtimer", "rcu")
@@ -69,38 +71,30 @@ def build(dist: bool = False, nanoseconds: bool = False, only_cpu: int = -1
 def report(args: argparse.Namespace, per: dict[Any, dict[int, int]], kind: str,
            width: int) -> None:
     """Print (or emit as JSON) one interval of softirqs/hardirqs."""
-    from pybpf.output import hist, jsonl
+    from pybpf.output import jsonl
 
     unit = "nsecs" if args.nanoseconds else "usecs"
+    if args.dist:
+        if args.json:
+            histograms.emit_keyed(per, unit, lambda name: {kind: name})
+        else:
+            histograms.print_keyed(per, unit, lambda name: f"{kind} = {name}", args.timestamp)
+        return
     if args.json:
         for name, b in sorted(per.items()):
-            obj: dict[str, Any] = {"time": runner.hms(), kind: name}
-            if args.dist:
-                obj.update(hist.log2_json(b, unit))
-            else:
-                obj.update({"count": b.get(1, 0), f"total_{unit}": b.get(0, 0)})
-            jsonl.emit(obj)
+            jsonl.emit({"time": hms(), kind: name, "count": b.get(1, 0),
+                        f"total_{unit}": b.get(0, 0)})
         return
-    print()
-    if args.timestamp:
-        print(runner.cols("%-8s\n", runner.hms()), end="")
-    if args.dist:
-        for name, b in sorted(per.items()):
-            print(f"\n{kind} = {name}")
-            for line in hist.log2_lines(b, unit):
-                print(line)
-    else:
-        column = "TOTAL_count" if args.events else f"TOTAL_{unit}"
-        print(runner.cols(f"%-{width}s %11s", kind.upper(), column))
-        rows = sorted(per.items(), key=lambda kv: -(kv[1].get(1 if args.events else 0, 0)))
-        for name, b in rows:
-            print(runner.cols(f"%-{width}s %11d", name, b.get(1 if args.events else 0, 0)))
+    runner.interval_start(args.timestamp)
+    column = "TOTAL_count" if args.events else f"TOTAL_{unit}"
+    print(runner.cols(f"%-{width}s %11s", kind.upper(), column))
+    rows = sorted(per.items(), key=lambda kv: -(kv[1].get(1 if args.events else 0, 0)))
+    for name, b in rows:
+        print(runner.cols(f"%-{width}s %11d", name, b.get(1 if args.events else 0, 0)))
     print(end="", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pybpf.tools.biolatency import read_dist
-
     session, stats = build(args.dist, args.nanoseconds,
                            -1 if args.cpu is None else args.cpu)
 
@@ -112,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                   "Hit Ctrl-C to end.", flush=True)
 
     def tick(last: bool) -> None:
-        per = read_dist(stats)
+        per = histograms.read_keyed(stats)
         named = {VECTORS[v] if v < len(VECTORS) else str(v): b for v, b in per.items()}
         report(args, named, "softirq", 16)
 

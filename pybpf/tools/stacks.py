@@ -1,5 +1,6 @@
-"""Stack output shared by profile and offcputime: bcc's multi-line layout and the folded
-format (for flame graphs), from {(pid, tid, kernel stack id, user stack id, comm): value}."""
+"""Stack output shared by profile, offcputime and snapshot: bcc's multi-line layout, the
+folded format (for flame graphs) and JSON, from {(pid, tid, kernel stack id, user stack id,
+comm): value}."""
 
 from __future__ import annotations
 
@@ -129,3 +130,39 @@ def as_json(k: StackKey, value: int, sym: Symbolizer, user: bool, kernel: bool
     return {"pid": k.pid, "tid": k.tid, "comm": k.comm,
             "kernel_stack": sym.kernel(k.kernel_id) if kernel else [],
             "user_stack": sym.user(k.user_id, k.pid) if user else [], "value": value}
+
+
+def print_stacks(items: Iterable[tuple[Any, int]], sym: Symbolizer, style: str | None,
+                 user: bool = True, kernel: bool = True, delimited: bool = False,
+                 annotate: bool = False) -> dict[str, int]:
+    """Print every stack of the map `items`, smallest value first, as `style`: "json" (one
+    object each), "folded" (one line each), "multiline" (bcc's default) or None (nothing);
+    return them folded ({"comm;frame;...": value}) for a flame graph."""
+    from pybpf.output import jsonl
+
+    folded: dict[str, int] = {}
+    for k, v in keyed(items):
+        line = folded_line(k, v, sym, user, kernel, delimited, annotate)
+        stack, _, n = line.rpartition(" ")
+        folded[stack] = folded.get(stack, 0) + int(n)
+        if style == "json":
+            jsonl.emit(as_json(k, v, sym, user, kernel))
+        elif style == "folded":
+            print(line)
+        elif style == "multiline":
+            print("\n".join(multiline(k, v, sym, user, kernel, delimited)))
+    return folded
+
+
+def output_style(args: Any) -> str:
+    """The style of --json, -f/--folded or neither."""
+    return "json" if args.json else "folded" if args.folded else "multiline"
+
+
+def write_flamegraph(path: str, folded: dict[str, int], title: str,
+                     unit: str = "samples") -> None:
+    """The flame graph SVG of `folded` (--svg FILE)."""
+    from pybpf.output.flamegraph import flamegraph_svg
+
+    with open(path, "w") as f:
+        f.write(flamegraph_svg(folded, title, unit))

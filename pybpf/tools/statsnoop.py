@@ -5,18 +5,18 @@ at exit; user space pairs them by thread."""
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from typing import Any
 
+from pybpf.session import Session
 from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 HELP = "trace stat() syscalls"
+NEEDS = ("tp:syscalls:sys_enter_newfstatat|syscalls:sys_enter_statx",)
 # syscall -> the entry tracepoint's path field
 SYSCALLS = {"statfs": "pathname", "newstat": "filename", "newlstat": "filename",
             "newfstatat": "filename", "statx": "filename"}
-TRACEFS = "/sys/kernel/tracing/events/syscalls"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,10 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def available() -> list[str]:
-    return [n for n in SYSCALLS if os.path.exists(f"{TRACEFS}/sys_enter_{n}")]
+    from pybpf.btf.tracefs import tracepoint_exists
+
+    return [n for n in SYSCALLS if tracepoint_exists("syscalls", f"sys_enter_{n}")]
 
 
-def build(target_pid: int = 0) -> Session:
+def build(target: TaskTarget = ANY_TASK) -> Session:
     """Per stat syscall: an entry program (kind 0: path) and an exit program (kind 1:
     result), both tagged with the syscall's index in SYSCALLS."""
     from pybpf import bpf, comm, pid, s64, tid, u32
@@ -47,13 +49,15 @@ def build(target_pid: int = 0) -> Session:
 
     s = Session()
     events = s.ringbuf(Event)
+    wanted = task_filter(target)
 
     def enter(name: str, index: int) -> Any:
         if SYSCALLS[name] == "pathname":
             @bpf.tracepoint(f"syscalls:sys_enter_{name}")
             def statsnoop_enter_p(ctx):
-                if target_pid and pid() != target_pid:
-                    return 0
+                if target.given:
+                    if not wanted():
+                        return 0
                 events.submit(Event(kind=0, call=index, pid=pid(), tid=tid(), comm=comm(),
                                     path=str(ctx.pathname, 256)))
                 return 0
@@ -62,8 +66,9 @@ def build(target_pid: int = 0) -> Session:
 
         @bpf.tracepoint(f"syscalls:sys_enter_{name}")
         def statsnoop_enter(ctx):
-            if target_pid and pid() != target_pid:
-                return 0
+            if target.given:
+                if not wanted():
+                    return 0
             events.submit(Event(kind=0, call=index, pid=pid(), tid=tid(), comm=comm(),
                                 path=str(ctx.filename, 256)))
             return 0
@@ -73,8 +78,9 @@ def build(target_pid: int = 0) -> Session:
     def leave(name: str, index: int) -> Any:
         @bpf.tracepoint(f"syscalls:sys_exit_{name}")
         def statsnoop_exit(ctx):
-            if target_pid and pid() != target_pid:
-                return 0
+            if target.given:
+                if not wanted():
+                    return 0
             events.submit(Event(kind=1, call=index, pid=pid(), tid=tid(), ret=s64(ctx.ret)))
             return 0
 
@@ -90,9 +96,9 @@ def build(target_pid: int = 0) -> Session:
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session = build(args.pid or 0)
+    session = build(TaskTarget.from_args(args))
     names = list(SYSCALLS)
-    pending: dict[int, Any] = {}
+    calls = runner.CallPairs()
     start = [0.0]
 
     def header() -> None:
@@ -106,10 +112,7 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
 
     def handle(ev: Any) -> None:
-        if ev.kind == 0:
-            pending[ev.tid] = ev
-            return
-        entry = pending.pop(ev.tid, None)
+        entry = calls.entry_of(ev)
         if entry is None:
             return
         if args.failed and ev.ret >= 0:

@@ -1,5 +1,6 @@
 """syscount: count system calls (raw_syscalls:sys_enter/sys_exit), by syscall or by process,
-optionally with their total latency, as bcc's syscount prints them."""
+optionally with their total latency, as bcc's syscount prints them. The BPF side is
+pybpf.programs.syscall_counts (the exporter and snapshot count with it too)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import argparse
 import errno as errno_mod
 from typing import Any
 
-from pybpf.tools import runner
-from pybpf.tools.session import Session
-from pybpf.tools.syscalls import X86_64, syscall_name, syscall_number
+from pybpf.cli_support.argtypes import positive_float
+from pybpf.cli_support.clock import hms
+from pybpf.names.syscalls import X86_64, syscall_name, syscall_number
+from pybpf.programs.syscall_counts import build
+from pybpf.tools import procfs, runner
 
 HELP = "summarize syscall counts and latencies"
+NEEDS = ("tp:raw_syscalls:sys_enter", "tp:raw_syscalls:sys_exit")
 
 
 def _errno(text: str) -> int:
@@ -26,9 +30,9 @@ def _errno(text: str) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--pid", type=int, help="trace only this pid")
     p.add_argument("-t", "--tid", type=int, help="trace only this tid")
-    p.add_argument("-i", "--interval", type=runner.positive_float,
+    p.add_argument("-i", "--interval", type=positive_float,
                    help="print summary at this interval (seconds)")
-    p.add_argument("-d", "--duration", type=runner.positive_float,
+    p.add_argument("-d", "--duration", type=positive_float,
                    help="total duration of trace, in seconds")
     p.add_argument("-T", "--top", type=int, default=10,
                    help="print only the top syscalls by count or latency")
@@ -45,79 +49,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print list of recognized syscalls and exit")
     p.add_argument("--syscall", type=str,
                    help="trace this syscall only (use option -l to get all recognized syscalls)")
-
-
-def build(by: str = "syscall", latency: bool = False, target_pid: int = 0,
-          target_tid: int = 0, failures: bool = False, only_errno: int = 0,
-          only_syscall: int = -1, exclude_pid: int = 0) -> tuple[Session, Any]:
-    """The programs and the counts map: key (pid, syscall number), with the pid 0 unless
-    by="process" or "both" and the number 0 when by="process"; value (count, total_ns)."""
-    from pybpf import bpf, ktime_ns, maps, pid, tid, u32, u64
-
-    class Stat(bpf.Struct):
-        count: u64
-        total_ns: u64
-
-    s = Session()
-    counts = s.map(maps.Hash(key=(u32, u32), value=Stat, max_entries=10240, name="syscount"))
-    starts = s.map(maps.Hash(key=u32, value=u64, max_entries=10240, name="sc_start"))
-    key_pid = by in ("process", "both")
-    key_nr = by != "process"
-    filter_result = failures or only_errno > 0
-
-    if latency:
-        @bpf.tracepoint("raw_syscalls:sys_enter")
-        def syscount_enter(ctx):
-            if target_pid and pid() != target_pid:
-                return 0
-            if target_tid and tid() != target_tid:
-                return 0
-            starts[tid()] = ktime_ns()
-            return 0
-
-        s.program(syscount_enter)
-
-    @bpf.tracepoint("raw_syscalls:sys_exit")
-    def syscount_exit(ctx):
-        p = pid()
-        if target_pid and p != target_pid:
-            return 0
-        if exclude_pid and p == exclude_pid:
-            return 0
-        t = tid()
-        if target_tid and t != target_tid:
-            return 0
-        nr = u32(ctx.id)
-        if only_syscall >= 0 and nr != only_syscall:
-            return 0
-        if filter_result:
-            if ctx.ret >= 0:
-                return 0
-            if only_errno and ctx.ret != -only_errno:
-                return 0
-        delta = u64(0)
-        if latency:
-            begin = starts.get(t, 0)
-            if begin == 0:
-                return 0
-            del starts[t]
-            delta = ktime_ns() - begin
-        kp = p if key_pid else 0
-        kn = nr if key_nr else 0
-        counts[kp, kn].count += 1
-        counts[kp, kn].total_ns += delta
-        return 0
-
-    s.program(syscount_exit)
-    return s, counts
-
-
-def comm_of(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return "[unknown]"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     time_colname = "TIME (ms)" if args.milliseconds else "TIME (us)"
 
     def label(k: int) -> str:
-        return runner.cols("%-6d %-15s", k, comm_of(k)) if args.process else syscall_name(k)
+        return runner.cols("%-6d %-15s", k, procfs.comm(k)) if args.process else syscall_name(k)
 
     def ready() -> None:
         if args.json:
@@ -162,9 +93,9 @@ def run(args: argparse.Namespace) -> int:
         rows = rows[:args.top]
         if args.json:
             for k, n, ns in rows:
-                obj: dict[str, Any] = {"time": runner.hms()}
+                obj: dict[str, Any] = {"time": hms()}
                 if args.process:
-                    obj.update(pid=k, comm=comm_of(k))
+                    obj.update(pid=k, comm=procfs.comm(k))
                 else:
                     obj.update(syscall=syscall_name(k), nr=k)
                 obj["count"] = n
@@ -174,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             return
         if last and not args.interval:
             print("Detaching...")
-        print(f"[{runner.hms()}]")
+        print(f"[{hms()}]")
         if args.latency:
             print(runner.cols("%-22s %8s %16s", agg_colname, "COUNT", time_colname))
             for k, n, ns in rows:

@@ -13,22 +13,22 @@ import time
 from collections import Counter
 from typing import Any
 
-from pybpf.tools import kfunc, runner, tcp_kfunc, tcpstates
-from pybpf.tools.session import Session
-from pybpf.tools.tcpaccept import addresses
-from pybpf.tools.tcplife import _ports, family_of
+from pybpf.session import Session
+from pybpf.tools import kfunc, procfs, runner, tcp_kfunc, tcp_options, tcpstates
+from pybpf.tools.sock_events import addresses
+from pybpf.tools.task_filter import TaskTarget
 
 HELP = "trace TCP active connections (connect())"
+# the tracepoint version's hook (kernel functions are used where this kernel has them)
+NEEDS = ("tp:sock:inet_sock_set_state",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
     p.add_argument("-p", "--pid", type=int, help="trace this PID only")
-    p.add_argument("-P", "--port", type=_ports, help="comma-separated list of destination ports "
-                   "to trace.")
-    fam = p.add_mutually_exclusive_group()
-    fam.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    fam.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    p.add_argument("-P", "--port", type=tcp_options.ports,
+                   help="comma-separated list of destination ports to trace.")
+    tcp_options.add_family_arguments(p)
     p.add_argument("-L", "--lport", action="store_true", help="include LPORT on output")
     p.add_argument("-U", "--print-uid", action="store_true", help="include UID on output")
     p.add_argument("-u", "--uid", type=int, help="trace this UID only")
@@ -38,29 +38,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     kfunc.add_arguments(p)
 
 
-def _uid_of(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
-
-
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    hook = kfunc.choose(args, "tcpconnect", tcp_kfunc.connect_functions(family_of(args)),
-                        ret=True)
+    family = tcp_options.family_of(args)
+    functions = tcp_kfunc.connect_functions(family)
+    hook = kfunc.choose(args, "tcpconnect", functions, ret=True)
     if hook is None:
         return 1
     if hook == kfunc.TRACEPOINT:
-        session: Session = tcpstates.build(family_only=family_of(args))
+        session: Session = tcpstates.build(family_only=family)
     else:
-        session = tcp_kfunc.build_connect(hook, args.pid or 0, family_of(args))
-    using = kfunc.describe("fexit" if hook == kfunc.FENTRY else hook, tcp_kfunc.connect_functions(family_of(args)),
+        # (-u is checked in user space, on every path: not a TaskTarget uid)
+        session = tcp_kfunc.build_connect(hook, TaskTarget(pid=args.pid or 0), family)
+    using = kfunc.describe("fexit" if hook == kfunc.FENTRY else hook, functions,
                            "tracepoint sock:inet_sock_set_state")
     waiting: dict[int, tuple[Any, float]] = {}  # skaddr -> (SYN_SENT event, time) for -L
     counts: Counter[tuple[str, str, int]] = Counter()
@@ -86,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         daddr = daddr or tcpstates.addresses(ev)[1]
         ip = 6 if ev.family == socket.AF_INET6 else 4
         comm = runner.text(ev.comm)
-        uid = _uid_of(ev.pid) if args.print_uid or args.uid is not None else -1
+        uid = procfs.uid(ev.pid) if args.print_uid or args.uid is not None else -1
         if args.uid is not None and uid != args.uid:
             return
         if args.count:

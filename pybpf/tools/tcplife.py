@@ -8,19 +8,12 @@ import socket
 import time
 from typing import Any
 
-from pybpf.tools import runner, tcpstates
-from pybpf.tools.session import Session
+from pybpf.session import Session
+from pybpf.tools import runner, tcp_options, tcpstates
 
 HELP = "trace the lifespan of TCP sessions and summarize"
+NEEDS = ("tp:sock:inet_sock_set_state",)
 SESSION_STATES = (tcpstates.ESTABLISHED, tcpstates.SYN_SENT, tcpstates.SYN_RECV)
-
-
-def _ports(text: str) -> set[int]:
-    try:
-        return {int(p) for p in text.split(",") if p.strip()}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated port numbers") \
-            from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,18 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="wide column output (fits IPv6 addresses)")
     p.add_argument("-s", "--csv", action="store_true", help="comma separated values output")
     p.add_argument("-p", "--pid", type=int, help="trace this PID only")
-    p.add_argument("-L", "--localport", type=_ports,
+    p.add_argument("-L", "--localport", type=tcp_options.ports,
                    help="comma-separated list of local ports to trace.")
-    p.add_argument("-D", "--remoteport", type=_ports,
+    p.add_argument("-D", "--remoteport", type=tcp_options.ports,
                    help="comma-separated list of remote ports to trace.")
-    fam = p.add_mutually_exclusive_group()
-    fam.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    fam.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    tcp_options.add_family_arguments(p)
     runner.add_duration(p)
-
-
-def family_of(args: argparse.Namespace) -> int:
-    return socket.AF_INET if args.ipv4 else socket.AF_INET6 if args.ipv6 else 0
 
 
 class Lives:
@@ -77,7 +64,7 @@ class Lives:
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session: Session = tcpstates.build(family_only=family_of(args))
+    session: Session = tcpstates.build(family_only=tcp_options.family_of(args))
     lives = Lives()
     first = [0]
     if args.csv:

@@ -10,11 +10,13 @@ import socket
 from collections import Counter
 from typing import Any
 
-from pybpf.tools import runner
-from pybpf.tools.session import Session
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
+from pybpf.tools import runner, tcp_options
 from pybpf.tools.tcpstates_tool import state_name
 
 HELP = "trace TCP retransmits"
+NEEDS = ("tp:tcp:tcp_retransmit_skb",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,9 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "attempts (needs kprobes)")
     p.add_argument("-c", "--count", action="store_true", help="count occurred retransmits per "
                    "flow")
-    fam = p.add_mutually_exclusive_group()
-    fam.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    fam.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    tcp_options.add_family_arguments(p)
     runner.add_duration(p)
 
 
@@ -69,13 +69,12 @@ def endpoints(ev: Any) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
     from pybpf.sys import NotSupportedError
-    from pybpf.tools.tcplife import family_of
 
     if args.lossprobe:
         raise NotSupportedError("tail loss probes (-l) are traced with a kprobe on "
                                 "tcp_send_loss_probe, and this kernel has no tracepoint for "
                                 "them; run without -l")
-    session = build(family_of(args))
+    session = build(tcp_options.family_of(args))
     counts: Counter[tuple[int, str, str]] = Counter()
 
     def header() -> None:
@@ -96,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
             counts[(ip, local, remote)] += 1
             return
         if args.json:
-            jsonl.emit({"time": runner.hms(), "pid": ev.pid, "ip": ip, "laddr": local,
+            jsonl.emit({"time": hms(), "pid": ev.pid, "ip": ip, "laddr": local,
                         "raddr": remote, "type": "R", "state": state_name(ev.state)})
             return
-        print(runner.cols("%-8s %-7d %-2d %-20s %1s> %-20s %s", runner.hms(), ev.pid, ip, local,
+        print(runner.cols("%-8s %-7d %-2d %-20s %1s> %-20s %s", hms(), ev.pid, ip, local,
                           "R", remote, state_name(ev.state)), flush=True)
 
     runner.run_events(session, handle, args.duration, header)

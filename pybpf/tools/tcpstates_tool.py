@@ -8,11 +8,12 @@ import argparse
 import socket
 from typing import Any
 
-from pybpf.tools import runner, tcpstates
-from pybpf.tools.session import Session
-from pybpf.tools.tcplife import _ports, family_of
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
+from pybpf.tools import runner, tcp_options, tcpstates
 
 HELP = "trace TCP session state changes and durations"
+NEEDS = ("tp:sock:inet_sock_set_state",)
 STATE_NAMES = {tcpstates.ESTABLISHED: "ESTABLISHED", tcpstates.SYN_SENT: "SYN_SENT",
                tcpstates.SYN_RECV: "SYN_RECV", tcpstates.FIN_WAIT1: "FIN_WAIT1",
                tcpstates.FIN_WAIT2: "FIN_WAIT2", tcpstates.TIME_WAIT: "TIME_WAIT",
@@ -33,20 +34,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--wide", action="store_true",
                    help="wide column output (fits IPv6 addresses)")
     p.add_argument("-s", "--csv", action="store_true", help="comma separated values output")
-    p.add_argument("-L", "--localport", type=_ports,
+    p.add_argument("-L", "--localport", type=tcp_options.ports,
                    help="comma-separated list of local ports to trace.")
-    p.add_argument("-D", "--remoteport", type=_ports,
+    p.add_argument("-D", "--remoteport", type=tcp_options.ports,
                    help="comma-separated list of remote ports to trace.")
-    fam = p.add_mutually_exclusive_group()
-    fam.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    fam.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    tcp_options.add_family_arguments(p)
     runner.add_duration(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session: Session = tcpstates.build(family_only=family_of(args))
+    session: Session = tcpstates.build(family_only=tcp_options.family_of(args))
     last: dict[int, int] = {}
     first = [0]
     addr_w = 26 if args.wide else 15
@@ -92,13 +91,13 @@ def run(args: argparse.Namespace) -> int:
         old, new = state_name(ev.oldstate), state_name(ev.newstate)
         ts = (ev.ts - first[0]) / 1e9
         if args.json:
-            jsonl.emit({"time": runner.hms(), "ts": round(ts, 6), "skaddr": f"{ev.skaddr:x}",
+            jsonl.emit({"time": hms(), "ts": round(ts, 6), "skaddr": f"{ev.skaddr:x}",
                         "pid": ev.pid, "comm": comm, "ip": ip, "laddr": laddr,
                         "lport": ev.sport, "raddr": raddr, "rport": ev.dport,
                         "oldstate": old, "newstate": new, "ms": round(ms, 3)})
             return
         if args.csv:
-            cols = ([runner.hms()] if args.time else []) + \
+            cols = ([hms()] if args.time else []) + \
                 ([f"{ts:.6f}"] if args.timestamp else [])
             cols += [f"{ev.skaddr:x}", str(ev.pid), comm, str(ip), laddr, str(ev.sport), raddr,
                      str(ev.dport), old, new, f"{ms:.3f}"]
@@ -106,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             return
         line = ""
         if args.time:
-            line += runner.cols("%-8s ", runner.hms())
+            line += runner.cols("%-8s ", hms())
         if args.timestamp:
             line += runner.cols("%-9.6f ", ts)
         line += runner.cols(f"%-16x %-5d %-{comm_w}.{comm_w}s {ip_col}%-{addr_w}s %-5d "

@@ -8,20 +8,18 @@ import argparse
 import socket
 from typing import Any
 
-from pybpf.tools import runner, tcpstates
-from pybpf.tools.session import Session
-from pybpf.tools.tcplife import family_of
+from pybpf.session import Session
+from pybpf.tools import runner, tcp_options, tcpstates
 
 HELP = "trace TCP established connections (connect, accept, close)"
+NEEDS = ("tp:sock:inet_sock_set_state",)
 VERBOSE = {"C": "connect", "A": "accept", "X": "close"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
     p.add_argument("-p", "--pid", type=int, default=0, help="trace this PID only")
-    fam = p.add_mutually_exclusive_group()
-    fam.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    fam.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    tcp_options.add_family_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="long event type names")
     runner.add_duration(p)
 
@@ -52,7 +50,7 @@ class Connections:
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session: Session = tcpstates.build(family_only=family_of(args))
+    session: Session = tcpstates.build(family_only=tcp_options.family_of(args))
     conns = Connections()
     first = [0]
 

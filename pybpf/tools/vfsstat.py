@@ -7,19 +7,22 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support.argtypes import positive_float, positive_int
+from pybpf.cli_support.clock import hms
+from pybpf.session import Session
 from pybpf.tools import kfunc, runner
-from pybpf.tools.session import Session
 
 HELP = "count VFS calls (read, write, fsync, open, create) per second"
+NEEDS = ("kfunc",)
 STATS = (("READ", "vfs_read"), ("WRITE", "vfs_write"), ("FSYNC", "vfs_fsync"),
          ("OPEN", "vfs_open"), ("CREATE", "vfs_create"))
 FUNCTIONS = "/".join(f for _, f in STATS)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("interval", nargs="?", type=runner.positive_float, default=1.0,
+    p.add_argument("interval", nargs="?", type=positive_float, default=1.0,
                    help="output interval, in seconds (default 1)")
-    p.add_argument("count", nargs="?", type=runner.positive_int, default=runner.FOREVER,
+    p.add_argument("count", nargs="?", type=positive_int, default=runner.FOREVER,
                    help="number of outputs")
     runner.add_duration(p)
     kfunc.add_arguments(p, tracepoint=False)
@@ -74,13 +77,13 @@ def run(args: argparse.Namespace) -> int:
         counts.clear()
         per_second = [int(got.get(i, 0) / seconds) for i in range(len(STATS))]
         if args.json:
-            obj: dict[str, Any] = {"time": runner.hms()}
+            obj: dict[str, Any] = {"time": hms()}
             obj.update({f"{name.lower()}_s": v for (name, _), v in zip(STATS, per_second,
                                                                       strict=True)})
             obj.update({name.lower(): got.get(i, 0) for i, (name, _) in enumerate(STATS)})
             jsonl.emit(obj)
             return
-        print(runner.cols("%-8s: ", runner.hms()) + "".join(runner.cols(" %8d", v)
+        print(runner.cols("%-8s: ", hms()) + "".join(runner.cols(" %8d", v)
                                                              for v in per_second), flush=True)
 
     runner.run_intervals(session, tick, args.interval, args.count, args.duration, ready)

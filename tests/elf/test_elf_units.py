@@ -175,3 +175,34 @@ def test_maps_and_programs_by_name(objects):
     assert obj.license == "GPL"
     with pytest.raises(AttributeError, match="known: packets"):
         obj.maps.nope  # noqa: B018
+
+
+def test_decoding_a_struct_that_contains_itself_stops():
+    """Damaged BTF can make a struct its own member: decode recursed to Python's limit."""
+    b = BTFBuilder()
+    u32 = b.add_int("unsigned int", 4)
+    loop = b.add_struct("loop", 8, [("x", u32, 0), ("again", u32 + 1, 32)])  # itself
+    btf = BTF.from_bytes(b.encode())
+    with pytest.raises(ValueError, match="nests more than 64 levels deep"):
+        values.decode(btf, loop, bytes(8))
+
+
+def test_decoding_an_array_reads_only_the_elements_in_the_data():
+    """A damaged element count made a list of that many zeros, whatever the data held."""
+    b = BTFBuilder()
+    u32 = b.add_int("unsigned int", 4)
+    big = b.add_array(u32, u32, 1 << 24)
+    btf = BTF.from_bytes(b.encode())
+    assert values.decode(btf, big, bytes(range(8))) == [0x03020100, 0x07060504]
+
+
+def test_core_bitfield_of_a_sizeless_type_is_a_core_error():
+    """A bitfield member whose type has size 0 (damaged BTF) divided by zero."""
+    from pybpf.elf import core
+
+    b = BTFBuilder()
+    empty = b.add_struct("empty", 0, [])
+    s = b.add_struct("task_struct", 4, [("flags", empty, 0, 3)])
+    btf = BTF.from_bytes(b.encode())
+    with pytest.raises(core.CoreError, match="bitfield task_struct.flags has a type of size 0"):
+        core.resolve(btf, btf, s, "0:0", core.CoreKind.FIELD_BYTE_OFFSET)

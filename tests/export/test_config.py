@@ -1,4 +1,4 @@
-"""Configuration errors: "FILE:LINE: message", and exit code 1 from the command."""
+"""Configuration errors: "FILE:LINE:COL: message", and exit code 1 from the command."""
 
 from __future__ import annotations
 
@@ -19,27 +19,28 @@ def _err(tmp_path: Path, text: str) -> config.ConfigError:
     return e.value
 
 
-@pytest.mark.parametrize("text,line,words", [
-    ("listen: 127.0.0.1:9435\nfoo: 1\n", 2, "unknown key 'foo'"),
-    ("modules:\n  - path: nothere.py\n", 2, "no such file"),
-    ("modules:\n  - {path: a.py, module: b}\n", 2, "exactly one of"),
-    ("defaults: [syscalls,\n  nosuch]\n", 2, "no default group 'nosuch'"),
-    ("defaults: maybe\n", 1, "true, false"),
-    ("limit: 0\n", 1, "integer from 1"),
-    ("listen: nowhere\n", 1, "HOST:PORT"),
-    ("metrics:\n  a_total:\n    limit: -3\n", 3, "integer from 1"),
-    ("listen: [\n", 2, "not valid YAML"),
+@pytest.mark.parametrize("text,line,col,words", [
+    ("listen: 127.0.0.1:9435\nfoo: 1\n", 2, 1, "unknown key 'foo'"),
+    ("modules:\n  - path: nothere.py\n", 2, 11, "no such file"),
+    ("modules:\n  - {path: a.py, module: b}\n", 2, 5, "exactly one of"),
+    ("defaults: [syscalls,\n  nosuch]\n", 2, 3, "no default group 'nosuch'"),
+    ("defaults: maybe\n", 1, 11, "true, false"),
+    ("limit: 0\n", 1, 8, "integer from 1"),
+    ("listen: nowhere\n", 1, 9, "HOST:PORT"),
+    ("metrics:\n  a_total:\n    limit: -3\n", 3, 12, "integer from 1"),
+    ("listen: [\n", 2, 1, "not valid YAML"),
     ("modules:\n  - module: m\n    metrics:\n      - {name: x_total, type: timer, map: m}\n",
-     4, "counter, gauge or histogram"),
+     4, 31, "counter, gauge or histogram"),
     ("modules:\n  - module: m\n    metrics:\n      - name: x_total\n        type: counter\n"
      "        map: m\n        labels:\n          - {name: e, decoder: wrong}\n",
-     8, "unknown decoder"),
+     8, 32, "unknown decoder"),
 ])
-def test_errors_name_file_and_line(tmp_path: Path, text: str, line: int, words: str) -> None:
+def test_errors_name_file_and_line(tmp_path: Path, text: str, line: int, col: int,
+                                   words: str) -> None:
     e = _err(tmp_path, text)
-    assert e.line == line, str(e)
+    assert (e.line, e.col) == (line, col), str(e)
     assert words in e.message
-    assert str(e).startswith(f"{tmp_path / 'exporter.yaml'}:{line}: ")
+    assert str(e).startswith(f"{tmp_path / 'exporter.yaml'}:{line}:{col}: ")
 
 
 def test_full_config_parses(tmp_path: Path) -> None:
@@ -77,7 +78,7 @@ def test_module_errors_name_the_config_line(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("raise RuntimeError('boom')\n")
     f = tmp_path / "c.yaml"
     f.write_text("defaults: false\nmodules:\n  - path: broken.py\n")
-    with pytest.raises(config.ConfigError, match=r"c\.yaml:3: module .*broken\.py: "
+    with pytest.raises(config.ConfigError, match=r"c\.yaml:3:5: module .*broken\.py: "
                                                  r"RuntimeError: boom"):
         Exporter(config.load([str(f)])).build()
 
@@ -88,5 +89,5 @@ def test_cli_exit_code_1(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "pybpf.cli", "export", "--config", str(f)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
-    assert f"{f}:3: no such file: missing.py" in r.stderr
+    assert f"{f}:3:11: no such file: missing.py" in r.stderr
     assert "Traceback" not in r.stderr

@@ -249,7 +249,7 @@ def test_compiled_program_counts_refused_inserts(tmp_path, no_leaks, capsys) -> 
     """Ten keys into maps of four entries, through `+=`, `=` and a struct field: the kernel
     refuses six inserts into each hash map, the program counts them, and a tool session
     reports them when it closes. An LRU map makes room instead: nothing to report."""
-    from pybpf.tools.session import Session
+    from pybpf.session import Session
 
     path = tmp_path / "fill_maps.py"
     path.write_text(FILL_MODULE)

@@ -1,5 +1,6 @@
-"""The kernel side of one tool run: the compiled programs, the maps they share and the ring
-buffer they submit to, attached together and closed together (also on SIGINT/SIGTERM)."""
+"""The kernel side of one run of a tool (or of one exporter group): the compiled programs, the
+maps they share and the ring buffer they submit to, attached together and closed together
+(also on SIGINT/SIGTERM). `Group` runs several sessions as one (pybpf snapshot)."""
 
 from __future__ import annotations
 

@@ -29,9 +29,16 @@ def disk_names() -> dict[int, str]:
     return out
 
 
+def major_minor(dev: int) -> tuple[int, int]:
+    """The (major, minor) numbers of a kernel dev_t."""
+    return dev >> MINORBITS, dev & ((1 << MINORBITS) - 1)
+
+
 def disk_name(dev: int, names: dict[int, str] | None = None) -> str:
+    """The disk's name ("sda"), or "major,minor" when /sys/class/block has no such disk."""
     names = disk_names() if names is None else names
-    return names.get(dev) or f"{dev >> MINORBITS},{dev & ((1 << MINORBITS) - 1)}"
+    major, minor = major_minor(dev)
+    return names.get(dev) or f"{major},{minor}"
 
 
 def dev_of(name: str) -> int | None:
