@@ -49,6 +49,7 @@ def _source(args: argparse.Namespace) -> tuple[str, str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pybpf.btf.errors import BTFError
     from pybpf.compiler.errors import CompileError
     from pybpf.sys import BPFError
 
@@ -85,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
             comp.close()
     except CompileError as e:
         print(e.render(), file=sys.stderr)
+        return 1
+    except BTFError as e:  # PYBPF_BTF or /sys/kernel/btf/vmlinux missing or damaged
+        print(f"pybpf trace: cannot use the kernel's BTF: {str(e).splitlines()[0]}",
+              file=sys.stderr)
         return 1
     except (BPFError, PermissionError, OSError) as e:
         print(f"pybpf trace: {e}", file=sys.stderr)

@@ -4,7 +4,7 @@ to keep in registers, and which may be read before they are assigned."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pybpf.compiler import ir
@@ -19,13 +19,63 @@ class Facts:
     in_registers: list[ir.Var]  # the scalars kept in the registers given, most used first
     needs_init: set[int]  # ids of variables some path may read before assigning
     reads_ctx: bool  # some code reads the context (the entry saves its pointer)
+    # ids of inlined calls that are only tested and only return constants: each return
+    # jumps to the branch it decides, and their results (ids in `dropped`) need no storage
+    branch_inlines: set[int] = field(default_factory=set)
+    dropped: set[int] = field(default_factory=set)
 
 
 def facts(fn: ir.Function, regs: tuple[int, ...]) -> Facts:
-    variables = list(collect_vars(fn.body))
+    tested = branch_inlines(fn.body)
+    unused = [s.value for s in walk(fn.body) if isinstance(s, ir.ExprStmt) and
+              isinstance(s.value, ir.Inline) and s.value.token and _result_unread(s.value)]
+    dropped = {id(inl.result) for inl in tested + unused if inl.result is not None}
+    variables = [v for v in collect_vars(fn.body) if id(v) not in dropped]
     return Facts(variables, register_candidates(fn.body, variables, regs),
                  read_before_assigned(fn.body),
-                 uses_ctx(fn.body) or fn.ret_mode.startswith("ctx:"))
+                 uses_ctx(fn.body) or fn.ret_mode.startswith("ctx:"),
+                 {id(inl) for inl in tested}, dropped)
+
+
+def branch_inlines(body: list[ir.Stmt]) -> list[ir.Inline]:
+    """Inlined calls used only as conditions (of if, while, ?:, not, and/or) whose returns
+    are all constants: `if not wanted(): return 0` then needs neither the result's stack
+    slot nor a test of it."""
+    out: list[ir.Inline] = []
+    for node in walk(body):
+        if isinstance(node, ir.If | ir.Cond):
+            tested = [node.cond]
+        elif isinstance(node, ir.Loop):
+            tested = [node.cond] if node.cond is not None else []
+        elif isinstance(node, ir.Not):
+            tested = [node.operand]
+        elif isinstance(node, ir.Logic):
+            tested = [node.left, node.right]
+        else:
+            continue
+        out += [e for e in tested if isinstance(e, ir.Inline) and e.token and
+                _constant_results(e)]
+    return out
+
+
+def _constant_results(inl: ir.Inline) -> bool:
+    return _result_unread(inl, constant=True)
+
+
+def _result_unread(inl: ir.Inline, constant: bool = False) -> bool:
+    """Whether an inline's body only sets its result (to constants, with `constant`) and
+    never reads it."""
+    result = inl.result
+    for node in walk(inl.body):
+        if isinstance(node, ir.InlineReturn) and node.token == inl.token:
+            if constant and node.value is not None and not isinstance(node.value, ir.Const):
+                return False
+        elif isinstance(node, ir.Assign) and node.var is result:
+            if constant and not isinstance(node.value, ir.Const):
+                return False
+        elif result is not None and any(v is result for v in vars(node).values()):
+            return False  # read in the body: it needs its storage
+    return True
 
 
 def register_candidates(body: list[ir.Stmt], variables: list[ir.Var],
@@ -58,22 +108,42 @@ def register_candidates(body: list[ir.Stmt], variables: list[ir.Var],
 
 def read_before_assigned(body: list[ir.Stmt]) -> set[int]:
     """Variables that may be read before an assignment: only those need a zero at entry.
-    Conservative: only top-level straight-line assignments count as definite."""
+    Conservative: only straight-line assignments count as definite, at the top level and
+    at the top level of an inlined call that a top-level statement always evaluates (its
+    body runs first, in order; a return inside it only skips the rest of the body, whose
+    variables are its own)."""
     defined: set[int] = set()
     needs: set[int] = set()
-    for s in body:
-        target = s.var if isinstance(s, ir.Assign) else None
-        for node in walk([s]):
-            for v in _vars_read(node):
-                if v is not target and id(v) not in defined:
-                    needs.add(id(v))
-            if node is not s and isinstance(node, ir.Assign | ir.Loop | ir.HelperInto |
-                                            ir.RingOutput) and id(_target_of(node)) \
-                    not in defined:
-                needs.add(id(_target_of(node)))
-        if target is not None:
-            defined.add(id(target))
+
+    def run(stmts: list[ir.Stmt]) -> None:
+        for s in stmts:
+            inl = _evaluated_inline(s)
+            if inl is not None:
+                run(inl.body)
+            target = s.var if isinstance(s, ir.Assign) else None
+            for node in walk([s], skip=inl):
+                for v in _vars_read(node):
+                    if v is not target and id(v) not in defined:
+                        needs.add(id(v))
+                if node is not s and isinstance(node, ir.Assign | ir.Loop | ir.HelperInto |
+                                                ir.RingOutput) and id(_target_of(node)) \
+                        not in defined:
+                    needs.add(id(_target_of(node)))
+            if target is not None:
+                defined.add(id(target))
+
+    run(body)
     return needs
+
+
+def _evaluated_inline(s: ir.Stmt) -> ir.Inline | None:
+    """The inlined call a statement always evaluates first: `f(...)`, `v = f(...)`,
+    `if f(...)` or `if not f(...)`."""
+    e = s.value if isinstance(s, ir.ExprStmt | ir.Assign) else \
+        s.cond if isinstance(s, ir.If) else None
+    if isinstance(e, ir.Not):
+        e = e.operand
+    return e if isinstance(e, ir.Inline) else None
 
 
 def _target_of(node: Any) -> Any:
@@ -96,12 +166,16 @@ def collect_vars(stmts: list[ir.Stmt]) -> Iterator[ir.Var]:
                     yield v
 
 
-def walk(nodes: Any) -> Iterator[Any]:
+def walk(nodes: Any, skip: Any = None) -> Iterator[Any]:
+    """Every node of the tree, outer ones first (`skip`: a node whose children are left
+    out)."""
     stack = list(nodes) if isinstance(nodes, list) else [nodes]
     while stack:
         node = stack.pop(0)
         if isinstance(node, ir.Stmt | ir.Expr):
             yield node
+            if node is skip:
+                continue
             for value in vars(node).values():
                 if isinstance(value, list):
                     stack.extend(value)

@@ -1,6 +1,7 @@
 """Peephole clean-up of generated code (instructions and labels, before jump resolution):
-jumps to the next instruction, a reload of the slot just stored, and a temporary that is
-computed only to be copied into a variable's register."""
+jumps to the next instruction, jumps to jumps (taken straight to the final target), code
+no jump reaches any more, a reload of the slot just stored, and a temporary that is computed
+only to be copied into a variable's register."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def run(items: list[Item]) -> list[Item]:
     changed = True
     while changed:
         changed = False
-        for rule in (_drop_jump_to_next, _drop_reload, _retarget_copy):
+        for rule in (_thread_jumps, _drop_unreachable, _drop_jump_to_next, _drop_reload,
+                     _retarget_copy):
             items, did = rule(items)
             changed |= did
     return items
@@ -95,6 +97,57 @@ def _drop_jump_to_next(items: list[Item]) -> tuple[list[Item], bool]:
                 changed = True
                 continue
         out.append(item)
+    return out, changed
+
+
+def _is_jump(item: Item) -> bool:
+    return isinstance(item, Instruction) and item.target is not None
+
+
+def _is_goto(item: Item) -> bool:
+    return isinstance(item, Instruction) and item.code == asm.ja(0).code and \
+        item.target is not None
+
+
+def _thread_jumps(items: list[Item]) -> tuple[list[Item], bool]:
+    """A jump to a label whose first instruction is `goto M` jumps to M itself."""
+    goto_at: dict[str, str] = {}  # label -> the target of the goto right after it
+    for i, item in enumerate(items):
+        if isinstance(item, Label):
+            nxt = next((x for x in items[i + 1:] if not isinstance(x, Label)), None)
+            if _is_goto(nxt):
+                goto_at[item.name] = nxt.target  # type: ignore[union-attr]
+    changed = False
+    out = list(items)
+    for i, item in enumerate(out):
+        if not _is_jump(item):
+            continue
+        target, seen = item.target, set()  # type: ignore[union-attr]
+        while target in goto_at and target not in seen:  # a cycle of gotos stays as it is
+            seen.add(target)
+            target = goto_at[target]
+        if target != item.target:  # type: ignore[union-attr]
+            out[i] = dataclasses.replace(item, target=target)  # type: ignore[arg-type]
+            changed = True
+    return out, changed
+
+
+def _drop_unreachable(items: list[Item]) -> tuple[list[Item], bool]:
+    """Instructions after a goto or exit that no jump reaches (the verifier refuses them)."""
+    targets = {item.target for item in items if _is_jump(item)}  # type: ignore[union-attr]
+    out: list[Item] = []
+    reachable, changed = True, False
+    for item in items:
+        if isinstance(item, Label):
+            reachable = reachable or item.name in targets
+            out.append(item)
+            continue
+        if not reachable:
+            changed = True
+            continue
+        out.append(item)
+        if _is_goto(item) or item.code == asm.exit().code:
+            reachable = False
     return out, changed
 
 

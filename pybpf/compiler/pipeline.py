@@ -87,10 +87,13 @@ class Compiled:
 
 @contextmanager
 def stage(name: str, where: Callable[[], Loc]) -> Iterator[None]:
-    """Run one stage: a CompileError passes; anything else is a compiler bug."""
+    """Run one stage: a CompileError passes, and so does a kernel BTF that cannot be used
+    (BTFFileError: the caller says so in its words); anything else is a compiler bug."""
+    from pybpf.btf.errors import BTFFileError
+
     try:
         yield
-    except CompileError:
+    except (CompileError, BTFFileError):
         raise
     except Exception as e:  # noqa: BLE001 - a bug: still one clear message, with the place
         loc = where()

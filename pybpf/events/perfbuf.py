@@ -29,7 +29,7 @@ import ctypes
 import mmap
 import struct
 from collections.abc import Iterator, Sequence
-from typing import Any, Self
+from typing import Any
 
 from pybpf.events.cpus import online_cpus
 from pybpf.events.mapcheck import checked_map
@@ -38,6 +38,7 @@ from pybpf.events.waiting import Waiter, iterate, poll_batches
 from pybpf.sys import FD, BPFError, MapType, bpf, ioctl, perf_event_open
 from pybpf.sys import constants as C
 from pybpf.sys.attrs import MapElemAttr, PerfEventAttr, PerfEventMmapPage
+from pybpf.sys.closes import Closes
 
 _U64 = struct.Struct("=Q")
 _U32 = struct.Struct("=I")
@@ -97,7 +98,7 @@ class _CpuRing:
         self.fd.close()
 
 
-class PerfBufReader:
+class PerfBufReader(Closes):
     """Reads what BPF programs write with bpf_perf_event_output into a perf event array.
 
     `perf_event_array_map`: any object with `.fd` (e.g. `pybpf.maps.PerfEventArray`) or an fd
@@ -238,18 +239,6 @@ class PerfBufReader:
             ring.close()
         self._rings = []
         self._waiter.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"cpus={self.cpus} lost={self.lost}"

@@ -31,12 +31,13 @@ from __future__ import annotations
 import ctypes
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any, Self
+from typing import Any
 
 from pybpf.events.mapcheck import checked_map
 from pybpf.events.memory import PAGE_SIZE, map_shared
 from pybpf.events.waiting import Waiter, iterate, poll_batches
 from pybpf.sys import MapType
+from pybpf.sys.closes import Closes
 from pybpf.sys.constants import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ
 
 _POS = struct.Struct("=Q")
@@ -80,7 +81,7 @@ class _Batch:
                                            self.stride)]
 
 
-class RingBufReader:
+class RingBufReader(Closes):
     """Reads the records of one BPF ring buffer map.
 
     `ringbuf_map` is any object with `.fd` (e.g. `pybpf.maps.RingBuf`) or an fd number; the
@@ -340,18 +341,6 @@ class RingBufReader:
         self._view.release()
         self._prod_mm.close()
         self._cons_mm.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"consumer_pos={self._cons}"

@@ -39,6 +39,10 @@ def _missing(kind: str) -> tuple[str, str] | None:
 
         if not kprobes_available():  # needs no privilege to tell
             return NOT_AVAILABLE, WHY_MISSING
+    else:  # trampolines need the kernel's BTF: an unusable BTF file is said as such
+        from pybpf.btf import kernel_btf
+
+        kernel_btf()
     from pybpf.link.probe import hook
 
     found = hook(HOOK[kind])
@@ -211,9 +215,11 @@ def target(name: str, module: str, loc: Loc) -> Any:
 
 def proto(name: str) -> Any:
     """The BTF prototype of kernel function `name`, or None (no BTF for it)."""
-    from pybpf.btf import BTFError, kernel_btf
+    from pybpf.btf import BTFError, BTFFileError, kernel_btf
 
     try:
         return kernel_btf().func(name).proto
+    except BTFFileError:
+        raise  # the kernel's BTF cannot be read at all: not "no prototype"
     except (BTFError, KeyError, OSError, LookupError):
         return None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Self
+
+from pybpf.sys.closes import Closes
 
 
-class FD:
+class FD(Closes):
     """An owned file descriptor. `int(fd)` gives the number; `close()` is idempotent; the
     object is a context manager and closes itself when garbage collected."""
 
@@ -36,18 +37,6 @@ class FD:
         fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except OSError:
-            pass
 
     def __repr__(self) -> str:
         return f"FD({self._fd})" if self._fd >= 0 else "FD(closed)"

@@ -88,7 +88,7 @@ def test_list_all_still_works() -> None:
 # -- every probe form, lowered against this kernel's BTF and function list -------------------
 @pytest.fixture
 def available(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kfuncs, "missing_reason", lambda kind: None)
+    monkeypatch.setattr(kfuncs, "_missing", lambda kind: None)
     if not kfuncs.traceable() or not kfuncs.btf_functions():
         pytest.skip("no traceable-function list or kernel BTF here")
 

@@ -109,6 +109,8 @@ class BranchCodeGen:
             elif isinstance(e, ir.Const):
                 if bool(e.value) == when:
                     self.emit(asm.ja(target))
+            elif isinstance(e, ir.Inline) and id(e) in self.facts.branch_inlines:
+                self.branch_inline(e, target, when)
             else:
                 t = self.expr(e)
                 (r,) = self.pool.reg(t)

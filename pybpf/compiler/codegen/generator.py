@@ -43,6 +43,8 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         self.labels = itertools.count()
         self.loops: list[tuple[str, str]] = []  # (continue label, break label)
         self.inline_ends: dict[int, str] = {}  # Inline token -> its end label
+        # Inline token -> (label when the result is true, when false) of a tested inline
+        self.inline_jumps: dict[int, tuple[str, str]] = {}
         self.ctx_slot: int | None = None
         self.reachable = True
         self.jump_targets: set[str] = set()
@@ -121,6 +123,9 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
 
     def s_Assign(self, s: ir.Assign) -> None:
         var = s.var
+        if id(var) in self.facts.dropped:  # an inline's result nothing reads: effects only
+            self.s_ExprStmt(ir.ExprStmt(s.value, loc=s.loc))
+            return
         reg = self.var_reg.get(id(var))
         if reg is not None:
             self.assign_reg(Reg(reg), var.type, s.value)
@@ -264,9 +269,17 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
     def s_ExprStmt(self, s: ir.ExprStmt) -> None:
         if isinstance(s.value, ir.Load | ir.Const | ir.VarRef):
             return  # no effect
+        if isinstance(s.value, ir.Inline):
+            self.inline_body(s.value)  # its value is not wanted
+            return
         self.pool.release(self.expr(s.value))
 
     def s_InlineReturn(self, s: ir.InlineReturn) -> None:
+        jumps = self.inline_jumps.get(s.token)
+        if jumps is not None:  # a tested inline: go where the constant result decides
+            value = s.value.value if isinstance(s.value, ir.Const) else 0
+            self.emit(asm.ja(jumps[0] if value else jumps[1]))
+            return
         if s.value is not None and s.result is not None:
             self.s_Assign(ir.Assign(s.result, s.value, loc=s.loc))
         self.emit(asm.ja(self.inline_ends[s.token]))
@@ -338,7 +351,25 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         self.emit(asm.mov(r, R0))
         return t
 
+    def branch_inline(self, e: ir.Inline, target: str, when: bool) -> None:
+        """Jump to `target` when the tested inline's result is `when` (see
+        analysis.branch_inlines): its returns jump there or past it."""
+        end = self.label("tested")
+        self.inline_jumps[e.token] = (target, end) if when else (end, target)
+        self.pool.flush()
+        self.block(e.body)
+        if not when:  # falling off the end returns 0
+            self.emit(asm.ja(target))
+        self.place(end)
+        del self.inline_jumps[e.token]
+
     def e_Inline(self, e: ir.Inline) -> Temp:
+        self.inline_body(e)
+        if e.result is None or id(e.result) in self.facts.dropped:
+            return self.e_Const(ir.Const(ir.LIT, 0))
+        return self.e_Load(ir.Load(e.result.type, e.result))
+
+    def inline_body(self, e: ir.Inline) -> None:
         end = self.label("ret")
         if e.token:  # an inlined call's body: its returns jump to `end`
             self.inline_ends[e.token] = end
@@ -349,9 +380,6 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         if e.token:
             del self.inline_ends[e.token]
         assert self.pool.live == saved
-        if e.result is None:
-            return self.e_Const(ir.Const(ir.LIT, 0))
-        return self.e_Load(ir.Load(e.result.type, e.result))
 
 
 def _generators(prefix: str, base: type) -> dict[type, Callable[..., object]]:
