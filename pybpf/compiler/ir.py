@@ -344,6 +344,7 @@ class MapAdd(Stmt):
     delta: Expr
     offset: int = 0
     vtype: IntT = field(default_factory=lambda: IntT(64, False))
+    insert: bool = True  # False: add only to a value that is there (the key is not inserted)
 
 
 @dataclass(eq=False)

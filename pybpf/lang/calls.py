@@ -548,9 +548,13 @@ def aggregate(lw: ProbeLowerer, target: ast.Map, info: MapInfo, e: ast.Call) -> 
     m = lw.ref(info)
     if name in ("count", "sum"):
         lw.emit(ir.MapAdd(m, key, v64 if name == "sum" else ir.Const(U64, 1), loc=loc))
-    elif name in ("avg", "stats"):
+        return
+    key = lw.evaluated_once(key, loc)  # the statement uses it more than once
+    if name in ("avg", "stats"):
         lw.emit(ir.MapAdd(m, key, ir.Const(U64, 1), 0, loc=loc))
-        lw.emit(ir.MapAdd(m, key, lw._as(v64, S64), 8, loc=loc))
+        # the total goes where the count went: when the full map refused the key, it is
+        # neither inserted nor refused a second time
+        lw.emit(ir.MapAdd(m, key, lw._as(v64, S64), 8, insert=False, loc=loc))
     else:
         tmp = lw.temp(vt, loc, "mm")
         lw.emit(ir.Assign(tmp, lw._as(v64, vt), loc=loc))

@@ -82,6 +82,18 @@ class OperatorLowering:
             cond = ir.Logic(LIT, "and", cond, c, loc=loc)
         return ir.Not(LIT, cond, loc=loc) if negate else cond
 
+    def evaluated_once(self: ProbeLowerer, value: ir.Expr, loc: Loc) -> ir.Expr:
+        """`value` computed now, as an expression that reads the result (for a statement
+        that uses it several times, such as a map key)."""
+        if isinstance(value, ir.Const | ir.Load | ir.VarRef):
+            return value
+        if value.type.is_scalar:
+            tmp = self.temp(value.type, loc, "once")
+            self.emit(ir.Assign(tmp, value, loc=loc))
+            return ir.Load(tmp.type, tmp, loc=loc)
+        var = self.storage_var(value, loc)
+        return ir.VarRef(var.type, var, loc=loc)
+
     def storage_var(self: ProbeLowerer, value: ir.Expr, loc: Loc) -> ir.Var:
         """An aggregate value in a variable of its own (built now)."""
         if isinstance(value, ir.VarRef):

@@ -70,7 +70,7 @@ class MapCodeGen:
         done, miss = self.label("added"), self.label("insert")
         self.pool.flush(keep=(delta,))
         self.map_call("bpf_map_lookup_elem", s.map, key)
-        if s.map.kind == "array":  # every index exists: a failed lookup is out of range
+        if s.map.kind == "array" or not s.insert:  # a miss: out of range, or not wanted
             self.emit(asm.jeq(R0, 0, done))
             self.add_into(R0, s.offset, s.vtype, delta, atomic=not s.map.percpu)
             self.place(done)
