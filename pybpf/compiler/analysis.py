@@ -3,6 +3,7 @@ to keep in registers, and which may be read before they are assigned."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,9 +170,9 @@ def collect_vars(stmts: list[ir.Stmt]) -> Iterator[ir.Var]:
 def walk(nodes: Any, skip: Any = None) -> Iterator[Any]:
     """Every node of the tree, outer ones first (`skip`: a node whose children are left
     out)."""
-    stack = list(nodes) if isinstance(nodes, list) else [nodes]
+    stack = deque(nodes) if isinstance(nodes, list) else deque([nodes])
     while stack:
-        node = stack.pop(0)
+        node = stack.popleft()
         if isinstance(node, ir.Stmt | ir.Expr):
             yield node
             if node is skip:

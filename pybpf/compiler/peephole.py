@@ -72,6 +72,22 @@ def dead_after(items: list[Item], i: int, reg: int) -> bool:
     return True
 
 
+_GOTO = asm.ja(0).code
+_MOV_X = asm.mov(asm.R0, asm.R1).code
+_EXIT_CODE = asm.exit().code
+
+
+def _next_instructions(items: list[Item]) -> list[int | None]:
+    """For each position, the index of the first instruction after it (None at the end)."""
+    out: list[int | None] = [None] * len(items)
+    nxt: int | None = None
+    for i in range(len(items) - 1, -1, -1):
+        out[i] = nxt
+        if isinstance(items[i], Instruction):
+            nxt = i
+    return out
+
+
 def run(items: list[Item]) -> list[Item]:
     changed = True
     while changed:
@@ -84,18 +100,24 @@ def run(items: list[Item]) -> list[Item]:
 
 
 def _drop_jump_to_next(items: list[Item]) -> tuple[list[Item], bool]:
+    # the labels that stand right before each position (between it and the previous
+    # instruction), found in one backward pass
+    labels_after: list[frozenset[str]] = [frozenset()] * len(items)
+    pending: set[str] = set()
+    for i in range(len(items) - 1, -1, -1):
+        labels_after[i] = frozenset(pending)
+        item = items[i]
+        if isinstance(item, Label):
+            pending.add(item.name)
+        else:
+            pending = set()
     out: list[Item] = []
     changed = False
     for i, item in enumerate(items):
-        if isinstance(item, Instruction) and item.code == asm.ja(0).code and item.target:
-            labels_between = []
-            for nxt in items[i + 1:]:
-                if not isinstance(nxt, Label):
-                    break
-                labels_between.append(nxt.name)
-            if item.target in labels_between:
-                changed = True
-                continue
+        if isinstance(item, Instruction) and item.code == _GOTO and item.target and \
+                item.target in labels_after[i]:
+            changed = True
+            continue
         out.append(item)
     return out, changed
 
@@ -104,19 +126,19 @@ def _is_jump(item: Item) -> bool:
     return isinstance(item, Instruction) and item.target is not None
 
 
-def _is_goto(item: Item) -> bool:
-    return isinstance(item, Instruction) and item.code == asm.ja(0).code and \
-        item.target is not None
+def _is_goto(item: Item | None) -> bool:
+    return isinstance(item, Instruction) and item.code == _GOTO and item.target is not None
 
 
 def _thread_jumps(items: list[Item]) -> tuple[list[Item], bool]:
     """A jump to a label whose first instruction is `goto M` jumps to M itself."""
     goto_at: dict[str, str] = {}  # label -> the target of the goto right after it
+    following = _next_instructions(items)
     for i, item in enumerate(items):
         if isinstance(item, Label):
-            nxt = next((x for x in items[i + 1:] if not isinstance(x, Label)), None)
-            if _is_goto(nxt):
-                goto_at[item.name] = nxt.target  # type: ignore[union-attr]
+            j = following[i]
+            if j is not None and _is_goto(items[j]):
+                goto_at[item.name] = items[j].target  # type: ignore[union-attr]
     changed = False
     out = list(items)
     for i, item in enumerate(out):
@@ -146,17 +168,21 @@ def _drop_unreachable(items: list[Item]) -> tuple[list[Item], bool]:
             changed = True
             continue
         out.append(item)
-        if _is_goto(item) or item.code == asm.exit().code:
+        if _is_goto(item) or item.code == _EXIT_CODE:
             reachable = False
     return out, changed
 
 
+_STX64 = asm.stx("u64", 10, 0, 0).code
+_LDX64 = asm.ldx("u64", 0, 10, 0).code
+
+
 def _is_slot_store(insn: Instruction) -> bool:
-    return insn.code == asm.stx("u64", 10, 0, 0).code and insn.dst == 10
+    return insn.code == _STX64 and insn.dst == 10
 
 
 def _is_slot_load(insn: Instruction) -> bool:
-    return insn.code == asm.ldx("u64", 0, 10, 0).code and insn.src == 10
+    return insn.code == _LDX64 and insn.src == 10
 
 
 def _drop_reload(items: list[Item]) -> tuple[list[Item], bool]:
@@ -185,7 +211,7 @@ def _retarget_copy(items: list[Item]) -> tuple[list[Item], bool]:
     """`rT = <value>; rV = rT` with rT dead afterwards: compute straight into rV."""
     out = list(items)
     changed = False
-    mov_x = asm.mov(asm.R0, asm.R1).code
+    mov_x = _MOV_X
     for i in range(len(out) - 1):
         first = out[i]
         if not isinstance(first, Instruction):

@@ -25,6 +25,7 @@ from pybpf.compiler import analysis, codegen, fold, ir, peephole
 from pybpf.compiler.accounting import Counters
 from pybpf.compiler.errors import NO_LOC, CompileError, Loc
 from pybpf.compiler.irtypes import Type
+from pybpf.compiler.recursion import room_to_recurse, too_deep
 from pybpf.compiler.target import Target, kernel_target
 
 STAGES = ("lower", "fold", "accounting", "analysis", "emit", "loop budget", "peephole",
@@ -95,6 +96,9 @@ def stage(name: str, where: Callable[[], Loc]) -> Iterator[None]:
         yield
     except (CompileError, BTFFileError):
         raise
+    except RecursionError:
+        loc = where()
+        raise too_deep(loc if loc.line else None) from None
     except Exception as e:  # noqa: BLE001 - a bug: still one clear message, with the place
         loc = where()
         raise CompileError(f"internal compiler error in stage {name} ({type(e).__name__}: "
@@ -109,6 +113,12 @@ def compile(lower: Callable[[], Lowered], *, target: Target | None = None,
     (already planned for all of them); else the function gets counters of its own.
     `where`: the position named by internal errors before code generation has one."""
     target = target if target is not None else kernel_target()
+    with room_to_recurse():
+        return _compile(lower, target, counters, where)
+
+
+def _compile(lower: Callable[[], Lowered], target: Target, counters: Counters | None,
+             where: Loc) -> Compiled:
     with stage("lower", lambda: where):
         lowered = lower()
     fn = lowered.fn

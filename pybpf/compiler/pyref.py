@@ -28,6 +28,7 @@ from pybpf.compiler.irtypes import (
 )
 from pybpf.compiler.pyfront.exprs import _BINOPS, _CMP, _CMPOPS, _fold
 from pybpf.compiler.pyfront.source import source_of
+from pybpf.compiler.recursion import room_to_recurse
 
 
 class TypedInt:
@@ -522,6 +523,11 @@ def _inline_runner(target: Any) -> Any:
 
 
 def run_inline(pyfunc: Any, args: tuple[Any, ...]) -> Any:
+    with room_to_recurse():
+        return _run_inline(pyfunc, args)
+
+
+def _run_inline(pyfunc: Any, args: tuple[Any, ...]) -> Any:
     src = source_of(pyfunc)
     ann = [_annotation(src, a.annotation) for a in src.tree.args.args]
     ret = _annotation(src, src.tree.returns) or S64
@@ -559,6 +565,11 @@ def _aug_attr(obj: Any, name: str, op: str, value: Any) -> None:
 
 def run(program: Any, args: tuple[Any, ...]) -> Any:
     """`program.py(*args)`: the reference run of a compiled program's function."""
+    with room_to_recurse():  # the source is rewritten by a recursive visitor
+        return _run(program, args)
+
+
+def _run(program: Any, args: tuple[Any, ...]) -> Any:
     src = source_of(program.pyfunc)
     params = [_annotation(src, a.annotation) for a in src.tree.args.args]
     ret = _annotation(src, src.tree.returns)

@@ -13,6 +13,7 @@ from pybpf.compiler import ir, pipeline
 from pybpf.compiler.accounting import Counters
 from pybpf.compiler.errors import CompileError, Loc
 from pybpf.compiler.irtypes import U32
+from pybpf.compiler.recursion import room_to_recurse, too_deep
 from pybpf.compiler.target import Target, kernel_target
 from pybpf.lang import ast
 from pybpf.lang import probes as pr
@@ -41,7 +42,11 @@ class Compiler:
         self.target = target if target is not None else kernel_target()
         self.params = params or []
         self.unsafe, self.cpid = unsafe, cpid
-        self.tree = parse(src, file)
+        with room_to_recurse():
+            try:
+                self.tree = parse(src, file)
+            except RecursionError:
+                raise too_deep(None, LangError) from None
         self.syms = Symbols()
         self.names: list[str] = []
         self.start_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
@@ -112,6 +117,14 @@ class Compiler:
         return fns
 
     def compile(self) -> list[CompiledProbe]:
+        with room_to_recurse():
+            try:
+                return self._compile()
+            except RecursionError:
+                raise too_deep(self.tree.probes[0].loc if self.tree.probes else None,
+                               LangError) from None
+
+    def _compile(self) -> list[CompiledProbe]:
         self.expand()
         for _ in range(2):  # discovery: map and variable types across probes
             self.syms.records.clear()

@@ -11,6 +11,9 @@ BINARY = [  # lowest to highest precedence
     ("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", "<=", ">", ">="),
     ("<<", ">>"), ("+", "-"), ("*", "/", "%"),
 ]
+PRECEDENCE = {op: level for level, ops in enumerate(BINARY) for op in ops}
+# deeper than any real program; the later passes recurse about as deep as the source nests
+MAX_NESTING = 1000
 INT_TYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
              "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "int", "unsigned",
              "char", "long", "short", "bool"}
@@ -22,6 +25,7 @@ class Parser:
         self.src = src
         self.tok: Token = Token("eof", "", self.lx.loc(0))
         self.no_div = 0  # inside a predicate: '/' at the top level ends it
+        self.depth = 0  # blocks and expressions being parsed inside each other
 
     # -- token plumbing --------------------------------------------------------------------------
     def advance(self) -> Token:
@@ -87,6 +91,15 @@ class Parser:
         return ast.ProbeSpec(t.text, loc=t.loc)
 
     def block(self, top: bool = False) -> list[ast.Stmt]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise self.too_deep()
+            return self._block(top)
+        finally:
+            self.depth -= 1
+
+    def _block(self, top: bool = False) -> list[ast.Stmt]:
         self.expect("{")
         stmts: list[ast.Stmt] = []
         while not self.at("}"):
@@ -156,6 +169,20 @@ class Parser:
 
     # -- expressions -----------------------------------------------------------------------------
     def expr(self) -> ast.Expr:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise self.too_deep()
+            return self._expr()
+        finally:
+            self.depth -= 1
+
+    def too_deep(self) -> LangError:
+        return LangError(f"syntax error: blocks and expressions nested more than {MAX_NESTING} "
+                         "levels deep", self.tok.loc, "Split the program into several "
+                         "statements.")
+
+    def _expr(self) -> ast.Expr:
         cond = self.binary(0)
         if self.at("?"):
             q = self.advance()
@@ -166,15 +193,15 @@ class Parser:
         return cond
 
     def binary(self, level: int) -> ast.Expr:
-        if level == len(BINARY):
-            return self.unary()
-        left = self.binary(level + 1)
-        ops = BINARY[level]
-        while self.tok.kind == "punct" and self.tok.text in ops:
-            if self.tok.text == "/" and self.no_div:
+        """Operators of precedence `level` and higher (precedence climbing: one call per
+        operand, not one per level, so that nesting costs little recursion)."""
+        left = self.unary()
+        while self.tok.kind == "punct":
+            prec = PRECEDENCE.get(self.tok.text)
+            if prec is None or prec < level or (self.tok.text == "/" and self.no_div):
                 break
             op = self.advance()
-            right = self.binary(level + 1)
+            right = self.binary(prec + 1)
             left = ast.Binary(op.text, left, right, loc=op.loc)
         return left
 

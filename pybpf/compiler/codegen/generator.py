@@ -5,7 +5,7 @@ calls are generated here."""
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import itertools
 from collections.abc import Callable
 
@@ -56,7 +56,9 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         # verifier rejects unreachable instructions
         if not self.reachable:
             return
-        self.out.append(dataclasses.replace(insn, loc=self.cur_loc))
+        placed = copy.copy(insn)  # already validated: no second __post_init__
+        object.__setattr__(placed, "loc", self.cur_loc)
+        self.out.append(placed)
         if insn.target is not None:
             self.jump_targets.add(insn.target)
         if insn.code in (_EXIT, _JA):
