@@ -57,6 +57,16 @@ def uretprobe(path: str, symbol: str | int, **options: Any) -> Decorator:
     return lambda f: ProbeProgram(f, "uretprobe", path, symbol, **options)
 
 
+def usdt(path: str, provider: str, name: str, pid: int = -1,
+         site: int | None = None) -> Decorator:
+    """A USDT probe of a binary or shared library: `ctx.arg0..` (or parameters after ctx)
+    are its arguments, read as its .note.stapsdt says; its semaphore is raised while
+    attached."""
+    from pybpf.compiler.usdtprog import UsdtProgram
+
+    return lambda f: UsdtProgram(f, path, provider, name, pid=pid, site=site)
+
+
 def kprobe(symbol: str) -> Decorator:
     """A kprobe (kernels without kprobes raise NotSupportedError at attach)."""
     return lambda f: ProbeProgram(f, "kprobe", symbol)
@@ -104,4 +114,4 @@ def inline(f: Callable[..., Any]) -> InlineFunction:
 __all__ = ["CompileError", "InternalCompilerError", "Struct", "fentry", "fexit", "function",
            "inline", "kprobe",
            "kretprobe", "perf_event", "raw_tracepoint", "socket_filter", "tc", "tracepoint",
-           "uprobe", "uretprobe", "xdp"]
+           "uprobe", "uretprobe", "usdt", "xdp"]

@@ -13,10 +13,14 @@ code that the exporter runs with its privileges: trust a configuration like code
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import signal
 import socket
 import sys
 from typing import Any
+
+from pybpf.cli_support import failures
 
 HELP = "serve in-kernel metrics to Prometheus"
 DEFAULT_LISTEN = "127.0.0.1:9435"
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     # "reload"); reloading would rebuild and re-attach every program under live scrapes and
     # could leave a half-reloaded exporter, so it is ignored, and said so: restart to reload
     old = {signal.SIGHUP: signal.signal(signal.SIGHUP, on_signal)}
-    exporter = Exporter(cfg)
+    exporter = Exporter(cfg, warn=_warn)
     try:
         try:
             exporter.build()
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             h, p = exporter.serve(host, port)
         except OSError as e:
+            failures.reraise(e)  # EMFILE: the open-file limit, said by pybpf.cli's main
             print(f"pybpf export: cannot listen on {listen}: {e.strerror}", file=sys.stderr)
             return 1
         shown = f"[{h}]" if ":" in h else h
@@ -114,6 +119,16 @@ def run(args: argparse.Namespace) -> int:
         signal.set_wakeup_fd(old_fd)
         wake_r.close()
         wake_w.close()
+
+
+def _warn(message: str) -> None:
+    """The exporter's warnings ("leaving out the syscalls metrics: ..."). A default group
+    refused for want of file descriptors is no missing hook: the open-file limit is too low
+    for the exporter, which then ends with the one line pybpf.cli says for EMFILE, rather than
+    serving a part of its metrics after a warning per group."""
+    if os.strerror(errno.EMFILE) in message:
+        raise failures.CommandFailure(OSError(errno.EMFILE, message))
+    print(f"pybpf export: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,13 +15,15 @@ COMMANDS = {"xdp-filter": "xdp_filter", "xdp-stats": "xdp_stats", "pktcount": "p
 
 def _guarded(name: str, module: str) -> Callable[[argparse.Namespace], int]:
     def call(args: argparse.Namespace) -> int:
+        from pybpf.cli_support.failures import escalate
         from pybpf.cli_support.signals import Stop
         from pybpf.compiler.errors import CompileError
         from pybpf.sys import BPFError
 
         mod = importlib.import_module(f"pybpf.netprogs.{module}")
         try:
-            return mod.run(args)
+            with escalate():  # EMFILE and stdout failures: said by cli.main
+                return mod.run(args)
         except CompileError as e:
             print(f"pybpf {name}: internal error: the BPF program does not compile: {e}",
                   file=sys.stderr)

@@ -56,6 +56,8 @@ def parse_value(text: str) -> Any:
 
 
 def apply_set(obj: Any, assignment: str) -> None:
+    from pybpf.elf.values import ValueRangeError
+
     name, sep, text = assignment.partition("=")
     if not sep or not name:
         raise RunError(f"--set needs NAME=VALUE, got {assignment!r}")
@@ -79,6 +81,12 @@ def apply_set(obj: Any, assignment: str) -> None:
             view[var] = current
         else:
             obj.set(var, value)
+    except ValueRangeError as e:  # would keep only the low bits: refuse, with the type's range
+        raise RunError(f"--set {assignment}: {e.value} does not fit {name}, a {e.ctype}: "
+                       f"give {e.lo} to {e.hi}") from None
+    except OverflowError:  # an object without BTF: only the variable's size is known
+        raise RunError(f"--set {assignment}: {value} does not fit in {name} (the object has "
+                       "no BTF to say its type)") from None
     except (KeyError, ValueError, TypeError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         raise RunError(f"--set {assignment}: {msg}") from None

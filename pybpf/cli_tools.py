@@ -2,7 +2,8 @@
 
 Every tool gets `--json` here. Expected failures (privilege, a missing kernel feature, and a
 tool whose BPF side fails to compile, which is a bug but still no traceback) print one line
-and exit 1."""
+and exit 1; those of the surroundings (too few file descriptors, stdout, an unreadable
+tracefs) are left to pybpf.cli's main, which words them alike for every command."""
 
 from __future__ import annotations
 
@@ -19,21 +20,35 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def _missing_hook(hook: str) -> str:
+    """Why a hook the tool needs is not there: the kernel lacks it, or (for a tracepoint)
+    there is no tracefs to find it in, e.g. PYBPF_TRACEFS naming something else."""
+    if hook.startswith("tracepoint"):
+        from pybpf.btf.tracefs import TracefsError, tracefs_root
+
+        try:
+            tracefs_root()
+        except TracefsError as e:
+            return f"cannot look up {hook}, which this tool needs: {_first_line(e)}"
+    return f"this kernel has no {hook}, which this tool needs."
+
+
 def _guarded(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
     def call(args: argparse.Namespace) -> int:
         from pybpf.btf.errors import BTFError
+        from pybpf.cli_support.failures import escalate
         from pybpf.compiler.errors import CompileError, KernelFormatError, UnknownHookError
         from pybpf.sys import BPFError
 
         try:
-            return run(args)
+            with escalate():  # EMFILE, stdout failures, unreadable tracefs: said by cli.main
+                return run(args)
         except KernelFormatError as e:  # this kernel describes an event otherwise (or damaged)
             print(f"pybpf {name}: {e.message}; this tool cannot run with this kernel's "
                   f"tracefs format of {e.event}. {e.hint}".rstrip(), file=sys.stderr)
             return 1
         except UnknownHookError as e:  # the kernel lacks a hook the tool needs: no bug
-            print(f"pybpf {name}: this kernel has no {e.hook}, which this tool needs.",
-                  file=sys.stderr)
+            print(f"pybpf {name}: {_missing_hook(e.hook)}", file=sys.stderr)
             return 1
         except CompileError as e:
             print(f"pybpf {name}: internal error: the tool's BPF program does not compile: "
@@ -54,7 +69,15 @@ def _guarded(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[..
 
 def _run_tool(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        return tools.load(name).run(args)
+        from pybpf.cli_support import target_exit
+
+        pid, tid = getattr(args, "pid", None), getattr(args, "tid", None)
+        if isinstance(pid, int) and pid > 0 or isinstance(tid, int) and tid > 0:
+            target_exit.watch(pid or tid, name, thread=not pid)
+        try:
+            return tools.load(name).run(args)
+        finally:
+            target_exit.stop()
 
     return run
 
@@ -72,9 +95,14 @@ def add_parsers(subparsers: Any) -> None:
     snapshot.add_arguments(p)
     p.add_argument("--json", action="store_true", help="the report as one JSON object")
     p.set_defaults(func=_guarded("snapshot", snapshot.run))
+    from pybpf.tools.examples import epilog
+
     for name in tools.TOOLS:
         mod = tools.load(name)
-        p = subparsers.add_parser(name, help=mod.HELP, description=mod.HELP)
+        # the epilog is bcc's "examples:" block, laid out by hand: printed as written
+        p = subparsers.add_parser(name, help=mod.HELP, description=mod.HELP,
+                                  epilog=epilog(name),
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
         p.add_argument("--json", action="store_true", help="one JSON object per line")
         p.set_defaults(func=_guarded(name, _run_tool(name)))

@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any
 
+from pybpf.cli_support import argtypes, failures
+
 HELP = "run a bpftrace program (one-liner or script) with pybpf's compiler"
 
 
@@ -21,7 +23,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-e", dest="expr", metavar="PROGRAM", help="the program text")
     p.add_argument("-l", dest="list", nargs="?", const="*", metavar="PATTERN",
                    help="list probes (tracepoints, software/hardware events, uprobes)")
-    p.add_argument("-p", dest="pid", type=int, default=-1, help="trace this process")
+    p.add_argument("-p", dest="pid", type=argtypes.pid, default=-1, help="trace this process")
     p.add_argument("-c", dest="cmd", metavar="CMD", help="run CMD and trace it (cpid); end "
                                                           "when it exits")
     p.add_argument("-q", dest="quiet", action="store_true", help="no 'Attaching' message")
@@ -55,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list is not None:
         return _list(args)
+    # -p names a process that must exist now, as bpftrace's does: the runtime ends when
+    # /proc/PID goes away, so a PID that is not there would attach, then end at once, status 0
+    if args.pid > 0 and not os.path.exists(f"/proc/{args.pid}"):
+        print(f"pybpf trace: -p {args.pid}: no such process", file=sys.stderr)
+        return 1
     try:
         src, file, params = _source(args)
     except OSError as e:
@@ -85,13 +92,16 @@ def run(args: argparse.Namespace) -> int:
         finally:
             comp.close()
     except CompileError as e:
+        failures.reraise(e)  # "unknown tracepoint" of a tracefs it may not read, EMFILE
         print(e.render(), file=sys.stderr)
         return 1
     except BTFError as e:  # PYBPF_BTF or /sys/kernel/btf/vmlinux missing or damaged
+        failures.reraise(e)
         print(f"pybpf trace: cannot use the kernel's BTF: {str(e).splitlines()[0]}",
               file=sys.stderr)
         return 1
     except (BPFError, PermissionError, OSError) as e:
+        failures.reraise(e)  # stdout's write errors, EMFILE: said by pybpf.cli's main
         print(f"pybpf trace: {e}", file=sys.stderr)
         return 1
     finally:
@@ -115,6 +125,8 @@ class _Child:
 
             # the command dies with the tracer, even when the tracer is SIGKILLed
             ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            # Python ignores SIGPIPE, and exec would pass that on: `CMD | head` must end CMD
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGSTOP)
             try:
                 os.execvp(argv[0], argv)
@@ -162,6 +174,7 @@ def _list(args: argparse.Namespace) -> int:
         for name in list_probes(args.list if args.list != "*" else args.program or "*"):
             print(name)
     except (OSError, LookupError) as e:
+        failures.reraise(e)
         print(f"pybpf trace: {e}", file=sys.stderr)
         return 1
     return 0

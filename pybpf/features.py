@@ -21,10 +21,13 @@ class Report:
     helpers: dict[str, list[str]] = field(default_factory=dict)
     #: why each missing function/BTF hook is missing, and what to use instead
     missing: dict[str, str] = field(default_factory=dict)
+    #: per hook: the capabilities a non-root user needs, and those this process lacks
+    capabilities: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {"program_types": self.prog_types, "map_types": self.map_types,
-                "hooks": self.hooks, "missing": self.missing, "helpers": self.helpers}
+                "hooks": self.hooks, "missing": self.missing, "helpers": self.helpers,
+                "capabilities": self.capabilities}
 
 
 def _tracefs_has(name: str) -> bool:
@@ -60,6 +63,12 @@ def hooks() -> dict[str, bool | None]:
         "ring_buffer": probe.map_type(MapType.RINGBUF),
         "perf_buffer": probe.map_type(MapType.PERF_EVENT_ARRAY),
     })
+    for name, ptype in (("tracepoint", ProgType.TRACEPOINT), ("xdp", ProgType.XDP),
+                        ("tc", ProgType.SCHED_CLS), ("cgroup_skb", ProgType.CGROUP_SKB),
+                        ("raw_tracepoint", ProgType.RAW_TRACEPOINT),
+                        ("perf_event", ProgType.PERF_EVENT)):
+        if found[name] is False and probe.prog_type_refused(ptype):
+            found[name] = None  # this user may not try: "?", not "no"
     return found
 
 
@@ -99,12 +108,22 @@ def collect(with_helpers: bool = False) -> Report:
     report = Report()
     for t in ProgType:
         if t is not ProgType.UNSPEC:
-            report.prog_types[t.name.lower()] = probe.prog_type(t)
+            found = probe.prog_type(t)
+            # "no" only when the kernel said so, not when this user may not try ("?")
+            report.prog_types[t.name.lower()] = None if found is False and \
+                probe.prog_type_refused(t) else found
     for m in MapType:
         if m is not MapType.UNSPEC:
             report.map_types[m.name.lower()] = probe.map_type(m)
     report.hooks = hooks()
     report.missing = missing_hooks()
+    from pybpf.sys import capabilities
+
+    held = capabilities.effective()
+    report.capabilities = {
+        hook: {"needs": list(capabilities.NEEDS[hook]),
+               "lacking": capabilities.missing(hook, held)}
+        for hook in report.hooks if hook in capabilities.NEEDS}
     if with_helpers:
         from pybpf import asm
 

@@ -41,6 +41,7 @@ def _summary(text: str) -> str:
 
 
 @pytest.mark.vm
+@pytest.mark.timeout(TIMEOUT + 420)  # the VM build and boot, beyond the suite-wide 300 s
 @pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
 def test_tests_vm_pass_on_debian_12_kernel():
     # the VM may have no clang: build the .bpf.o test objects here first

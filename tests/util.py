@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+# the C library the uprobe tests hook, where Debian and others put it
+LIBC = next((p for p in ("/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+                         "/lib64/libc.so.6", "/usr/lib64/libc.so.6") if os.path.exists(p)),
+            "/lib/x86_64-linux-gnu/libc.so.6")
 ROOT_REASON = "needs root (or CAP_BPF + CAP_PERFMON) to create BPF maps and load programs"
 
 requires_root = pytest.mark.skipif(os.geteuid() != 0, reason=ROOT_REASON)
@@ -47,3 +51,35 @@ def oneliner_outcome(src: str) -> str:
         return "loaded"
     finally:
         comp.close()
+
+
+_probed_python: list[str] = []
+
+
+def probed_python_pid() -> str:
+    """The pid of a Python with CPython's USDT probes (Debian's /usr/bin/python3.*), started
+    once for the test session and sleeping; this interpreter's own pid when there is none
+    (a tool then says in one line that it has no probes)."""
+    if not _probed_python:
+        import atexit
+        import glob
+        import subprocess
+
+        found = sorted(glob.glob("/usr/bin/python3.[0-9]*"))
+        exe = next((p for p in found if not p.endswith("-config")), None)
+        if exe is None:
+            _probed_python.append(str(os.getpid()))
+        else:
+            child = subprocess.Popen([exe, "-c", "import time; time.sleep(7200)"])
+            atexit.register(child.kill)
+            _probed_python.append(str(child.pid))
+    return _probed_python[0]
+
+
+def tool_args(name: str) -> list[str]:
+    """The arguments a tool cannot run without, for tests that run every tool."""
+    if name == "funclatency":
+        return ["c:malloc"]
+    if name == "pythongc":
+        return [probed_python_pid()]
+    return []

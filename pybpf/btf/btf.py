@@ -223,7 +223,7 @@ class BTF:
         if ids:
             return self.type_by_id(ids[0])
         what = f"{kind} {name}" if kind else name
-        raise BTFNotFoundError(f"no BTF type {what!r} in {self.name or 'this BTF'}", self.suggest(name, kind))
+        raise BTFNotFoundError(f"no BTF type {what!r} in {self.name or 'this BTF'}", lambda: self.suggest(name, kind))
 
     def suggest(self, name: str, kind: str | None = None, n: int = 3) -> list[str]:
         """Names of types (of ``kind``) that are close to ``name``."""

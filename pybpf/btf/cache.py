@@ -48,11 +48,13 @@ def cache_dir() -> str | None:
 
     The folder is not checked here; :func:`load` and :func:`store` refuse an unsafe one.
     """
+    # A relative folder would be made wherever the command happens to run (the XDG spec
+    # says to ignore relative paths): caching is off then, as it is for "off".
     env = os.environ.get("PYBPF_CACHE_DIR")
     if env is not None:
-        return None if env in ("", "off", "0") else env
+        return None if env in ("", "off", "0") or not os.path.isabs(env) else env
     xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
+    if xdg and os.path.isabs(xdg):
         return os.path.join(xdg, "pybpf")
     if os.geteuid() == 0:
         return "/var/cache/pybpf"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class BTFError(Exception):
@@ -26,17 +26,34 @@ class BTFFileError(BTFError):
 class BTFNotFoundError(BTFError, KeyError):
     """A name (type, member, tracepoint) that does not exist; carries suggestions.
 
-    It is a ``KeyError`` too, so ``except KeyError`` works for look-ups.
+    It is a ``KeyError`` too, so ``except KeyError`` works for look-ups. `suggestions` may
+    be a function: then they are searched for only when the message or the suggestions are
+    asked for. A miss over the kernel's ~100,000 names costs about a second of "did you
+    mean", which a caller that handles the miss (a probe, a loader trying names) never pays.
     """
 
-    def __init__(self, message: str, suggestions: Iterable[str] = ()) -> None:
-        self.suggestions = list(suggestions)
-        if self.suggestions:
-            message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+    def __init__(self, message: str,
+                 suggestions: Iterable[str] | Callable[[], Iterable[str]] = ()) -> None:
+        self._found: list[str] | None = None
+        self._search: Callable[[], Iterable[str]] | None = None
+        if callable(suggestions):
+            self._search = suggestions
+        else:
+            self._found = list(suggestions)
         super().__init__(message)
 
+    @property
+    def suggestions(self) -> list[str]:
+        if self._found is None:
+            assert self._search is not None
+            self._found, self._search = list(self._search()), None
+        return self._found
+
     def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
+        message = str(self.args[0])
+        if self.suggestions:
+            message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        return message
 
 
 def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:

@@ -99,7 +99,8 @@ def resolve(btf: BTF, root: Type, path: str, follow_pointers: bool = True) -> Me
                 member = target.member(name)
             except BTFNotFoundError as e:
                 where = str(target) if walked == f"({root})" else f"{walked} ({target})"
-                raise BTFNotFoundError(f"{where} has no member {name!r}", e.suggestions) from None
+                raise BTFNotFoundError(f"{where} has no member {name!r}",
+                                       lambda e=e: e.suggestions) from None
             bit += member.bit_offset
             bitfield = member.bitfield_size
             cur = member.type

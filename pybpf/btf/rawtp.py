@@ -28,7 +28,9 @@ def raw_tracepoint_proto(btf: BTF, name: str) -> t.FuncProto:
     try:
         typedef = btf.find(f"btf_trace_{event}", "typedef")
     except BTFNotFoundError:
-        near = [n[len("btf_trace_") :] for n in btf.suggest(f"btf_trace_{event}", "typedef")]
+        def near() -> list[str]:
+            return [n[len("btf_trace_") :] for n in btf.suggest(f"btf_trace_{event}", "typedef")]
+
         raise BTFNotFoundError(f"no raw tracepoint {event!r} in the kernel's BTF", near) from None
     ptr = typedef.resolve() if isinstance(typedef, t.Typedef) else typedef
     proto = ptr.target.resolve() if isinstance(ptr, t.Ptr) else None

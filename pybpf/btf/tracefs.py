@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 import threading
 
 from pybpf.btf.errors import BTFError, BTFNotFoundError, suggest
@@ -22,13 +23,90 @@ _lock = threading.Lock()
 _root: str | None = None
 
 __all__ = [
-    "TracefsError", "TracepointFormatError", "tracefs_root", "list_tracepoints",
+    "TracefsError", "TracefsAccessError", "TracepointFormatError", "tracefs_root",
+    "access_error", "list_tracepoints",
     "tracepoint_exists", "tracepoint_format", "tracepoint_id", "find_tracefs", "mount_tracefs",
 ]  # fmt: skip
 
 
 class TracefsError(BTFError, OSError):
     """tracefs is not there and could not be mounted."""
+
+    def __str__(self) -> str:  # the sentence, without OSError's "[Errno 2]"
+        return str(self.strerror) if self.strerror else super().__str__()
+
+
+class TracefsAccessError(TracefsError):
+    """tracefs is mounted, but this process may not read it (tracefs is mode 0700 by default,
+    so a user with CAP_BPF and CAP_PERFMON but not root cannot list or read tracepoints)."""
+
+
+def _name(table: str, ident: int) -> str:
+    import grp
+    import pwd
+
+    try:
+        return pwd.getpwuid(ident).pw_name if table == "user" else grp.getgrgid(ident).gr_name
+    except KeyError:
+        return str(ident)
+
+
+def _denied(root: str, path: str) -> TracefsAccessError:
+    """The error for `path` in tracefs (mounted at `root`) that this process may not enter or
+    read: its mode and owner, who this process is, and what grants access. tracefs's files are
+    mode 0440 (its event folders 0755) under a root of 0700, so a group is what can be let in:
+    `mode=755` alone would open the root, not the format files."""
+    uid, group = os.geteuid(), _name("group", os.getegid())
+    try:
+        st = os.stat(path)
+    except OSError:  # below a folder this process cannot enter: say what that folder is
+        try:
+            st, path = os.stat(root), root
+        except OSError as e:  # not even that (a folder above it is closed)
+            return TracefsAccessError(13, f"cannot read tracefs: {root}: {e.strerror}, and "
+                                          f"pybpf runs as uid {uid} ({_name('user', uid)}); "
+                                          "run as root, or make it readable")
+    if root == os.environ.get("PYBPF_TRACEFS"):  # a copy in a folder, not a mount
+        fix = f"make {root} readable (chmod -R g+rX {root}, owned by group {group})"
+    else:  # the mount options set the group of every file and folder, and the root's mode
+        fix = f"let group {group} read it (mount -o remount,gid={group},mode=750 {root})"
+    return TracefsAccessError(13, (
+        f"cannot read tracefs: {path} is mode {stat.S_IMODE(st.st_mode):04o}, owned by "
+        f"{_name('user', st.st_uid)}:{_name('group', st.st_gid)}, and pybpf runs as uid {uid} "
+        f"({_name('user', uid)}); run as root, or {fix}"))
+
+
+def _state(path: str) -> str:
+    """"ok" when `path` holds a readable tracefs, "denied" when this process may not look,
+    "missing" when it is not a tracefs (or not there)."""
+    events = os.path.join(path, "events")
+    try:
+        st = os.stat(events)  # EACCES when the mount point (0700) may not be entered
+    except PermissionError:
+        return "denied"
+    except OSError:
+        return "missing"
+    if not stat.S_ISDIR(st.st_mode):
+        return "missing"
+    # (effective ids and capabilities, as open() would check them)
+    return "ok" if os.access(events, os.R_OK | os.X_OK, effective_ids=True) else "denied"
+
+
+def access_error() -> TracefsAccessError | None:
+    """The error that says why tracefs cannot be read by this process, if it is mounted but
+    unreadable; None when it is readable or not mounted (nothing is mounted here)."""
+    override = os.environ.get("PYBPF_TRACEFS")
+    if override:
+        return _denied(override, os.path.join(override, "events")) \
+            if _state(override) == "denied" else None
+    try:
+        with open(MOUNTS) as f:
+            found = find_tracefs(f.read())
+    except OSError:
+        return None
+    if found is None or _state(found) != "denied":
+        return None
+    return _denied(found, os.path.join(found, "events"))
 
 
 def _unescape(path: str) -> str:
@@ -88,6 +166,8 @@ def tracefs_root(mount: bool = True) -> str:
     global _root
     override = os.environ.get("PYBPF_TRACEFS")
     if override:
+        if _state(override) == "denied":
+            raise _denied(override, os.path.join(override, "events"))
         if not _usable(override):
             raise TracefsError(2, f"PYBPF_TRACEFS={override} has no 'events' folder: not a tracefs")
         return override
@@ -102,6 +182,8 @@ def tracefs_root(mount: bool = True) -> str:
         if found and _usable(found):
             _root = found
             return found
+        if found and _state(found) == "denied":  # mounted: mounting again cannot help
+            raise _denied(found, os.path.join(found, "events"))
         if not mount:
             raise TracefsError(2, f"tracefs is not mounted (looked in {MOUNTS}); mount it at {TRACEFS}")
         error: TracefsError | None = None
@@ -134,6 +216,8 @@ def list_tracepoints(pattern: str = "*", root: str | None = None) -> list[str]:
     out: list[str] = []
     try:
         groups = list(os.scandir(events))
+    except PermissionError:
+        raise _denied(os.path.dirname(events), events) from None
     except OSError as e:
         raise TracefsError(e.errno or 0, f"cannot list tracepoints in {events}: {e.strerror}") from e
     for group in groups:
@@ -154,16 +238,25 @@ def list_tracepoints(pattern: str = "*", root: str | None = None) -> list[str]:
 def tracepoint_exists(group: str, name: str | None = None, root: str | None = None) -> bool:
     """Whether this kernel has tracepoint ``group:name`` (or ``tracepoint_exists("group:name")``).
 
-    False, not an error, when tracefs is not available (then no tracepoint can be used).
+    False, not an error, when tracefs is not available (then no tracepoint can be used);
+    :class:`TracefsAccessError` when it is there but this process may not read it (the answer
+    is unknown: a tool that took it for "no" would trace nothing without a word).
     """
     group, name = _split(group, name)
     try:
         events = _events_dir(root)
+    except TracefsAccessError:
+        raise
     except TracefsError:
         return False
     if "/" in group + name or ".." in (group, name):
         return False
-    return os.path.isfile(os.path.join(events, group, name, "format"))
+    path = os.path.join(events, group, name, "format")
+    if os.path.isfile(path):
+        return True
+    if _state(os.path.dirname(events)) == "denied":
+        raise _denied(os.path.dirname(events), events)
+    return False
 
 
 def _split(group: str, name: str | None) -> tuple[str, str]:
@@ -203,6 +296,8 @@ def tracepoint_format(group: str, name: str | None = None, root: str | None = No
     try:
         with open(os.path.join(path, "format")) as f:
             text = f.read()
+    except PermissionError:  # the file is there (0440 in tracefs), but not for this process
+        raise _denied(os.path.dirname(_events_dir(root)), os.path.join(path, "format")) from None
     except OSError as e:
         raise TracefsError(e.errno or 0, f"cannot read the format of tracepoint {group}:{name}: {e.strerror}") from e
     return parse_format(text, group, name)

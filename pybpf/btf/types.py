@@ -229,7 +229,7 @@ class Composite(Type):
         found = self._lookup(name, 0)
         if found is None:
             what = f"{self.kind} {self.name}" if self.name else f"anonymous {self.kind} #{self.id}"
-            raise BTFNotFoundError(f"{what} has no member {name!r}", self._suggest(name))
+            raise BTFNotFoundError(f"{what} has no member {name!r}", lambda: self._suggest(name))
         return found
 
     def has_member(self, name: str) -> bool:

@@ -55,6 +55,17 @@ class BTFBuilder:
         self._records.append([w & 0xFFFFFFFF for w in words])
         return self.next_id - 1
 
+    def reserve(self) -> int:
+        """An id for a type defined later with :meth:`define` (a struct whose members point
+        back to it, or to a struct declared after it)."""
+        return self.add_raw([0, 0, 0])
+
+    def define(self, tid: int, record_id: int) -> None:
+        """Move the last-added record `record_id` into the reserved id `tid`."""
+        if record_id != self.next_id - 1 or not self.first_id <= tid < record_id:
+            raise BTFError(f"cannot define type {tid} with record {record_id}")
+        self._records[tid - self.first_id] = self._records.pop()
+
     def _add(self, name: str, info: int, size_or_type: int, *extra: int) -> int:
         return self.add_raw([self.string(name), info, size_or_type, *extra])
 

@@ -50,6 +50,9 @@ class CompiledProgram:
         self.__bpf_inline__ = pyfunc
         self._compiled: Compiled | None = None
         self._program: Any = None
+        # live attachments: a bare `prog.attach()` stays attached (as bcc's attach_* do)
+        # until close()/detach(), instead of ending when the garbage collector takes it
+        self._attachments: list[Attachment] = []
 
     @property
     def prog_type(self) -> str:
@@ -66,7 +69,12 @@ class CompiledProgram:
     @property
     def compiled(self) -> Compiled:
         if self._compiled is None:
-            self._compiled = compile_function(self.pyfunc, self.context())
+            try:
+                self._compiled = compile_function(self.pyfunc, self.context())
+            except CompileError as e:
+                # the user's error is at the position it names: the compiler's own frames
+                # (11-18 of them) would only bury it
+                raise e.with_traceback(None) from None
         return self._compiled
 
     @property
@@ -107,6 +115,14 @@ class CompiledProgram:
         counters = self._compiled.objects.counters if self._compiled is not None else None
         return counters.lost() if counters is not None else 0
 
+    def skipped_runs(self) -> int:
+        """Runs the kernel did not make because another BPF program was running on that CPU
+        (an event inside a BPF program: bpf_prog_info's recursion_misses). Nothing the
+        program would have counted or sent for them exists anywhere else."""
+        if self._program is None or self._program.closed:
+            return 0
+        return int(self._program.stats().recursion_misses)
+
     def refused_updates(self) -> dict[str, int]:
         """Inserts into each hash map that the kernel refused because the map was full, by
         the map's name in the source (only maps with refusals)."""
@@ -139,6 +155,7 @@ class CompiledProgram:
         (the ring buffer of submit(), the stack map of kstack()); they are created anew when
         the program is compiled again. The compiler's own counters (refused inserts) go with
         the program when it has no such maps to read after it ends."""
+        self.detach()
         if self._program is not None:
             self._program.close()
             self._program = None
@@ -153,8 +170,14 @@ class CompiledProgram:
         try:
             return Attachment(self, self.attach_program(self.load()))
         except BaseException:
-            self.close()  # nothing stays (nor its counters) when loading or attaching fails
+            if not self._attachments:
+                self.close()  # nothing stays (nor its counters) when loading or attaching fails
             raise
+
+    def detach(self) -> None:
+        """Detach every attachment of this program (it stays loaded)."""
+        for attachment in list(self._attachments):
+            attachment.detach()
 
     def attach_program(self, prog: Any) -> Any:
         if hooks.hook(self.hook_kind).attach is None:
@@ -181,11 +204,19 @@ class Attachment:
 
     def __init__(self, owner: CompiledProgram, link: Any) -> None:
         self.owner, self.link = owner, link
+        owner._attachments.append(self)
 
-    def close(self) -> None:
+    def detach(self) -> None:
+        """End this attachment only (the program stays loaded)."""
         if self.link is not None:
             self.link.close()
             self.link = None
+        if self in self.owner._attachments:
+            self.owner._attachments.remove(self)
+
+    def close(self) -> None:
+        """Detach and unload the program."""
+        self.detach()
         self.owner.close()
 
     def __enter__(self) -> Self:
@@ -237,10 +268,16 @@ class TracepointProgram(CompiledProgram):
 
     def context(self) -> contexts.Context:
         from pybpf.btf import BTFError, tracepoint_format
+        from pybpf.btf.tracefs import TracefsError
         from pybpf.compiler.errors import UnknownHookError
 
         try:
             fmt = tracepoint_format(self.group, self.tp)
+        except TracefsError as e:
+            # the tracepoint may well exist: say why it cannot be read, not that it is unknown
+            loc = source_of(self.pyfunc).def_loc()
+            raise UnknownHookError(f"cannot look up tracepoint {self.group}:{self.tp}: {e}", loc,
+                                   hook=f"tracepoint {self.group}:{self.tp}") from None
         except (BTFError, KeyError, OSError) as e:
             loc = source_of(self.pyfunc).def_loc()
             raise UnknownHookError(f"unknown tracepoint {self.group}:{self.tp}: "
@@ -368,7 +405,8 @@ class PacketProgram(CompiledProgram):
         try:
             link = hooks.attach(self.hook_kind, self.load(), **where)
         except BaseException:
-            self.close()  # nothing stays (nor its counters) when loading or attaching fails
+            if not self._attachments:
+                self.close()  # nothing stays (nor its counters) when loading or attaching fails
             raise
         return Attachment(self, link)
 

@@ -8,6 +8,7 @@ load and attach through it.
     raw_tracepoint  name=
     perf_event      type=, config=, and perf options (sample_freq=, sample_period=, cpus=)
     uprobe          path=, symbol=, and uprobe options (pid=, ...)
+    usdt            path=, provider=, name=, and pid=, sites= (pybpf.link.usdt)
     kprobe          target= ("[module:]function[+offset]")
     fentry / fexit  function= ("[module:]function")
     xdp             ifname=, and xdp options (mode=)
@@ -62,6 +63,12 @@ def _uprobe(retprobe: bool) -> Callable[..., Any]:
     return run
 
 
+def _usdt(prog: Any, path: str, provider: str, name: str, **options: Any) -> Any:
+    from pybpf import attach
+
+    return attach.usdt(prog, path, provider, name, **options)
+
+
 def _kprobe(retprobe: bool) -> Callable[..., Any]:
     def run(prog: Any, target: str) -> Any:
         from pybpf import attach
@@ -104,6 +111,7 @@ HOOKS: dict[str, Hook] = {h.kind: h for h in (
     Hook("perf_event", "perf_event", attach=_perf_event),
     Hook("uprobe", "kprobe", attach=_uprobe(False)),
     Hook("uretprobe", "kprobe", attach=_uprobe(True)),
+    Hook("usdt", "kprobe", attach=_usdt),
     Hook("kprobe", "kprobe", attach=_kprobe(False)),
     Hook("kretprobe", "kprobe", attach=_kprobe(True)),
     Hook("fentry", "tracing", "fentry", _trampoline("fentry")),

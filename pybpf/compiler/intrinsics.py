@@ -180,14 +180,16 @@ def register(name: str, loc: Loc, t: Type = U64, base: int = 0) -> ir.CtxLoad:
     return ir.CtxLoad(t, base + PT_REGS[name], 8, loc=loc)
 
 
-def argument(i: int, loc: Loc, t: Type = U64, base: int = 0) -> ir.Expr:
+def argument(i: int, loc: Loc, t: Type = U64, base: int = 0, space: str = "kernel"
+             ) -> ir.Expr:
     """Argument i of the probed function: a register for the first six, then the caller's
-    stack (the return address is at sp, argument 6 at sp + 8)."""
+    stack (the return address is at sp, argument 6 at sp + 8), read from `space`: "user"
+    for uprobes, whose stack is the process's."""
     if i < len(ARG_REGS):
         return register(ARG_REGS[i], loc, t, base)
     sp = register("sp", loc, U64, base)
     addr = ir.BinOp(U64, "add", sp, ir.Const(U64, 8 * (i - len(ARG_REGS) + 1)), loc=loc)
-    return ir.ProbeRead(t, addr, "kernel", loc=loc)
+    return ir.ProbeRead(t, addr, space, loc=loc)
 
 
 def return_value(loc: Loc, t: Type = U64, base: int = 0) -> ir.CtxLoad:

@@ -156,6 +156,15 @@ def common(a: IntT, b: IntT) -> IntT:
     return a if not a.signed else b
 
 
+def binop_type(op: str, a: IntT, b: IntT) -> IntT:
+    """The type of `a op b` for an operator name (add, shl, cmp, ...): shifts take the type
+    of their left operand, as in C (an untyped left operand takes the right one's type);
+    every other operator the common type of both."""
+    if op in ("shl", "shr") and not isinstance(a, LitT):
+        return a
+    return common(a, b)
+
+
 def str_type(n: int) -> ArrayT:
     return ArrayT(CHAR, n, is_str=True)
 

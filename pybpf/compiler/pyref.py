@@ -23,6 +23,7 @@ from pybpf.compiler.irtypes import (
     LitT,
     StructT,
     Type,
+    binop_type,
     common,
     from_spec,
 )
@@ -80,7 +81,7 @@ def _make(v: int, t: IntT) -> Any:
 
 
 def bin_op(op: str, a: Any, b: Any) -> Any:
-    t = common(_type_of(a), _type_of(b))
+    t = binop_type(op, _type_of(a), _type_of(b))
     x, y = _int(a), _int(b)
     v = _fold(op, x, y, t)
     if v is None:  # an untyped result beyond 64 bits: computed like the 64-bit register
@@ -96,11 +97,18 @@ def un_op(op: str, a: Any) -> Any:
 
 
 def cmp_op(op: str, a: Any, b: Any) -> bool:
-    t = common(_type_of(a), _type_of(b))
+    if isinstance(a, str | bytes) or isinstance(b, str | bytes):  # C strings, up to a NUL
+        return _CMP[op](_c_string(a), _c_string(b))
+    t = binop_type("cmp", _type_of(a), _type_of(b))
     x, y = _int(a), _int(b)
     if not isinstance(t, LitT):
         x, y = t.wrap(x), t.wrap(y)
     return _CMP[op](x, y)
+
+
+def _c_string(v: Any) -> Any:
+    return (v.encode() if isinstance(v, str) else v).split(b"\0", 1)[0] \
+        if isinstance(v, str | bytes) else v
 
 
 def convert(v: Any, t: Type | None) -> Any:
@@ -125,6 +133,12 @@ class TypedArray:
         i = int(i)
         if 0 <= i < self.t.n:
             self.items[i] = convert(v, self.t.elem)
+
+    def __len__(self) -> int:
+        return self.t.n
+
+    def __iter__(self) -> Any:  # `for v in xs` (without it, __getitem__ never ends)
+        return iter(list(self.items))
 
 
 def _plain(v: Any) -> Any:
@@ -174,7 +188,10 @@ class _MapStruct:
         t = self._view.value_t.field(name)
         if t is None:
             raise AttributeError(name)
-        return convert(getattr(value, name) if value is not None else 0, t.type)
+        if value is None:  # absent: zeros, which a string field reads as ""
+            empty = "" if isinstance(t.type, ArrayT) and t.type.is_str else 0
+            return convert(empty, t.type)
+        return convert(getattr(value, name), t.type)
 
     def __setattr__(self, name: str, v: Any) -> None:
         m = self._view.m
@@ -219,7 +236,9 @@ class MapView:
         if isinstance(self.value_t, StructT):
             return _MapStruct(self, self._key(k))
         v = self._read(k)
-        return convert(v if v is not None else 0, self.value_t)
+        if v is None:  # absent: zeros, which a string value reads as ""
+            v = "" if isinstance(self.value_t, ArrayT) and self.value_t.is_str else 0
+        return convert(v, self.value_t)
 
     def get(self, k: Any, default: Any = 0) -> Any:
         v = self._read(k)
@@ -307,6 +326,13 @@ class _Rewrite(ast.NodeTransformer):
         target = node.targets[0]
         if isinstance(target, ast.Name):
             node.value = _call("__conv", node.value, ast.Constant(target.id), like=node)
+        elif isinstance(target, ast.Tuple | ast.List) and \
+                isinstance(node.value, ast.Tuple | ast.List) and \
+                len(target.elts) == len(node.value.elts):
+            # a, b = x, y: each value converted to its own target's type, all before any store
+            node.value.elts = [_call("__conv", v, ast.Constant(t.id), like=v)
+                               if isinstance(t, ast.Name) else v
+                               for t, v in zip(target.elts, node.value.elts, strict=True)]
         elif isinstance(target, ast.Attribute) and not isinstance(target.value, ast.Subscript):
             return ast.copy_location(ast.Expr(_call(
                 "__setfield", _as_value(target.value), ast.Constant(target.attr), node.value,
@@ -357,10 +383,14 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_For(self, node: ast.For) -> ast.AST:
         self.generic_visit(node)
-        if isinstance(node.target, ast.Name):
-            conv = ast.Assign(targets=[ast.Name(id=node.target.id, ctx=ast.Store())],
-                              value=_call("__conv", ast.Name(id=node.target.id, ctx=ast.Load()),
-                                          ast.Constant(node.target.id), like=node))
+        # the loop variables (both of `for i, v in enumerate(xs)`) take their compiled types
+        names = [node.target] if isinstance(node.target, ast.Name) else [
+            t for t in node.target.elts if isinstance(t, ast.Name)] \
+            if isinstance(node.target, ast.Tuple) else []
+        for target in reversed(names):
+            conv = ast.Assign(targets=[ast.Name(id=target.id, ctx=ast.Store())],
+                              value=_call("__conv", ast.Name(id=target.id, ctx=ast.Load()),
+                                          ast.Constant(target.id), like=node))
             node.body.insert(0, ast.copy_location(conv, node))
         return node
 

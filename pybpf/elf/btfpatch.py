@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pybpf.btf import format as fmt
 
 _VAR_GLOBAL_ALLOCATED = 1
+KSYMS = ".ksyms"
 _FUNC_STATIC = 0
 
 
@@ -69,7 +70,14 @@ class RawBTF:
 
     def append_int(self, size: int) -> int:
         """Add an unnamed unsigned INT of `size` bytes at the end; returns its id."""
-        rec = struct.pack("<IIII", 0, fmt.KIND_INT << 24, size, size * 8)
+        return self._append(struct.pack("<IIII", 0, fmt.KIND_INT << 24, size, size * 8))
+
+    def append_var(self, name_off: int, type_id: int) -> int:
+        """Add an allocated global VAR at the end; returns its id."""
+        return self._append(struct.pack("<IIII", name_off, fmt.KIND_VAR << 24, type_id,
+                                        _VAR_GLOBAL_ALLOCATED))
+
+    def _append(self, rec: bytes) -> int:
         at = self.hdr_len + self.type_off + self.type_len
         self.data[at:at] = rec
         self.offsets.append(self.type_len)
@@ -98,6 +106,9 @@ def fix_datasecs(raw: RawBTF, section_size: Callable[[str], int | None],
         if kind != fmt.KIND_DATASEC:
             continue
         name = raw.name(tid)
+        if name == KSYMS:
+            _fix_ksyms(raw, tid)
+            continue
         size = section_size(name)
         if size is None:
             unresolved.append(name)
@@ -114,6 +125,34 @@ def fix_datasecs(raw: RawBTF, section_size: Callable[[str], int | None],
             raw.set_word(pos, 4 + 3 * i, off)
             raw.set_word(pos, 5 + 3 * i, vsize)
     return unresolved
+
+
+def _fix_ksyms(raw: RawBTF, tid: int) -> None:
+    """The kernel knows no `.ksyms` section (its externs name kernel symbols, they are not
+    data of the object) and no FUNC in a DATASEC. As libbpf does, every entry becomes a
+    4-byte int VAR of its own (a kfunc's entry a new VAR of its name, its unnamed parameters
+    given the kfunc's name), laid out one after the other, so the BTF loads with the line
+    and function info."""
+    pos = raw.offsets[tid]
+    int4 = raw.append_int(4)
+    for i in range(raw.vlen(tid)):
+        var_id = raw.word(pos, 3 + 3 * i)
+        if raw.kind(var_id) == fmt.KIND_VAR:
+            raw.set_word(raw.offsets[var_id], 2, int4)
+        else:  # a kfunc: the kernel wants every parameter of a FUNC named
+            func_pos = raw.offsets[var_id]
+            name_off = raw.word(func_pos, 0)
+            proto = raw.word(func_pos, 2)
+            if 0 < proto < raw.nr_types and raw.kind(proto) == fmt.KIND_FUNC_PROTO:
+                proto_pos = raw.offsets[proto]
+                for j in range(raw.vlen(proto)):
+                    if raw.word(proto_pos, 3 + 2 * j) == 0 and raw.word(proto_pos, 4 + 2 * j):
+                        raw.set_word(proto_pos, 3 + 2 * j, name_off)
+            var_id = raw.append_var(name_off, int4)
+        raw.set_word(pos, 3 + 3 * i, var_id)
+        raw.set_word(pos, 4 + 3 * i, 4 * i)
+        raw.set_word(pos, 5 + 3 * i, 4)
+    raw.set_word(pos, 2, 4 * raw.vlen(tid))
 
 
 def sanitize(raw: RawBTF, supported: Callable[[str], bool] | None = None) -> list[str]:

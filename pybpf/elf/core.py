@@ -163,18 +163,24 @@ def _candidates(target: BTF, local: t.Type) -> list[t.Type]:
 
 
 def _compatible(a: t.Type, b: t.Type, depth: int = 0) -> bool:
+    """libbpf's field compatibility: any two structs or unions are compatible (their members
+    are matched by the next steps of the path); otherwise the kinds agree (enum and enum64
+    count as one), forward declarations and enums by essential name, integers when neither
+    is an old-style bitfield integer, arrays by their elements."""
     a, b = _strip(a), _strip(b)
-    if isinstance(a, t.Composite) or isinstance(b, t.Composite):
-        return type(a) is type(b) or isinstance(b, t.Fwd) or isinstance(a, t.Fwd)
-    if isinstance(a, t.Int | t.Enum) and isinstance(b, t.Int | t.Enum):
+    if isinstance(a, t.Composite) and isinstance(b, t.Composite):
         return True
-    if isinstance(a, t.Ptr) and isinstance(b, t.Ptr):
-        return True
-    if isinstance(a, t.Float) and isinstance(b, t.Float):
+    if isinstance(a, t.Enum) and isinstance(b, t.Enum) or isinstance(a, t.Fwd) \
+            and isinstance(b, t.Fwd):
+        return essential_name(a.name) == essential_name(b.name)
+    if isinstance(a, t.Int) and isinstance(b, t.Int):
+        return a.bit_offset == 0 and b.bit_offset == 0
+    if isinstance(a, t.Ptr) and isinstance(b, t.Ptr) \
+            or isinstance(a, t.Float) and isinstance(b, t.Float):
         return True
     if isinstance(a, t.Array) and isinstance(b, t.Array):
         return depth < 8 and _compatible(a.elem, b.elem, depth + 1)
-    return type(a) is type(b)
+    return False
 
 
 def _find_member(comp: t.Composite, name: str, depth: int = 0) -> t.Member | None:
@@ -193,7 +199,12 @@ def _find_member(comp: t.Composite, name: str, depth: int = 0) -> t.Member | Non
 
 def _match(local_btf: BTF, target_btf: BTF, local_root: t.Type, access: str,
            cand: t.Type) -> FieldSpec | None:
-    """The kernel's version of the local access path, from candidate root `cand`."""
+    """The kernel's version of the local access path, from candidate root `cand`.
+
+    As in libbpf, only the named steps of the local path (and array indices) are matched:
+    an anonymous struct or union member of the local type is a step in the local layout
+    only, and a named member is searched in the kernel's type through any anonymous members
+    it has (`sk->__sk_common.skc_dport` crosses two of them in both types)."""
     idx = _access(access)
     typ = _strip(cand)
     bit = idx[0] * _size(target_btf, typ) * 8
@@ -204,10 +215,13 @@ def _match(local_btf: BTF, target_btf: BTF, local_root: t.Type, access: str,
     for i in idx[1:]:
         lt, tt = _strip(ltype), _strip(field_type)
         if isinstance(lt, t.Composite):
-            lm = lt.members[i]
-            if not isinstance(tt, t.Composite) or type(lt) is not type(tt):
+            if i >= len(lt.members):
                 return None
-            if not lm.name:  # an anonymous member: the same index in the kernel's type
+            lm = lt.members[i]
+            if not lm.name:  # only in the local layout: the kernel's type stays where it is
+                ltype = lm.type
+                continue
+            if not isinstance(tt, t.Composite):
                 return None
             tm = _find_member(tt, lm.name)
             if tm is None or not _compatible(lm.type, tm.type):
@@ -323,8 +337,56 @@ def _resolve_type(local_btf: BTF, target_btf: BTF, local: t.Type, k: CoreKind) -
             return Resolution(lval, cand.id)
         if k == CoreKind.TYPE_SIZE:
             return Resolution(lval, _size(target_btf, cand))
+        if k == CoreKind.TYPE_MATCHES and not _types_match(local, cand, 0):
+            continue
         return Resolution(lval, 1)
     return _missing(k, lval, f"the kernel has no {local.kind} {essential_name(local.name)}")
+
+
+def _types_match(a: t.Type, b: t.Type, depth: int) -> bool:
+    """bpf_core_type_matches(): a stricter relation than existence. After modifiers and
+    typedefs, the kinds agree (enum and enum64 count as one; a forward declaration matches a
+    struct or union of its name); named types have the same essential name; integers have
+    the same size and signedness; pointers point at matching types; arrays have the same
+    length and matching elements; function prototypes have matching return and parameter
+    types; every member of a local struct or union, and every enumerator of a local enum,
+    is in the kernel's type (which may have more), members with matching types."""
+    if depth > 32:
+        return False
+    a, b = _strip(a), _strip(b)
+    if a.name and isinstance(a, t.Composite | t.Enum | t.Fwd) \
+            and essential_name(a.name) != essential_name(b.name):
+        return False
+    if isinstance(a, t.Fwd) or isinstance(b, t.Fwd):
+        return isinstance(a, t.Fwd | t.Composite) and isinstance(b, t.Fwd | t.Composite)
+    if isinstance(a, t.Void) or isinstance(b, t.Void):
+        return type(a) is type(b)
+    if isinstance(a, t.Int):
+        return isinstance(b, t.Int) and a.size == b.size and a.signed == b.signed
+    if isinstance(a, t.Enum):
+        return isinstance(b, t.Enum) and a.size == b.size and all(
+            any(essential_name(n) == essential_name(m) for m in b.values) for n in a.values)
+    if isinstance(a, t.Float):
+        return isinstance(b, t.Float) and a.size == b.size
+    if isinstance(a, t.Ptr):
+        return isinstance(b, t.Ptr) and _types_match(a.target, b.target, depth + 1)
+    if isinstance(a, t.Array):
+        return isinstance(b, t.Array) and a.nelems == b.nelems \
+            and _types_match(a.elem, b.elem, depth + 1)
+    if isinstance(a, t.FuncProto):
+        return isinstance(b, t.FuncProto) and len(a.params) == len(b.params) \
+            and _types_match(a.ret, b.ret, depth + 1) \
+            and all(_types_match(p.type, q.type, depth + 1) for p, q in zip(a.params, b.params, strict=True))
+    if isinstance(a, t.Composite):
+        if type(a) is not type(b):
+            return False
+        assert isinstance(b, t.Composite)
+        for lm in a.members:
+            tm = next((m for m in b.members if m.name == lm.name), None)
+            if tm is None or not _types_match(lm.type, tm.type, depth + 1):
+                return False
+        return True
+    return type(a) is type(b)
 
 
 def _resolve_enum(target_btf: BTF, local: t.Type, access: str, k: CoreKind) -> Resolution:

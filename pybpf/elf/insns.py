@@ -17,6 +17,8 @@ SRC_K = 0x00
 PSEUDO_MAP_FD = 1
 PSEUDO_MAP_VALUE = 2
 PSEUDO_CALL = 1
+PSEUDO_KFUNC_CALL = 2
+PSEUDO_BTF_ID = 3
 PSEUDO_FUNC = 4
 #: the helper id libbpf uses for instructions whose CO-RE relocation failed ("bad relo")
 POISON_HELPER = 0xBAD2310

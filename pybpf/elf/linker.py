@@ -14,6 +14,7 @@ from pybpf.elf import insns as I
 from pybpf.elf.btfext import BTFExt
 from pybpf.elf.core import CoreError, CoreKind, Resolution
 from pybpf.elf.errors import ElfError
+from pybpf.elf.ksyms import POISON_KFUNC_BASE, KsymDecl, KsymError, KsymValue
 from pybpf.elf.reader import R_BPF_64_64, ElfObject, Reloc, Section, Symbol
 
 
@@ -55,6 +56,9 @@ class Segment:
 
 # A resolver maps a CO-RE relocation to its values: (type_id, access string, kind).
 CoreResolver = Callable[[int, str, int], Resolution]
+# A ksym resolver gives the declaration and the kernel's value of a `__ksym` extern by
+# name; None when the object declares no such extern.
+KsymResolver = Callable[[str], tuple[KsymDecl, KsymValue] | None]
 # A map locator names the map an ld_imm64 symbol refers to: (symbol, addend) -> (key, offset);
 # None when the symbol is no map or variable, BadReference when the place is outside it.
 MapLocator = Callable[[Symbol, int], tuple[str, int | None] | None]
@@ -64,8 +68,10 @@ class Linker:
     def __init__(self, path: str, elf: ElfObject, ext: BTFExt | None,
                  locate_map: MapLocator, resolve_core: CoreResolver | None,
                  describe_core: Callable[[int, str, int], str],
-                 string: Callable[[int], str]) -> None:
+                 string: Callable[[int], str],
+                 resolve_ksym: KsymResolver | None = None) -> None:
         self.path, self.elf, self.ext = path, elf, ext
+        self.resolve_ksym = resolve_ksym
         self.locate_map, self.resolve_core = locate_map, resolve_core
         self.describe_core, self.string = describe_core, string
         self._relocs: dict[int, dict[int, Reloc]] = {}
@@ -121,6 +127,9 @@ class Linker:
         is_call = code == I.CALL and src == I.PSEUDO_CALL
         is_func = code == I.LD_IMM64 and src == I.PSEUDO_FUNC
         reloc = self.relocs(seg.section).get(seg.start + i)
+        if reloc is not None and code == I.CALL and reloc.symbol.shndx == 0:
+            self._link_kfunc(out, seg, at, reloc.symbol)
+            return
         if reloc is not None and self._is_code(reloc.symbol):
             # validate.check: a call relocated against code is a BPF_PSEUDO_CALL
             is_call, is_func = code == I.CALL, code == I.LD_IMM64
@@ -138,6 +147,52 @@ class Linker:
         target = placed[key] + tslot - fstart
         I.set_src(out.code, at, I.PSEUDO_FUNC if is_func else I.PSEUDO_CALL)
         I.set_imm(out.code, at, target - at - 1)
+
+    def _ksym(self, sym: Symbol, seg: Segment, where: str) -> tuple[KsymDecl, KsymValue] | None:
+        if self.resolve_ksym is None:
+            return None
+        try:
+            return self.resolve_ksym(sym.name)
+        except KsymError as e:
+            raise ElfError(self.path, f"{where}: {e}", seg.section.name) from None
+
+    def _link_kfunc(self, out: Linked, seg: Segment, at: int, sym: Symbol) -> None:
+        """A call to a kernel function: BPF_PSEUDO_KFUNC_CALL with the kernel's BTF id of it;
+        a missing __weak one becomes libbpf's poisoned call (rejected only if reachable)."""
+        where = f"call at instruction {seg.start + at - seg.out}"
+        found = self._ksym(sym, seg, where)
+        if found is None or found[0].kind != "kfunc":
+            raise ElfError(self.path, f"{where}: '{sym.name}' is not a BPF function of this "
+                                      "object nor a kernel function declared `extern ... "
+                                      "__ksym`", seg.section.name)
+        decl, value = found
+        if value.found:
+            I.put(out.code, at, I.CALL, 0, I.PSEUDO_KFUNC_CALL, 0, value.btf_id)
+        else:
+            I.put(out.code, at, I.CALL, 0, 0, 0, POISON_KFUNC_BASE + decl.index)
+            out.core_failures.append(CoreFailure(
+                at, f"call to kfunc {decl.name}", "the kernel has no such function (a "
+                "__weak kfunc: guard its calls with bpf_ksym_exists())"))
+
+    def _link_ksym_load(self, out: Linked, seg: Segment, at: int, sym: Symbol,
+                        where: str) -> bool:
+        """An ld_imm64 of a `__ksym` extern's address: typed ones (and kfuncs) by kernel BTF
+        id (BPF_PSEUDO_BTF_ID), untyped ones by their kallsyms address, a missing __weak
+        one as 0. False when the symbol is no `__ksym` extern."""
+        found = self._ksym(sym, seg, where)
+        if found is None:
+            return False
+        decl, value = found
+        code, dst, _, off, _ = I.get(out.code, at)
+        if value.found and decl.kind != "untyped":
+            I.put(out.code, at, code, dst, I.PSEUDO_BTF_ID, off, value.btf_id)
+            hi = 0  # the BTF object's fd: 0 is vmlinux
+        else:
+            I.put(out.code, at, code, dst, 0, off, value.addr & 0xFFFFFFFF)
+            hi = value.addr >> 32
+        c2, d2, s2, o2, _ = I.get(out.code, at + 1)
+        I.put(out.code, at + 1, c2, d2, s2, o2, hi)
+        return True
 
     def _is_code(self, sym: Symbol) -> bool:
         sec = self.elf.sections.get(sym.shndx)
@@ -165,8 +220,8 @@ class Linker:
                 continue
             at = seg.out + slot - seg.start
             sym = reloc.symbol
-            if self._is_code(sym):
-                continue  # calls and function addresses: done by link()
+            if self._is_code(sym) or sym.shndx == 0 and I.is_call(out.code, at):
+                continue  # calls (kfunc calls too) and function addresses: done by link()
             where = f"relocation at offset {slot * 8:#x} (instruction {slot})"
             if reloc.type != R_BPF_64_64 or not I.is_ld_imm64(out.code, at):
                 # validate.check refuses these when the object is opened
@@ -178,10 +233,14 @@ class Linker:
             except BadReference as e:
                 raise ElfError(self.path, f"{where} against '{sym.name}': {e}",
                                seg.section.name) from None
+            if found is None and sym.shndx == 0 \
+                    and self._link_ksym_load(out, seg, at, sym, where):
+                continue
             if found is None:
                 what = "extern" if sym.shndx == 0 else "symbol"
                 raise ElfError(self.path, f"{where} refers to {what} '{sym.name}', which is "
-                                          "not a map, global variable or .kconfig extern",
+                                          "not a map, global variable, .kconfig or __ksym "
+                                          "extern",
                                seg.section.name)
             out.map_refs.append(MapRef(at, found[0], found[1]))
 

@@ -7,7 +7,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from pybpf.btf import BTF, BTFError
-from pybpf.elf import btfpatch, core, kconfig, objmaps
+from pybpf.elf import btfpatch, core, kconfig, ksyms, objmaps
 from pybpf.elf.attach import MissingTarget, attach
 from pybpf.elf.errors import ElfError, TargetNeededError
 from pybpf.elf.insns import POISON_HELPER
@@ -45,6 +45,7 @@ class _Target:
     def __init__(self, obj: Object) -> None:
         self._btf: BTF | None = obj._target_btf
         self._cache: dict[tuple[int, str, int], core.Resolution] = {}
+        self._ksyms: dict[str, ksyms.KsymValue] = {}
         self.obj = obj
 
     @property
@@ -57,6 +58,25 @@ class _Target:
             except BTFError as e:
                 raise ElfError(self.obj.path, f"CO-RE needs the kernel's BTF: {e}") from None
         return self._btf
+
+    def ksym(self, name: str) -> tuple[ksyms.KsymDecl, ksyms.KsymValue] | None:
+        decl = self.obj._ksyms.get(name)
+        if decl is None:
+            return None
+        value = self._ksyms.get(name)
+        if value is None:
+            assert self.obj.btf is not None  # externs are declared in the object's BTF
+            kernel = None if decl.kind == "untyped" else self._kernel_btf_or_none(decl)
+            value = self._ksyms[name] = ksyms.resolve(decl, self.obj.btf, kernel)
+        return decl, value
+
+    def _kernel_btf_or_none(self, decl: ksyms.KsymDecl) -> BTF | None:
+        try:
+            return self.btf
+        except ElfError:
+            if decl.weak:
+                return None
+            raise
 
     def resolve(self, type_id: int, access: str, kind: int) -> core.Resolution:
         key = (type_id, access, kind)
@@ -145,7 +165,7 @@ def _link(obj: Object, p: ObjectProgram, target: _Target) -> Linked:
 
     linker = Linker(obj.path, obj._elf, obj.ext, obj._locate_map,
                     target.resolve if btf is not None else None, describe,
-                    btf.string if btf is not None else str)
+                    btf.string if btf is not None else str, target.ksym)
     from pybpf.elf.object import MALFORMED
 
     try:
@@ -243,7 +263,9 @@ def source_line(obj: Object, linked: Linked, slot: int | None) -> str | None:
 def _verifier_error(obj: Object, p: ObjectProgram, linked: Linked,
                     e: VerifierError) -> BPFError:
     poison = str(POISON_HELPER)
-    if linked.core_failures and (poison in e.log or f"{POISON_HELPER:#x}" in e.log):
+    kfunc = f"unknown#{ksyms.POISON_KFUNC_BASE // 1000000}"  # 2002000000 + the extern's index
+    if linked.core_failures and (poison in e.log or f"{POISON_HELPER:#x}" in e.log
+                                 or kfunc in e.log):
         bad = linked.core_failures[0]
         for f in linked.core_failures:
             if e.insn_index is not None and f.slot == e.insn_index:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any, Self
 
 from pybpf.btf import BTF, BTFError
-from pybpf.elf import btfext, btfpatch, kconfig, mapspec, reader, sections
+from pybpf.elf import btfext, btfpatch, kconfig, ksyms, mapspec, reader, sections
 from pybpf.elf.errors import ElfError
 from pybpf.elf.globaldata import GlobalData
 from pybpf.elf.linker import BadReference
@@ -123,6 +123,7 @@ class Object:
             raise ElfError(self.path, f"malformed BTF: {e}", ".BTF") from None
         weak = {s.name: s.bind == "STB_WEAK" for s in self._elf.symbols if s.shndx == 0}
         self._kconfig, self._kconfig_size = kconfig.layout(original, weak)
+        self._ksyms = ksyms.declared(original, weak, len(self._kconfig))
         kc_off = {v.name: v.offset for v in self._kconfig}
 
         def section_size(name: str) -> int | None:
@@ -152,6 +153,7 @@ class Object:
 
     _kconfig: list[kconfig.KconfigVar] = []
     _kconfig_size = 0
+    _ksyms: dict[str, ksyms.KsymDecl] = {}  # `__ksym` externs by name
 
     def _kconfig_specs(self) -> list[MapSpec]:
         if not self._kconfig:

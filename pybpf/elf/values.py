@@ -108,6 +108,65 @@ def _flexible(typ: t.Type) -> bool:
     return isinstance(typ, t.Array) and typ.nelems == 0
 
 
+class ValueRangeError(ValueError):
+    """An integer that does not fit its BTF type (encoding it would keep only the low bits:
+    2**32 + 1 in a u32 became 1). `ctype` names the C type, `lo`..`hi` is its range, `path`
+    the struct members (outermost first) that lead to it."""
+
+    def __init__(self, value: int, ctype: str, lo: int, hi: int) -> None:
+        super().__init__(value, ctype, lo, hi)
+        self.value, self.ctype, self.lo, self.hi = value, ctype, lo, hi
+        self.path: list[str] = []
+
+    def __str__(self) -> str:
+        path = "".join(p if p.startswith("[") else f".{p}" for p in self.path).lstrip(".")
+        where = f"{path} is " if path else ""
+        return f"{self.value} does not fit: {where}{self.ctype} ({self.lo} to {self.hi})"
+
+
+def c_type_name(typ: t.Type) -> str:
+    """How C spells `typ` for a message: "__u32 (unsigned int)", "int", "enum colour"."""
+    declared = ""
+    for _ in range(64):
+        if isinstance(typ, t.Typedef) and not declared:
+            declared = typ.name
+        if not isinstance(typ, t.Modifier):
+            break
+        typ = typ.target
+    if isinstance(typ, t.Enum):
+        base = f"enum {typ.name}" if typ.name else "enum"
+    elif isinstance(typ, t.Ptr):
+        base = "pointer"
+    else:
+        base = typ.name or typ.kind
+    return f"{declared} ({base})" if declared and declared != base else base
+
+
+def int_range(typ: t.Type, bits: int) -> tuple[int, int]:
+    """The values an integer of BTF type `typ` (stripped) and `bits` bits holds."""
+    if isinstance(typ, t.Int) and typ.is_bool:
+        return 0, 1
+    if isinstance(typ, t.Enum) and not typ.signed:
+        # enums written by older compilers carry no signedness, and C code gives them
+        # negative values as often as large ones: take both (the bits are the same)
+        return -(1 << (bits - 1)), (1 << bits) - 1
+    if getattr(typ, "signed", False):
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def _checked_int(declared: t.Type, typ: t.Type, value: Any, bits: int,
+                 bitfield: bool = False) -> int:
+    if isinstance(value, str) and isinstance(typ, t.Enum):
+        value = typ[value]
+    v = int(value)
+    lo, hi = int_range(typ, bits)
+    if not lo <= v <= hi:
+        name = c_type_name(declared)
+        raise ValueRangeError(v, f"{name}:{bits}" if bitfield else name, lo, hi)
+    return v
+
+
 def encode(btf: BTF, typ: t.Type | int, value: Any, base: bytes | None = None) -> bytes:
     """Bytes of `value` as type `typ`; `base` holds the previous bytes (for partial dicts)."""
     if isinstance(typ, int):
@@ -115,17 +174,11 @@ def encode(btf: BTF, typ: t.Type | int, value: Any, base: bytes | None = None) -
     size = btf.sizeof(typ)
     if isinstance(value, bytes | bytearray) and len(value) == size:
         return bytes(value)
-    typ = strip(typ)
+    declared, typ = typ, strip(typ)
     buf = bytearray(base if base is not None and len(base) == size else bytes(size))
     if isinstance(typ, t.Int | t.Enum | t.Ptr):
-        signed = bool(getattr(typ, "signed", False))
-        if isinstance(value, str) and isinstance(typ, t.Enum):
-            value = typ[value]
-        v = int(value)
-        v &= (1 << (8 * size)) - 1
-        if signed and v >= 1 << (8 * size - 1):
-            v -= 1 << (8 * size)
-        return v.to_bytes(size, "little", signed=signed)
+        v = _checked_int(declared, typ, value, 8 * size)
+        return v.to_bytes(size, "little", signed=v < 0)
     if isinstance(typ, t.Float):
         return struct.pack({4: "<f", 8: "<d"}[size], float(value))
     if isinstance(typ, t.Array):
@@ -139,7 +192,12 @@ def encode(btf: BTF, typ: t.Type | int, value: Any, base: bytes | None = None) -
             raise ValueError(f"{len(items)} items do not fit in {typ.nelems}")
         n = btf.sizeof(typ.elem)
         for i, item in enumerate(items):
-            buf[i * n:(i + 1) * n] = encode(btf, typ.elem, item, bytes(buf[i * n:(i + 1) * n]))
+            try:
+                buf[i * n:(i + 1) * n] = encode(btf, typ.elem, item,
+                                                bytes(buf[i * n:(i + 1) * n]))
+            except ValueRangeError as e:
+                e.path.insert(0, f"[{i}]")
+                raise
         return bytes(buf)
     if isinstance(typ, t.Composite):
         if not isinstance(value, dict):
@@ -163,15 +221,23 @@ def _encode_members(btf: BTF, typ: t.Composite, value: dict[str, Any], buf: byte
         known.add(m.name)
         if m.name not in value:
             continue
-        if m.is_bitfield:
-            word = int.from_bytes(buf, "little")
-            mask = ((1 << m.bitfield_size) - 1) << (m.bit_offset + 8 * at)
-            word = (word & ~mask) | ((int(value[m.name]) << (m.bit_offset + 8 * at)) & mask)
-            buf[:] = word.to_bytes(len(buf), "little")
-            continue
-        start = at + m.offset
-        n = btf.sizeof(m.type)
-        buf[start:start + n] = encode(btf, m.type, value[m.name], bytes(buf[start:start + n]))
+        try:
+            if m.is_bitfield:
+                bits = m.bitfield_size
+                v = _checked_int(m.type, strip(m.type), value[m.name], bits, bitfield=True)
+                v &= (1 << bits) - 1  # a negative one in two's complement, in its bits
+                word = int.from_bytes(buf, "little")
+                mask = ((1 << bits) - 1) << (m.bit_offset + 8 * at)
+                word = (word & ~mask) | ((v << (m.bit_offset + 8 * at)) & mask)
+                buf[:] = word.to_bytes(len(buf), "little")
+                continue
+            start = at + m.offset
+            n = btf.sizeof(m.type)
+            buf[start:start + n] = encode(btf, m.type, value[m.name],
+                                          bytes(buf[start:start + n]))
+        except ValueRangeError as e:  # say which member, outermost first
+            e.path.insert(0, m.name)
+            raise
     unknown = set(value) - known
     if unknown:
         raise ValueError(f"{typ.kind} {typ.name} has no member {sorted(unknown)[0]!r}")

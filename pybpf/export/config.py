@@ -48,6 +48,8 @@ METRIC_KEYS = {"name", "type", "map", "help", "field", "labels", "limit", "scale
 LABEL_KEYS = {"name", "decoder"}
 MAX_DEPTH = 64  # a real configuration nests about 10 levels; PyYAML's composer recurses
 MAX_NODES = 100_000  # nodes counted as if every alias were a copy (a "billion laughs" bomb)
+MAX_LABELS = 16  # labels of one metric: each multiplies the series a map can make
+MAX_LIMIT = 1_000_000  # series per metric: Prometheus itself struggles long before this
 # Prometheus's own rules, ASCII only: str.isdigit() and \d also accept "٣" and "²"
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*", re.ASCII)
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*", re.ASCII)
@@ -226,7 +228,7 @@ class _Reader:
             raise self.fail(node, f"{what} must be text")
         return v
 
-    def integer(self, node: Any, what: str, low: int = 1, high: int = 1 << 31) -> int:
+    def integer(self, node: Any, what: str, low: int = 1, high: int = MAX_LIMIT) -> int:
         v = self.scalar(node, what)
         if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
             raise self.fail(node, f"{what} must be an integer from {low} to {high}")
@@ -347,9 +349,18 @@ def _metric(r: _Reader, node: Any) -> MetricSpec:
     if "field" in keys:
         spec.field = r.text(keys["field"][1], "field")
     if "labels" in keys:
-        spec.labels = [_label(r, n) for n in r.seq(keys["labels"][1], "labels")]
+        nodes = r.seq(keys["labels"][1], "labels")
+        if len(nodes) > MAX_LABELS:
+            raise r.fail(nodes[MAX_LABELS], f"more than {MAX_LABELS} labels: every label "
+                                            "multiplies the series; keep the few that matter")
+        spec.labels = []
+        for n in nodes:
+            label = _label(r, n)
+            if any(label[0] == seen for seen, _ in spec.labels):
+                raise r.fail(n, f"label {label[0]!r} is given twice")
+            spec.labels.append(label)
     if "limit" in keys:
-        spec.limit = r.integer(keys["limit"][1], "limit")
+        spec.limit = r.integer(keys["limit"][1], "limit", high=MAX_LIMIT)
     if "scale" in keys:
         v = r.scalar(keys["scale"][1], "scale")
         try:
@@ -361,6 +372,31 @@ def _metric(r: _Reader, node: Any) -> MetricSpec:
     return spec
 
 
+def _module_path(r: _Reader, node: Any) -> str:
+    """A module's `path:`: a .py file in the configuration's folder or below it (no `..`, no
+    absolute path, no symbolic link out of it), that other users cannot write: the exporter
+    runs it as code."""
+    path = r.text(node, "path")
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(r.file)))
+    full = os.path.realpath(os.path.join(folder, path))
+    if os.path.isabs(path) or os.path.commonpath([folder, full]) != folder:
+        raise r.fail(node, f"path {path!r} leaves the configuration's folder {folder}: put "
+                           "the module beside the configuration, or install it and name it "
+                           "with `module:`")
+    if not full.endswith(".py"):
+        raise r.fail(node, f"path {path!r}: give a Python file (.py)")
+    try:
+        st = os.stat(full)
+    except OSError:
+        raise r.fail(node, f"no such file: {path}") from None
+    if not os.path.isfile(full):
+        raise r.fail(node, f"no such file: {path}")
+    if st.st_mode & 0o002 or st.st_uid not in (os.geteuid(), 0):
+        raise r.fail(node, f"path {path!r}: the file is writable by others or owned by "
+                           "another user, and the exporter would run it as code")
+    return full
+
+
 def _module(r: _Reader, node: Any) -> ModuleSpec:
     keys = r.mapping(node, "a module", MODULE_KEYS)
     spec = ModuleSpec(r.file, node.start_mark.line + 1, col=node.start_mark.column + 1)
@@ -368,11 +404,7 @@ def _module(r: _Reader, node: Any) -> ModuleSpec:
         raise r.fail(node, "a module needs exactly one of 'path' (a .py file) or 'module' "
                            "(an importable name)")
     if "path" in keys:
-        path = r.text(keys["path"][1], "path")
-        full = os.path.join(os.path.dirname(os.path.abspath(r.file)), path)
-        if not os.path.isfile(full):
-            raise r.fail(keys["path"][1], f"no such file: {path}")
-        spec.path = full
+        spec.path = _module_path(r, keys["path"][1])
     else:
         spec.module = r.text(keys["module"][1], "module")
     if "limit" in keys:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pybpf.compiler.errors import NO_LOC, Loc
 
@@ -175,3 +176,4 @@ class Probe(Node):
 class Program(Node):
     probes: list[Probe]
     source: str = ""
+    structs: list[Any] = field(default_factory=list)  # cdecls.StructDecl, in order

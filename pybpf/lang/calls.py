@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pybpf.compiler import intrinsics, ir
 from pybpf.compiler.intrinsics import ARG_REGS
 from pybpf.compiler.irtypes import LIT, S64, U8, U32, U64, ArrayT, IntT, PtrT, str_type
-from pybpf.lang import ast
+from pybpf.lang import ast, strfuncs
 from pybpf.lang.semantic import MapInfo
 from pybpf.lang.types import INT64, LT, STRLEN, UINT32, UINT64, string, tuple_ir, tuple_layout
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 FORMAT_SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?"
                          r"(?P<len>hh|h|ll|l|z|j|t)?(?P<conv>[diouxXcspfrge%])")
 UNSAFE = ("system", "signal")
+# bpftrace sets no count: its record must fit the 512-byte stack (at least 8 bytes each)
+PRINTF_MAX_ARGS = 63
 
 
 def _lt(t: IntT) -> LT:
@@ -39,7 +41,9 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
         start = ir.Const(U64, lw.comp.start_ns)
         return ir.BinOp(U64, "sub", intrinsics.ktime_ns(loc), start, loc=loc), UINT64
     if name == "curtask":
-        return intrinsics.current_task(loc), LT("ptr", 64, False)
+        from pybpf.lang import kstructs
+
+        return intrinsics.current_task(loc), kstructs.task_pointer()
     if name == "comm":
         var = lw.temp(str_type(intrinsics.COMM_LEN), loc, "comm")
         return intrinsics.comm(var, loc, lw.comp.target), string(intrinsics.COMM_LEN)
@@ -81,6 +85,10 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
             raise lw.error(e, f"{name} is not available in {kind} probes: their arguments have "
                               "names", f"Use args->NAME; {lw.probe.name}() takes: "
                                        f"{kargs.arg_names(lw)}.")
+        if kind == "usdt":
+            from pybpf.lang import usdt
+
+            return usdt.arg(lw, e, i)
         if kind in ("uprobe", "uretprobe") and i < len(ARG_REGS):
             return intrinsics.argument(i, loc), UINT64
         if kind == "rawtracepoint":
@@ -97,6 +105,11 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
                            "Use arg0, arg1, ... (raw registers), or a kfunc probe for named, "
                            "typed arguments.")
         raise lw.error(e, "args is a record: use one of its fields (args.name)")
+    from pybpf.lang.declarations import kernel_enumerator
+
+    value = kernel_enumerator(name)  # TCP_ESTABLISHED: an enumerator of the kernel's BTF
+    if value is not None:
+        return ir.Const(LIT, value, loc=loc), INT64
     raise lw.error(e, f"unknown identifier: {name!r}")
 
 
@@ -125,6 +138,10 @@ def field(lw: ProbeLowerer, e: ast.Field) -> TV:
                 "arguments." if lw.probe.kind in ("kprobe", "kretprobe") else "")
         raise lw.error(e, f"args is not available in {lw.probe.kind} probes", hint)
     value, lt = lw.expr(e.base)
+    from pybpf.lang import kstructs
+
+    if kstructs.is_struct_access(lt):
+        return kstructs.field(lw, e, value, lt)
     if lt.kind == "tuple" and e.name.isdigit():
         i = int(e.name)
         if i >= len(lt.items):
@@ -143,7 +160,8 @@ def field(lw: ProbeLowerer, e: ast.Field) -> TV:
             lw.emit(s)
         return ir.VarRef(t, tmp, loc=loc), item
     raise lw.error(e, f"cannot access field {e.name!r} of {lt}",
-                   "Struct fields of kernel pointers (curtask->...) are not supported yet.")
+                   "Fields are read through typed pointers: cast the value, e.g. "
+                   "((struct task_struct *)$p)->pid." if lt.is_int else "")
 
 
 def tracepoint_field(lw: ProbeLowerer, e: ast.Field) -> TV:
@@ -173,7 +191,11 @@ def tracepoint_field(lw: ProbeLowerer, e: ast.Field) -> TV:
         return ir.CtxArray(ArrayT(IntT(min(elem, 8) * 8, f.signed), n), f.offset, loc=loc), \
             LT("ctxarray", elem * 8, f.signed, size=n)
     if f.is_pointer:
-        return ir.CtxLoad(U64, f.offset, 8, loc=loc), LT("ptr", 64, False, fmt=space)
+        from pybpf.lang import kstructs
+
+        target = kstructs.c_pointer_target(f.elem_type)  # struct __kernel_timespec *rqtp
+        return ir.CtxLoad(U64, f.offset, 8, loc=loc), LT("ptr", 64, False, fmt=space,
+                                                        target=target)
     size = f.size if f.size in (1, 2, 4, 8) else 8
     return ir.CtxLoad(IntT(size * 8, f.signed), f.offset, size, loc=loc), \
         LT("int", size * 8, f.signed)
@@ -192,6 +214,11 @@ def index(lw: ProbeLowerer, e: ast.Index) -> TV:
         assert isinstance(elem, IntT)
         return ir.CtxLoad(elem, base.offset + i * elem.size, elem.size, loc=loc), \
             LT("int", elem.bits, elem.signed)
+    if lt.kind == "ptr" and lt.target is not None:
+        from pybpf.lang import kstructs
+
+        idx, _ = lw.int_operand(e.index, "an index")
+        return kstructs.element(lw, e, base, lt, idx)
     if lt.kind == "ptr":
         idx, _ = lw.int_operand(e.index, "an index")
         addr = ir.BinOp(U64, "add", base, ir.BinOp(U64, "mul", lw._as(idx, U64),
@@ -246,16 +273,21 @@ def f_printf(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     specs = [m for m in FORMAT_SPEC.finditer(fmt) if m.group("conv") != "%"]
     n = len(e.args) - 1
     if len(specs) != n:
-        raise lw.error(e, f"{e.name}: {'too many' if n > len(specs) else 'too few'} arguments "
-                          f"for the format string ({len(specs)} conversions, {n} arguments)")
+        raise lw.error(e, f"{e.name}: {'Too many' if n > len(specs) else 'Not enough'} "
+                          f"arguments for format string ({n} supplied, {len(specs)} expected)")
     args = []
     for m, a in zip(specs, e.args[1:], strict=True):
         value, lt = lw.expr(a)
         conv = m.group("conv")
         if lt.kind == "none":
             raise lw.error(a, "this argument has no value")
-        if conv in "diouxXc" and not (lt.is_int or lt.kind in ("ksym", "probe")):
-            raise lw.error(a, f"printf: %{conv} specifier expects an integer, got {lt}")
+        if conv in "diouxXc" and not (lt.is_int or lt.kind in ("ksym", "probe", "strerror")):
+            what = "string" if lt.kind == "str" else str(lt)
+            raise lw.error(a, f"{e.name}: %{conv} specifier expects a value of type integer "
+                              f"({what} supplied)")
+        if conv == "r" and lt.kind not in ("buf", "str"):
+            raise lw.error(a, f"{e.name}: %r specifier expects a value of type buffer "
+                              f"({lt} supplied)")
         if lt.kind == "dataloc":
             raise lw.error(a, "use str() to print a string field")
         args.append((value, lt))
@@ -338,7 +370,7 @@ def f_str(lw: ProbeLowerer, e: ast.Call) -> TV | None:
         space = "kernel"
     elif lt.is_int:
         src, space = lw._as(value, U64), lt.fmt or ("user" if lw.probe.kind in (
-            "uprobe", "uretprobe") else "kernel")
+            "uprobe", "uretprobe", "usdt") else "kernel")
         if not lt.fmt and lw.probe.kind in ("kprobe", "kretprobe", "kfunc", "kretfunc"):
             space = ""  # a register or an untagged pointer: user or kernel (as bpftrace)
     else:
@@ -370,7 +402,9 @@ def f_kaddr(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     name = _fmt_literal(lw, e, "kaddr()")
     try:
         return ir.Const(U64, ksym_addr(name), loc=e.loc), UINT64
-    except (SymbolNotFoundError, OSError, LookupError):
+    except SymbolNotFoundError as err:
+        raise lw.error(e.args[0], f"kaddr: {str(err).splitlines()[0]}") from None
+    except (OSError, LookupError):
         raise lw.error(e.args[0], f"kaddr: unknown kernel symbol {name!r}") from None
 
 
@@ -395,6 +429,8 @@ def f_ntop(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     init: list[ir.Stmt] = [ir.Zero(var, loc=loc)]
     addr_node = e.args[-1]
     value, lt = lw.expr(addr_node)
+    if lt.kind == "inet" and len(e.args) == 1:  # ntop(pton(...))
+        return value, lt
     if len(e.args) == 2:
         af, _ = lw.int_operand(e.args[0], "ntop()'s address family")
         init.append(ir.Store(var, 0, U64, lw._as(af, U64), loc=loc))
@@ -479,11 +515,31 @@ def f_len(lw: ProbeLowerer, e: ast.Call) -> TV | None:
 
 
 def f_sizeof(lw: ProbeLowerer, e: ast.Call) -> TV | None:
+    """sizeof(type) and sizeof(expr), in bytes as bpftrace counts them: the expression is
+    not evaluated (no code, no side effects)."""
+    from pybpf.lang import kstructs
+
     a = e.args[0]
-    if isinstance(a, ast.Ident) and a.name in ("uint8", "int8", "u8", "s8", "char"):
-        return ir.Const(LIT, 1), INT64
-    value, lt = lw.expr(a)
-    return ir.Const(LIT, lt.ir().size), INT64
+    if isinstance(a, ast.Ident) and (a.name in kstructs.INT_NAMES or a.name.endswith("*")
+                                     or a.name.startswith(("struct ", "union "))):
+        return ir.Const(LIT, kstructs.type_size(lw, a), loc=e.loc), INT64
+    saved, lw.out = lw.out, []
+    try:
+        _, lt = lw.expr(a)
+    finally:
+        lw.out = saved
+    return ir.Const(LIT, kstructs.value_size(lt), loc=e.loc), INT64
+
+
+def f_bswap(lw: ProbeLowerer, e: ast.Call) -> TV | None:
+    """bswap(x): x with its bytes in the reverse order, at x's own size (a u16 port from
+    network order)."""
+    value, lt = lw.int_operand(e.args[0], "bswap()")
+    bits = lt.bits if lt.kind == "int" else 64
+    t = IntT(bits, False)
+    if bits == 8:
+        return lw._as(value, t), LT("int", 8, False)
+    return ir.UnOp(t, f"bswap{bits}", lw._as(value, t), loc=e.loc), LT("int", bits, False)
 
 
 def f_kstack(lw: ProbeLowerer, e: ast.Call) -> TV | None:
@@ -491,14 +547,14 @@ def f_kstack(lw: ProbeLowerer, e: ast.Call) -> TV | None:
 
 
 FUNCTIONS = {
-    "printf": (f_printf, (1, 8)), "print": (f_print, (1, 3)), "time": (f_time, (0, 1)),
+    "printf": (f_printf, (1, 1 + PRINTF_MAX_ARGS)), "print": (f_print, (1, 3)), "time": (f_time, (0, 1)),
     "exit": (f_exit, (0, 0)), "system": (f_system, (1, 8)), "cat": (f_system, (1, 8)),
     "clear": (f_clear, (1, 1)), "zero": (f_clear, (1, 1)), "delete": (f_delete, (1, 1)),
     "str": (f_str, (1, 2)), "ksym": (f_ksym, (1, 1)), "usym": (f_usym, (1, 1)),
     "kaddr": (f_kaddr, (1, 1)), "uaddr": (f_uaddr, (1, 1)), "ntop": (f_ntop, (1, 2)),
     "join": (f_join, (1, 2)), "signal": (f_signal, (1, 1)), "strftime": (f_strftime, (2, 2)),
-    "len": (f_len, (1, 1)), "sizeof": (f_sizeof, (1, 1)), "kstack": (f_kstack, (0, 2)),
-    "ustack": (f_kstack, (0, 2)),
+    "len": (f_len, (1, 1)), "sizeof": (f_sizeof, (1, 1)), "bswap": (f_bswap, (1, 1)), "kstack": (f_kstack, (0, 2)),
+    "ustack": (f_kstack, (0, 2)), **strfuncs.FUNCTIONS,
 }
 
 

@@ -4,6 +4,7 @@ probe's IR through the compiler's pipeline (`pybpf.compiler.pipeline`)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,17 @@ class Compiler:
         self.counters = Counters()  # the kernel's counts of refused updates and records
         self.probes: list[tuple[pr.Probe, ast.Probe]] = []
         self.compiled: list[CompiledProbe] = []
+        self.warnings: list[str] = []
+        self._script_types: Any = None
+
+    def script_types(self) -> Any:
+        """The split BTF of the script's struct declarations (None without any)."""
+        if self._script_types is None and self.tree.structs:
+            from pybpf.btf import kernel_btf
+            from pybpf.lang.cdecls import build
+
+            self._script_types = build(self.tree.structs, kernel_btf())
+        return self._script_types
 
     # -- shared objects ------------------------------------------------------------------------
     def name_id(self, name: str) -> int:
@@ -95,20 +107,28 @@ class Compiler:
             try:
                 self._formats[key] = tracepoint_format(probe.target, probe.name)
             except Exception as e:  # noqa: BLE001 - any failure is "unknown tracepoint"
-                raise LangError(f"unknown tracepoint {probe.target}:{probe.name}: "
+                from pybpf.btf.tracefs import TracefsError
+
+                # without a tracefs to look in, the tracepoint is not known to be missing
+                what = "cannot look up" if isinstance(e, TracefsError) else "unknown"
+                raise LangError(f"{what} tracepoint {probe.target}:{probe.name}: "
                                 f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
                                 loc) from None
         return self._formats[key]
 
     # -- passes ------------------------------------------------------------------------------------
     def expand(self) -> list[tuple[pr.Probe, ast.Probe]]:
-        out: list[tuple[pr.Probe, ast.Probe]] = []
-        for tree in self.tree.probes:
-            for spec in tree.specs:
-                for p in pr.expand(spec.text, spec.loc):
-                    out.append((p, tree))
+        # a probe this kernel cannot resolve is skipped with a warning while others remain
+        trees = [tree for tree in self.tree.probes for _ in tree.specs]
+        specs = [(spec.text, spec.loc) for tree in self.tree.probes for spec in tree.specs]
+        out = [(p, trees[i]) for i, p in pr.expand_specs(specs, self.warn)]
         self.probes = out
         return out
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+            print(text, file=sys.stderr)
 
     def lower_all(self) -> list[ir.Function]:
         fns = []

@@ -50,6 +50,13 @@ class OperatorLowering:
         if isinstance(lv, ir.Const) and isinstance(rv, ir.Const) and t == LIT:
             return ir.BinOp(S64, BINOPS[op], ir.Const(S64, lv.value), ir.Const(S64, rv.value),
                             loc=loc), INT64
+        if op in ("+", "-") and llt.kind == "ptr" and llt.target is not None \
+                and rlt.kind == "int":  # typed pointer arithmetic counts elements, as in C
+            from pybpf.lang import kstructs
+
+            rv = kstructs.scaled(self, llt, rv, loc)
+            return ir.BinOp(U64, BINOPS[op], self._as(lv, U64), self._as(rv, U64),
+                            loc=loc), llt
         rt = S64 if t == LIT else t
         res = LT("int", rt.bits, rt.signed)
         return ir.BinOp(rt, BINOPS[op], self._as(lv, rt), self._as(rv, rt), loc=loc), res
@@ -125,6 +132,10 @@ class OperatorLowering:
         t = value.type if isinstance(value.type, IntT) and value.type != LIT else S64
         if e.op == "+":
             return value, lt
+        if e.op == "*" and lt.kind == "ptr" and lt.target is not None:
+            from pybpf.lang import kstructs
+
+            return kstructs.element(self, e, value, lt, None)
         if e.op == "*":
             return ir.ProbeRead(U64, self._as(value, U64), "kernel", loc=loc), UINT64
         op = "neg" if e.op == "-" else "invert"
@@ -196,9 +207,15 @@ class OperatorLowering:
     def cast(self: ProbeLowerer, e: ast.Cast) -> TV:
         value, lt = self.expr(e.operand)
         if e.type_name.endswith("*"):
+            from pybpf.lang import kstructs
+
             if not lt.is_int:
                 raise self.error(e, f"cannot cast {lt} to a pointer")
-            return self._as(value, U64), LT("ptr", 64, False)
+            target = kstructs.cast_target(self, e)
+            space = lt.fmt or ("user" if self.probe.kind in ("uprobe", "uretprobe", "usdt")
+                               else "kernel")
+            return self._as(value, U64), (LT("ptr", 64, False) if target is None
+                                          else kstructs.pointer(target, space))
         if e.type_name not in CASTS:
             raise self.error(e, f"unknown type {e.type_name!r} in cast")
         if not lt.is_int:

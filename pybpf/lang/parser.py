@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from pybpf.lang import ast
 from pybpf.lang.errors import LangError
 from pybpf.lang.lexer import Lexer, Token
@@ -59,11 +62,71 @@ class Parser:
     # -- program ---------------------------------------------------------------------------------
     def program(self) -> ast.Program:
         probes: list[ast.Probe] = []
+        structs: list[Any] = []
         while self.lx.peek_char():
+            if self._struct_ahead():
+                structs.append(self.struct_decl())
+                continue
             probes.append(self.probe())
         if not probes:
             raise LangError("syntax error: no probes in the program", self.lx.loc(0))
-        return ast.Program(probes, source=self.src, loc=probes[0].loc)
+        return ast.Program(probes, source=self.src, structs=structs, loc=probes[0].loc)
+
+    _DECL = re.compile(r"(struct|union)\s+[A-Za-z_]\w*\s*\{")
+
+    def _struct_ahead(self) -> bool:
+        """`struct NAME {` or `union NAME {` where a probe could start: a declaration."""
+        self.lx.skip()
+        return self._DECL.match(self.lx.src, self.lx.pos) is not None
+
+    def struct_decl(self) -> Any:
+        """struct NAME { TYPE [*]NAME[[N]]..., ...; ... } [;] (cdecls lays it out)."""
+        from pybpf.lang.cdecls import MemberDecl, StructDecl
+
+        self.tok = self.lx.next()
+        kind = self.advance()
+        name = self.advance()
+        decl = StructDecl(kind.text, name.text, loc=kind.loc)
+        self.expect("{")
+        while not self.at("}"):
+            words: list[str] = []
+            while self.tok.kind == "ident":
+                words.append(self.advance().text)
+                if words[-1] in ("struct", "union", "enum") and self.tok.kind == "ident":
+                    words.append(self.advance().text)
+            if not words:
+                raise self.unexpected("expected a member type")
+            while True:
+                stars = 0
+                while self.accept("*"):
+                    stars += 1
+                if self.tok.kind != "ident":
+                    # the last word was the member's name: `int x;`
+                    if stars or len(words) < 2:
+                        raise self.unexpected("expected a member name")
+                    mname = Token("ident", words.pop(), self.tok.loc)
+                else:
+                    mname = self.advance()
+                dims: list[int] = []
+                while self.accept("["):
+                    n = self.tok
+                    if n.kind != "int" or not isinstance(n.value, int) or n.value <= 0:
+                        raise self.unexpected("expected an array length")
+                    self.advance()
+                    dims.append(n.value)
+                    self.expect("]")
+                if self.at(":"):
+                    raise LangError("bitfields in struct declarations are not supported: "
+                                    "declare the whole integer that holds them", self.tok.loc)
+                decl.members.append(MemberDecl(tuple(words), stars, mname.text, tuple(dims),
+                                               mname.loc))
+                if not self.accept(","):
+                    break
+            self.expect(";")
+        # '}' is the current token, lexed: what follows is a probe, read in its own mode
+        if self.lx.peek_char() == ";":
+            self.lx.pos += 1
+        return decl
 
     def probe(self) -> ast.Probe:
         specs = [self.spec()]
@@ -236,7 +299,7 @@ class Parser:
             self.advance()
             if self.tok.kind != "ident":
                 return False
-            if self.tok.text == "struct":
+            if self.tok.text in ("struct", "union"):
                 return True
             if self.tok.text not in INT_TYPES:
                 return False
@@ -251,9 +314,9 @@ class Parser:
 
     def _type_name(self) -> str:
         parts = [self.advance().text]
-        if parts[0] == "struct":
+        if parts[0] in ("struct", "union"):
             if self.tok.kind != "ident":
-                raise self.unexpected("expected a struct name")
+                raise self.unexpected(f"expected a {parts[0]} name")
             parts.append(self.advance().text)
         while self.tok.kind == "ident" and self.tok.text in INT_TYPES:
             parts.append(self.advance().text)
@@ -292,6 +355,12 @@ class Parser:
             self.advance()
             if self.at("("):
                 self.advance()
+                if t.text == "sizeof" and self.tok.kind == "ident" and \
+                        self.tok.text in ("struct", "union"):  # sizeof(struct task_struct)
+                    at = self.tok.loc
+                    name = self._type_name()
+                    self.expect(")")
+                    return ast.Call(t.text, [ast.Ident(name, loc=at)], loc=t.loc)
                 return ast.Call(t.text, self.args(")"), loc=t.loc)
             return ast.Ident(t.text, loc=t.loc)
         if self.at("("):
@@ -348,5 +417,8 @@ class Parser:
 
 
 def parse(src: str, file: str = "stdin") -> ast.Program:
-    """Parse a bpftrace program; LangError (with position) on a syntax error."""
-    return Parser(src, file).program()
+    """Parse a bpftrace program; LangError (with position) on a syntax error. Preprocessor
+    lines (#include, #define, #ifdef) are done first (preprocess.py)."""
+    from pybpf.lang.preprocess import preprocess
+
+    return Parser(preprocess(src, file).source, file).program()

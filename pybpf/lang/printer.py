@@ -56,6 +56,12 @@ class Formatter:
         if k == "timestamp":
             wall = (self.wall0 - self.mono0 + v) / 1e9
             return time.strftime(lt.fmt, time.localtime(wall))
+        if k == "buf":
+            return buf_text(v)
+        if k == "strerror":
+            import os
+
+            return os.strerror(v)
         if k == "username":
             import pwd
 
@@ -94,20 +100,37 @@ class Formatter:
             lt, v = next(it)
             flags, width, prec = m.group("flags"), m.group("width") or "", m.group("prec")
             spec = "%" + flags + width + (f".{prec}" if prec is not None else "")
-            if lt.kind in ("int", "ptr") and c in "diouxXc":
-                if c in "ouxX" and v < 0:
-                    v &= (1 << 64) - 1
-                return (spec + ("d" if c in "iu" else c)) % v
+            if lt.kind in ("int", "ptr", "strerror") and c in "diouxXc":
+                return (spec + ("s" if c == "c" else "d" if c in "iu" else c)) % \
+                    c_integer(v, c, m.group("len") or "")
             if c == "p":
                 return (spec + "s") % f"0x{v:x}" if isinstance(v, int) else str(v)
             if c in "fge" and isinstance(v, int):
                 return (spec + c) % v
             if c == "r":
-                return (spec + "s") % (v.encode().hex() if isinstance(v, str) else str(v))
+                return (spec + "s") % buf_text(v if isinstance(v, bytes) else str(v).encode())
             text = self.value(lt, v)
             return (spec + "s") % text
 
         return SPEC.sub(conv, fmt)
+
+
+def c_integer(v: int, conv: str, length: str) -> int | str:
+    """What C's printf shows for a 64-bit argument: the length modifier picks the width the
+    value is cut to (no modifier: int), the conversion picks signed or unsigned (bpftrace
+    hands its arguments to printf(3), so `%d` of (uint64)3 - (uint64)5 shows -2)."""
+    bits = {"hh": 8, "h": 16, "": 32}.get(length, 64)
+    v &= (1 << bits) - 1
+    if conv == "c":
+        return chr(v & 0xFF)
+    if conv in "di" and v >> (bits - 1):
+        v -= 1 << bits
+    return v
+
+
+def buf_text(data: bytes) -> str:
+    """bpftrace's text of a buf(): printable ASCII as it is, every other byte as \\xNN."""
+    return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in data)
 
 
 # ------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from pybpf.compiler.errors import Loc
 from pybpf.lang.errors import LangError
@@ -18,7 +19,6 @@ ALIASES = {
     "begin": "BEGIN", "end": "END",
 }
 UNAVAILABLE = {
-    "usdt": "usdt probes are not supported by pybpf trace yet",
     "watchpoint": "watchpoints are not supported by pybpf trace",
     "asyncwatchpoint": "watchpoints are not supported by pybpf trace",
     "iter": "iterator probes are not supported by pybpf trace",
@@ -28,7 +28,8 @@ HOOK_KIND = {"BEGIN": "raw_tracepoint", "END": "raw_tracepoint", "tracepoint": "
              "rawtracepoint": "raw_tracepoint", "profile": "perf_event",
              "interval": "perf_event", "software": "perf_event", "hardware": "perf_event",
              "uprobe": "uprobe", "uretprobe": "uretprobe", "kprobe": "kprobe",
-             "kretprobe": "kretprobe", "kfunc": "fentry", "kretfunc": "fexit"}
+             "kretprobe": "kretprobe", "kfunc": "fentry", "kretfunc": "fexit",
+             "usdt": "usdt"}
 KERNEL_FUNCTION = ("kprobe", "kretprobe", "kfunc", "kretfunc")
 UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "hz": 0}
 
@@ -44,6 +45,8 @@ class Probe:
     period: int = 0  # ns for profile/interval, count for software/hardware
     offset: int = 0  # kprobe: bytes into the function
     wild: bool = field(default=False, compare=False)  # one of a wildcard's functions
+    provider: str = ""  # usdt: the probe's provider
+    site: Any = field(default=None, compare=False)  # usdt: its pybpf.usdt.UsdtProbe
 
     @property
     def hook_kind(self) -> str:
@@ -60,6 +63,8 @@ class Probe:
         """The `probe` builtin's text (bpftrace's canonical form)."""
         if self.kind in ("BEGIN", "END"):
             return self.kind
+        if self.kind == "usdt":
+            return f"usdt:{self.target}:{self.provider}:{self.name}"
         if self.kind in ("tracepoint", "uprobe", "uretprobe"):
             return f"{self.kind}:{self.target}:{self.name}"
         if self.kind in ("kprobe", "kretprobe"):
@@ -126,10 +131,14 @@ def expand(spec: str, loc: Loc) -> list[Probe]:
         return [Probe(kind, event, period=period)]
     if kind in ("uprobe", "uretprobe"):
         return _uprobes(kind, rest, loc)
+    if kind == "usdt":
+        from pybpf.lang import usdt
+
+        return usdt.expand(rest, loc)
     raise LangError(f"unknown probe type {spec.split(':')[0]!r}", loc,
                     "Probe types: BEGIN, END, tracepoint, rawtracepoint, profile, interval, "
                     "software, hardware, uprobe, uretprobe, kprobe, kretprobe, kfunc "
-                    "(fentry), kretfunc (fexit).")
+                    "(fentry), kretfunc (fexit), usdt.")
 
 
 def _functions(kind: str, rest: str, spec: str, loc: Loc) -> list[Probe]:
@@ -180,6 +189,11 @@ def _tracepoints(rest: str, loc: Loc) -> list[Probe]:
                             "`pybpf trace -l 'tracepoint:*'` lists them.")
         return [Probe("tracepoint", *tp.split(":", 1)) for tp in found]
     if not os.path.isdir(_events_dir(group, name)):
+        from pybpf.btf.tracefs import access_error
+
+        denied = access_error()
+        if denied is not None:  # it may exist: say why it cannot be seen
+            raise LangError(f"cannot read tracepoint {group}:{name}: {denied}", loc)
         raise LangError(f"unknown tracepoint {group}:{name}", loc,
                         "`pybpf trace -l 'tracepoint:*'` lists them.")
     return [Probe("tracepoint", group, name)]
@@ -217,7 +231,52 @@ def _uprobes(kind: str, rest: str, loc: Loc) -> list[Probe]:
         if not names:
             raise LangError(f"no functions of {binary} match {sym!r}", loc)
         return [Probe(kind, binary, n) for n in names]
+    if not sym.lstrip("-").isdigit() and not sym.startswith("0x"):
+        from pybpf.link.uprobe import resolve_offset
+
+        try:  # a function the binary lacks is said here, at the probe's position
+            resolve_offset(binary, sym)
+        except (SymbolNotFoundError, OSError, LookupError) as e:
+            raise LangError(f"{kind}: {e}", loc) from None
     return [Probe(kind, binary, sym)]
+
+
+def expand_specs(specs: list[tuple[str, Loc]],
+                 warn: Any = None) -> list[tuple[int, Probe]]:
+    """The probes of every spec (index of the spec, probe). As bpftrace, a spec that cannot be
+    resolved on this kernel (a kprobe where there are none, a missing tracepoint or function)
+    is skipped with a warning when probes other than BEGIN/END remain; when none would remain
+    the first such error is raised."""
+    out: list[tuple[int, Probe]] = []
+    errors: list[LangError] = []
+    for i, (text, loc) in enumerate(specs):
+        try:
+            out.extend((i, p) for p in expand(text, loc))
+        except LangError as e:
+            if not _resolvable_elsewhere(e):
+                raise
+            errors.append(e)
+    if errors:
+        # bpftrace runs a script whose user functions are all missing (threadsnoop.bt on a
+        # libc without pthread_create in libpthread) with what remains, BEGIN and END
+        fatal = [e for e in errors if "is not in /" not in e.message]
+        if fatal and not any(p.kind not in ("BEGIN", "END") for _, p in out):
+            raise fatal[0]
+        for e in errors:
+            text = f"{e.loc.file}:{e.loc.line}:{e.loc.col}: WARNING: {e.message.splitlines()[0]}"
+            if warn is not None:
+                warn(text + ": skipping this probe")
+    return out
+
+
+def _resolvable_elsewhere(e: LangError) -> bool:
+    """Errors of the probe's target on this kernel or binary (not of how it is written)."""
+    m = e.message
+    return any(w in m for w in ("not available on this kernel", "unknown tracepoint",
+                                "is not in", "no functions of", "cannot find binary",
+                                "unknown kernel function", "not traceable", "no such function",
+                                "no tracepoints match", "no kernel function matches",
+                                "not found"))
 
 
 def _function_names(table: object) -> list[str]:
@@ -250,6 +309,10 @@ def list_probes(pattern: str | None) -> list[str]:
                 if fnmatch.fnmatchcase(n, sym or "*")]
     if kind in KERNEL_FUNCTION and rest:
         return _list_functions(kind, rest)
+    if kind == "usdt" and rest:
+        from pybpf.lang import usdt
+
+        return usdt.list_probes(rest)
     out = [f"tracepoint:{tp}" for tp in list_tracepoints("*")]
     out += [f"software:{e}:" for e in SOFTWARE_EVENTS]
     out += [f"hardware:{e}:" for e in HARDWARE_EVENTS]

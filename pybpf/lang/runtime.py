@@ -39,6 +39,9 @@ def where(p: Any, pid: int = -1) -> dict[str, Any]:
         return {"function": f"{p.target}:{p.name}" if p.target else p.name}
     if p.kind in ("uprobe", "uretprobe"):
         return {"path": p.target, "symbol": p.name, **({"pid": pid} if pid > 0 else {})}
+    if p.kind == "usdt":  # one site: each reads its arguments its own way
+        return {"path": p.target, "provider": p.provider, "name": p.name, "sites": [p.site],
+                **({"pid": pid} if pid > 0 else {})}
     return {}
 
 
@@ -184,22 +187,25 @@ class Session:
                                + "\n")
                 else:
                     print(msg, file=sys.stderr, flush=True)
-            self.run_once("BEGIN")
+            # As bpftrace: every probe is attached before BEGIN runs, so that what BEGIN
+            # prints ("Tracing... Hit Ctrl-C") is true when it appears and nothing a user
+            # starts on seeing it is missed.
             live = [(cp, p) for cp, p in self.progs if cp.probe.kind not in ("BEGIN", "END")]
-            if not self.stopped:
-                for cp, prog in live:
-                    try:
-                        self.links.append(attach(cp, prog, self.pid))
-                    except BPFError as e:
-                        if not cp.probe.wild:
-                            raise
-                        self.skip(cp, e)
+            for cp, prog in live:
+                try:
+                    self.links.append(attach(cp, prog, self.pid))
+                except BPFError as e:
+                    if not cp.probe.wild:
+                        raise
+                    self.skip(cp, e)
+            self.run_once("BEGIN")
             if self.release_child is not None:
                 self.release_child()
             if live or self.child_proc is not None:
                 self.loop()
-            for link in self.links:
-                link.close()
+            from pybpf.session import close_concurrently
+
+            close_concurrently(self.links)  # the kernel's waits per tracepoint overlap
             self.links.clear()
             self.drain()  # what the probes sent before they were detached
             self.stopped = False
@@ -277,6 +283,11 @@ class Session:
 
     def finish(self) -> None:
         self.check_refused(final=True)
+        skipped = sum(prog.stats().recursion_misses for _, prog in self.progs
+                      if not prog.closed)
+        if skipped:  # runs that never happened: nothing of them is in the maps below
+            print(f"Warning: {skipped} probe run{'s' if skipped != 1 else ''} skipped by the "
+                  "kernel: another BPF program was running on the same CPU", file=sys.stderr)
         if not self.json:
             self.write("\n\n")
         for name in sorted(self.comp.syms.maps):

@@ -4,7 +4,8 @@ kernel (its IR type) and how user space decodes and prints it."""
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from pybpf.compiler.irtypes import (
     S64,
@@ -23,15 +24,19 @@ STRLEN = 64  # bpftrace's default string size
 
 @dataclass(frozen=True)
 class LT:
-    """kind: int, str, tuple, kstack, ustack, ksym, usym, probe, inet, timestamp, username,
-    ptr (a raw pointer, int-like), dataloc (a tracepoint __data_loc field), none."""
+    """kind: int, str, buf, strerror, tuple, kstack, ustack, ksym, usym, probe, inet, timestamp, username,
+    ptr (a pointer, int-like; `target` is the IR type it points to when known: a BTFRef of a
+    kernel struct, an integer or pointer type), record (an embedded kernel struct reached
+    through a pointer: its address, `target` its BTFRef), dataloc (a tracepoint __data_loc
+    field), none."""
 
     kind: str
     bits: int = 64
     signed: bool = False
     size: int = 0  # strings
     items: tuple[LT, ...] = ()
-    fmt: str = ""  # timestamp (strftime format)
+    fmt: str = ""  # timestamp (strftime format); ptr and record: address space
+    target: Any = field(default=None, compare=False, hash=False)
 
     def __str__(self) -> str:
         if self.kind == "int":
@@ -40,6 +45,10 @@ class LT:
             return f"string[{self.size}]"
         if self.kind == "tuple":
             return "(" + ", ".join(map(str, self.items)) + ")"
+        if self.kind == "ptr" and self.target is not None:
+            return f"{self.target} *"
+        if self.kind == "record" and self.target is not None:
+            return str(self.target)
         return self.kind
 
     @property
@@ -52,6 +61,8 @@ class LT:
             return IntT(self.bits, self.signed)
         if k == "str":
             return str_type(self.size)
+        if k == "buf":  # a length byte, then the bytes
+            return str_type(self.size + 1)
         if k == "tuple":
             return tuple_ir(self.items)
         if k == "kstack":
@@ -67,8 +78,10 @@ class LT:
         """How the value is kept in maps and scratch variables: integers are 64-bit."""
         if self.kind == "int":
             return LT("int", 64, self.signed)
-        if self.kind == "ptr":
-            return LT("int", 64, False)
+        if self.kind == "ptr" and self.target is not None:
+            return self  # a typed pointer stays one ($t = curtask; $t->pid)
+        if self.kind == "ptr":  # the address space goes along (str() of @p[tid] later)
+            return LT("int", 64, False, fmt=self.fmt)
         if self.kind == "tuple":
             return LT("tuple", items=tuple(i.widened() for i in self.items))
         return self
@@ -119,8 +132,15 @@ def merge(a: LT, b: LT) -> LT:
     if a.kind == "tuple" and b.kind == "tuple":
         return LT("tuple", items=tuple(merge(x, y) for x, y in zip(a.items, b.items,
                                                                     strict=True)))
+    if a.kind == "buf" and b.kind == "buf":
+        return a if a.size >= b.size else b
+    for x, y in ((a, b), (b, a)):  # a typed pointer stays one ($t = 0; ... $t = curtask)
+        if x.kind == "ptr" and x.target is not None and (
+                y.kind != "ptr" or y.target is None or str(y.target) == str(x.target)):
+            if y.is_int:
+                return x
     if a.is_int and b.is_int:
-        return LT("int", 64, a.signed or b.signed)
+        return LT("int", 64, a.signed or b.signed, fmt=a.fmt if a.fmt == b.fmt else "")
     return a
 
 
@@ -134,6 +154,9 @@ def decode(lt: LT, raw: bytes, off: int = 0) -> object:
     if k == "str":
         data = raw[off:off + lt.size]
         return data.split(b"\0", 1)[0].decode("utf-8", "replace")
+    if k == "buf":
+        n = min(raw[off], lt.size)
+        return bytes(raw[off + 1:off + 1 + n])
     if k == "tuple":
         return tuple(decode(it, raw, off + o) for it, o in zip(lt.items, tuple_layout(lt.items),
                                                                 strict=True))

@@ -13,11 +13,13 @@ from pybpf.link.tc import tc
 from pybpf.link.tracepoint import tracepoint
 from pybpf.link.tracing import attach_tracing, fentry, fexit, fmod_ret, load_tracing, tp_btf
 from pybpf.link.uprobe import uprobe, uprobe_multi, uretprobe
+from pybpf.link.usdt import usdt
 from pybpf.link.xdp import xdp
 
 __all__ = [
     "AttachError", "Link", "LinkGroup", "UnknownTargetError", "attach_tracing", "cgroup",
     "fentry", "fexit", "fmod_ret", "kprobe", "kprobe_multi", "kprobes_available", "kretprobe",
     "kretprobe_multi", "link_ids", "load_tracing", "perf_event", "raw_tracepoint",
-    "socket_filter", "tc", "tp_btf", "tracepoint", "uprobe", "uprobe_multi", "uretprobe", "xdp",
+    "socket_filter", "tc", "tp_btf", "tracepoint", "uprobe", "uprobe_multi", "uretprobe", "usdt",
+    "xdp",
 ]

@@ -24,6 +24,7 @@ from pybpf.link.link import Link
 from pybpf.sys import (
     FD,
     AttachType,
+    BPFPermissionError,
     NotSupportedError,
     ProgType,
     bpf_raw,
@@ -66,8 +67,18 @@ def _open_pmu(ptype: int, path: str, offset: int, retprobe: bool, pid: int,
     attr = PerfEventAttr(type=ptype, config1=ctypes.addressof(cpath), config2=offset,
                          sample_period=1)
     attr.config = (1 << bit if retprobe else 0) | (ref_ctr_offset << PERF_UPROBE_REF_CTR_OFFSET_SHIFT)
-    return FD(perf_event_open(attr, pid=pid if pid >= 0 else -1, cpu=0 if pid < 0 else -1,
-                              what=f"perf_event_open({what})"))
+    try:
+        return FD(perf_event_open(attr, pid=pid if pid >= 0 else -1, cpu=0 if pid < 0 else -1,
+                                  what=f"perf_event_open({what})"))
+    except BPFPermissionError as e:
+        from pybpf.sys.capabilities import missing
+
+        if "CAP_SYS_ADMIN" in missing("uprobe"):
+            raise BPFPermissionError(f"perf_event_open({what}) failed: this kernel creates "
+                                     "uprobes only for CAP_SYS_ADMIN (CAP_BPF and CAP_PERFMON "
+                                     "are not enough for uprobes here); run as root or with "
+                                     "CAP_SYS_ADMIN", e.errno) from None
+        raise
 
 
 def uprobe(prog: Any, path: str, symbol_or_offset: str | int, retprobe: bool = False,

@@ -42,6 +42,37 @@ def _cpu_list_len(text: str) -> int:
     return highest + 1
 
 
+U32_MAX = 2**32 - 1
+# what the kernel checks of the sizes, per map type: bpf_attr's fields are u32, so a larger
+# number would be truncated by ctypes (2**32 + 16 entries made a map of 16) rather than refused.
+# Local storage maps have no size (the kernel wants max_entries 0); queues, stacks, bloom
+# filters, ring buffers and arenas have no key, ring buffers and arenas no value.
+_NO_MAX_ENTRIES = frozenset({MapType.CGROUP_STORAGE, MapType.PERCPU_CGROUP_STORAGE,
+                             MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE,
+                             MapType.CGRP_STORAGE})
+_NO_KEY = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER, MapType.RINGBUF,
+                     MapType.USER_RINGBUF, MapType.ARENA})
+_NO_VALUE = frozenset({MapType.RINGBUF, MapType.USER_RINGBUF, MapType.ARENA})
+
+
+def check_sizes(map_type: MapType, name: str, key_size: Any, value_size: Any,
+                max_entries: Any) -> None:
+    """Refuse sizes that bpf(BPF_MAP_CREATE) cannot take as given: not an int, negative, over
+    u32, or 0 where the map type needs a size. (ValueError, TypeError for a non-int.)"""
+    entries = (0, 0) if map_type in _NO_MAX_ENTRIES else (1, U32_MAX)
+    for what, value, (lo, hi) in (
+            ("key size", key_size, (0 if map_type in _NO_KEY else 1, U32_MAX)),
+            ("value size", value_size, (0 if map_type in _NO_VALUE else 1, U32_MAX)),
+            ("max_entries", max_entries, entries)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"map '{name}': {what} must be an int, not "
+                            f"{type(value).__name__}")
+        if not lo <= value <= hi:
+            allowed = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            raise ValueError(f"map '{name}': {what} {value} is out of range for a "
+                             f"{map_type.name} map (give {allowed}: the kernel takes a u32)")
+
+
 def _valid_name(name: str) -> bytes:
     clean = "".join(c if c.isalnum() or c in "_." else "_" for c in name)
     return clean[: C.BPF_OBJ_NAME_LEN - 1].encode()
@@ -81,6 +112,9 @@ class Map:
         return self.value_codec.size
 
     def _create(self, key_size: int, value_size: int, inner_map: Map | None) -> FD:
+        check_sizes(self.map_type, self.name, key_size, value_size, self.max_entries)
+        if not isinstance(self.flags, int) or not 0 <= self.flags <= U32_MAX:
+            raise ValueError(f"map '{self.name}': flags {self.flags!r} are not a u32")
         attr = MapCreateAttr(map_type=self.map_type, key_size=key_size, value_size=value_size,
                              max_entries=self.max_entries, map_flags=self.flags,
                              map_name=_valid_name(self.name),

@@ -41,6 +41,7 @@ class KernelSymbols:
         syms.sort(key=lambda s: s.addr)
         self._syms = syms
         self._addrs = [s.addr for s in syms]
+        self.data_symbols = sum(s.kind in "DdBbRr" for s in syms)
         self._by_name: dict[str, KernelSymbol] = {}
         for s in syms:
             # the first text symbol of a name wins (static functions may repeat a name)
@@ -77,7 +78,12 @@ class KernelSymbols:
                 raise SymbolNotFoundError(
                     f"kernel symbol {name!r}: /proc/kallsyms shows no addresses "
                     "(run as root or set kernel.kptr_restrict=0)")
-            raise SymbolNotFoundError(f"kernel symbol {name!r} is not in {KALLSYMS}",
+            why = ""
+            if self.data_symbols < 1000:  # a kernel of many functions but a few variables
+                why = (f" (it lists {self.data_symbols} data symbols: this kernel was built "
+                       "without CONFIG_KALLSYMS_ALL, so its variables cannot be found by "
+                       "name)")
+            raise SymbolNotFoundError(f"kernel symbol {name!r} is not in {KALLSYMS}{why}",
                                       nearest(name, self._by_name))
         return sym
 

@@ -52,23 +52,32 @@ class ProcessMaps:
         return None
 
     def usym(self, addr: int, with_offset: bool = True) -> str:
+        """"name+0x1a [libc.so.6]"; an address no symbol covers is bcc's "[unknown]
+        [libc.so.6]", or with offsets "[libc.so.6+0x2a1b0]" (the offset in the file, what
+        `addr2line -e` and `objdump --start-address` take)."""
         m = self.find(addr)
         if m is None:
             return f"0x{addr:x}"
         if not m.path.startswith("/") or m.path.endswith(" (deleted)"):
             return f"0x{addr:x} [{m.name or 'anon'}]"
+        file_offset = addr - m.start + m.offset
         try:
             table = elf_symbols(_proc_path(self.pid, m))
         except SymbolNotFoundError:
-            return f"0x{addr:x} [{m.name}]"
-        vaddr = table.offset_to_vaddr(addr - m.start + m.offset)
+            return unknown_frame(m.name, file_offset, with_offset)
+        vaddr = table.offset_to_vaddr(file_offset)
         found = table.lookup(vaddr) if vaddr is not None else None
         if found is None:
-            return f"0x{addr:x} [{m.name}]"
+            return unknown_frame(m.name, file_offset, with_offset)
         sym, off = found
         if with_offset and off:
             return f"{sym.name}+0x{off:x} [{m.name}]"
         return f"{sym.name} [{m.name}]"
+
+
+def unknown_frame(module: str, file_offset: int, with_offset: bool) -> str:
+    """A frame in `module` that no symbol covers."""
+    return f"[{module}+0x{file_offset:x}]" if with_offset else f"[unknown] [{module}]"
 
 
 def _proc_path(pid: int, m: Mapping) -> str:

@@ -80,7 +80,8 @@ def error_from_errno(err: int, what: str) -> BPFError:
     if err in (_errno.EPERM, _errno.EACCES):
         if not has_bpf_privilege():
             return BPFPermissionError(f"{what} failed: {reason}. {PRIVILEGE_HINT}.", err)
-        return BPFPermissionError(f"{what} failed: {reason} (running as root: the kernel "
+        who = "as root" if os.geteuid() == 0 else "with CAP_BPF or CAP_SYS_ADMIN"
+        return BPFPermissionError(f"{what} failed: {reason} (running {who}: the kernel "
                                   "refused this operation, e.g. a locked-down kernel or LSM)",
                                   err)
     if err in (_errno.EOPNOTSUPP, ENOTSUPP):

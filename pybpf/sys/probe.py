@@ -48,6 +48,12 @@ def _load(ptype: ProgType, code: bytes, log_size: int = 0) -> tuple[int, int, st
     return fd, err, log.value.decode(errors="replace") if log else ""
 
 
+def prog_type_refused(ptype: ProgType) -> bool:
+    """Whether loading a trivial program of `ptype` is refused for want of privilege (EPERM),
+    which says nothing of whether the kernel has the type (not cached)."""
+    return ptype not in NEEDS_TARGET and _load(ptype, _RETURN_ZERO)[1] == errno.EPERM
+
+
 @featurecache.probe(unknown=False)
 def prog_type(ptype: ProgType) -> bool | None:
     """True when this kernel loads programs of `ptype`; None when that cannot be told without

@@ -22,7 +22,9 @@ TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosn
          "tcpretrans", "oomkill", "drsnoop", "funclatency",
          "bashreadline", "biostat",
          # kernel functions (fentry/kprobes)
-         "filelife", "vfsstat")
+         "filelife", "vfsstat",
+         # Python programs (CPython's USDT probes)
+         "pythongc")
 # tool name -> module, where they differ (pybpf.tools.tcpstates is the shared BPF side)
 MODULES = {"tcpstates": "tcpstates_tool"}
 

@@ -8,6 +8,7 @@ import argparse
 import sys
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.cli_support.argtypes import positive_float, positive_int
 from pybpf.cli_support.clock import hms
 from pybpf.names.disks import disk_name, disk_names, major_minor
@@ -23,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-C", "--noclear", action="store_true", help="don't clear the screen")
     p.add_argument("-r", "--maxrows", type=positive_int, default=20,
                    help="maximum rows to print, default 20")
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     p.add_argument("interval", nargs="?", type=positive_float, default=1,
                    help="output interval, in seconds")
     p.add_argument("count", nargs="?", type=positive_int, default=runner.FOREVER,

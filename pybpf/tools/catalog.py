@@ -25,14 +25,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
-def _tracefs_available() -> bool:
-    from pybpf.btf.tracefs import tracefs_root
+def _tracefs_missing() -> str | None:
+    """Why tracepoints cannot be used, None when they can."""
+    from pybpf.btf.tracefs import TracefsAccessError, tracefs_root
 
     try:
         tracefs_root()  # mounts tracefs when it can
+    except TracefsAccessError:  # the kernel has them: this user may not read tracefs
+        return "tracefs is not readable by this user"
     except OSError:  # (TracefsError is one) then tracepoints are reported missing
-        return False
-    return True
+        return "no tracepoints"
+    return None
 
 
 class Checker:
@@ -42,7 +45,7 @@ class Checker:
         from pybpf import features
 
         self.hooks = features.hooks()
-        self.tracefs = _tracefs_available()
+        self.tracefs_missing = _tracefs_missing()
         self._btf: Any = None
 
     def _raw(self, name: str) -> bool:
@@ -61,7 +64,9 @@ class Checker:
         if kind == "tp":
             from pybpf.btf.tracefs import tracepoint_exists
 
-            if not self.hooks.get("tracepoint") or not self.tracefs:
+            if self.tracefs_missing:
+                return self.tracefs_missing
+            if not self.hooks.get("tracepoint"):
                 return "no tracepoints"
             if any(tracepoint_exists(alt) for alt in what.split("|")):
                 return None
@@ -84,7 +89,8 @@ def rows() -> list[dict[str, Any]]:
     checker = Checker()
     out = []
     for name in TOOLS:
-        reasons = [r for need in needs(name) if (r := checker.missing(need))]
+        # each reason once ("no tracepoints" for two needs says it twice otherwise)
+        reasons = list(dict.fromkeys(r for need in needs(name) if (r := checker.missing(need))))
         out.append({"tool": name, "description": load(name).HELP, "supported": not reasons,
                     "missing": reasons})
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.session import Session
 from pybpf.tools import histograms, runner
 
@@ -19,19 +20,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
     p.add_argument("-P", "--pids", action="store_true", help="print a histogram per process ID")
     p.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     p.add_argument("-I", "--include-idle", action="store_true",
                    help="include CPU idle (the idle task, pid 0)")
+    p.add_argument("-e", "--extension", action="store_true",
+                   help="show extension summary (average/total/count)")
     runner.add_interval_count(p)
     runner.add_duration(p)
 
 
 def build(offcpu: bool = False, key_by: str = "", milliseconds: bool = False,
-          target_pid: int = 0, idle: bool = False) -> tuple[Session, Any]:
-    """The sched_switch program and `dist` {(0 | tgid | tid, log2 bucket): count}."""
+          target_pid: int = 0, idle: bool = False) -> tuple[Session, Any, Any]:
+    """The sched_switch program, `dist` {(0 | tgid | tid, log2 bucket): count} and `totals`
+    {the same key: (count, total)} in the histogram's unit."""
     from pybpf import bpf, hist, ktime_ns, maps, u32, u64
 
+    class Total(bpf.Struct):
+        count: u64
+        total: u64
+
     s = Session()
+    totals = s.map(maps.Hash(key=u32, value=Total, max_entries=10240, name="cd_total"))
     start = s.map(maps.Hash(key=u32, value=u64, max_entries=10240, name="cd_start"))
     dist = s.map(maps.Hash(key=(u32, u64), value=u64, max_entries=10240, name="cd_dist"))
     div = 1000000 if milliseconds else 1000
@@ -58,17 +67,20 @@ def build(offcpu: bool = False, key_by: str = "", milliseconds: bool = False,
             return 0
         del start[tid]
         key = u32(ending.tgid) if by_pid else (tid if by_tid else u32(0))
-        hist.log2(dist, key, (now - ts) // div)
+        delta = (now - ts) // div
+        hist.log2(dist, key, delta)
+        totals[key].count += 1
+        totals[key].total += delta
         return 0
 
     s.program(cpudist_switch)
-    return s, dist
+    return s, dist, totals
 
 
 def run(args: argparse.Namespace) -> int:
     key_by = "pid" if args.pids else "tid" if args.tids else ""
-    session, dist = build(args.offcpu, key_by, args.milliseconds, args.pid or 0,
-                          args.include_idle)
+    session, dist, totals = build(args.offcpu, key_by, args.milliseconds, args.pid or 0,
+                                  args.include_idle)
     unit = "msecs" if args.milliseconds else "usecs"
     section = "pid" if args.pids else "tid"
 
@@ -87,11 +99,23 @@ def run(args: argparse.Namespace) -> int:
 
     def tick(last: bool) -> None:
         per = histograms.read_keyed(dist)
+        sums = {k: (v.count, v.total) for k, v in totals.items()}
+        totals.clear()
+
+        def summary(k: int) -> dict[str, Any]:
+            n, total = sums.get(k, (0, 0))
+            return {"count": n, "total": total} if args.extension else {}
+
         if args.json:
-            histograms.emit_keyed(per, unit, fields)
+            histograms.emit_keyed(per, unit, fields, summary)
             return
         histograms.print_keyed(per, unit, (lambda k: f"{section} = {k}") if key_by else None,
                                args.timestamp)
+        n = sum(c for c, _ in sums.values())
+        if args.extension and n:  # as bcc: one summary of all the histograms
+            total = sum(t for _, t in sums.values())
+            print(f"\navg = {total // n} {unit}, total: {total} {unit}, count: {n}\n",
+                  flush=True)
 
     runner.run_intervals(session, tick, args.interval, args.count, args.duration, ready)
     return 0

@@ -8,6 +8,7 @@ import argparse
 import time
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.cli_support.argtypes import positive_float
 from pybpf.session import Session
 from pybpf.tools import runner
@@ -22,9 +23,10 @@ KINDS = ("direct", "memcg")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
     p.add_argument("-U", "--print-uid", action="store_true", help="print UID column")
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
-    p.add_argument("-t", "--tid", type=int, help="trace this TID only")
-    p.add_argument("-u", "--uid", type=int, help="trace this UID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
+    p.add_argument("-t", "--tid", type=argtypes.tid, help="trace this TID only")
+    p.add_argument("-u", "--uid", type=argtypes.user, metavar="USER",
+                   help="trace this UID (or user name) only")
     p.add_argument("-d", "--duration", type=positive_float,
                    help="total duration of trace in seconds")
     p.add_argument("-n", "--name", help="only print process names containing this name")

@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from pybpf.cli_support.argtypes import positive_int
+from pybpf.cli_support import argtypes
 from pybpf.cli_support.clock import hms
 from pybpf.session import Session
 from pybpf.tools import procfs, runner
@@ -18,13 +18,19 @@ HELP = "trace new processes via exec() syscalls"
 NEEDS = ("tp:syscalls:sys_enter_execve", "tp:syscalls:sys_exit_execve")
 EVENT_ARG, EVENT_RET = 0, 1
 
+# --max-args is the bound of an unrolled loop in the program: the verifier follows every
+# iteration, and a few thousand are more than it checks (the compiler refuses them), so the
+# option stops well before that rather than failing as an internal error
+_max_args = argtypes.ranged("an argument count the program can follow", 1, 1024)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-T", "--time", action="store_true",
                    help="include time column on output (HH:MM:SS)")
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
     p.add_argument("-x", "--fails", action="store_true", help="include failed exec()s")
-    p.add_argument("-u", "--uid", type=int, metavar="USER", help="trace this UID only")
+    p.add_argument("-u", "--uid", type=argtypes.user, metavar="USER",
+                   help="trace this UID (or user name) only")
     p.add_argument("-q", "--quote", action="store_true",
                    help='add quotemarks (") around arguments')
     p.add_argument("-n", "--name", help="only print commands matching this name (regex), any arg")
@@ -32,18 +38,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-U", "--print-uid", action="store_true", help="print UID column")
     p.add_argument("-C", "--print-cpu", action="store_true", help="print CPU column")
     p.add_argument("-M", "--print-pcomm", action="store_true", help="print parent command")
-    p.add_argument("--max-args", type=positive_int, default=20,
+    p.add_argument("--max-args", type=_max_args, default=20,
                    help="maximum number of arguments parsed and displayed, defaults to 20")
-    p.add_argument("-P", "--ppid", type=int, help="trace this parent PID only")
+    p.add_argument("-P", "--ppid", type=argtypes.pid, help="trace this parent PID only")
     runner.add_duration(p)
 
 
-def build(max_args: int = 20, target: TaskTarget = ANY_TASK, ppid_only: int = 0) -> Session:
+def build(max_args: int = 20, target: TaskTarget = ANY_TASK, ppid_only: int = 0,
+          ring_size: int = 1 << 20, unit: str = "events") -> Session:
     """Programs on sys_enter_execve (one ARG event per argument) and sys_exit_execve (the RET
-    event with the result and the new comm)."""
-    from pybpf import bpf, comm, cpu, current_task, pid, s32, u32, u64, uid
+    event with the result and the new comm). Every record has the kernel's time (`ts`,
+    CLOCK_MONOTONIC ns), which pybpf snapshot shows; `ring_size` and `unit` (what the loss
+    report counts) are for it too."""
+    from pybpf import bpf, comm, cpu, current_task, ktime_ns, pid, s32, u32, u64, uid
 
     class Event(bpf.Struct):
+        ts: u64
         kind: u32
         pid: u32
         ppid: u32
@@ -53,8 +63,8 @@ def build(max_args: int = 20, target: TaskTarget = ANY_TASK, ppid_only: int = 0)
         comm: "char[16]"  # noqa: F821, UP037
         arg: "char[128]"  # noqa: F821, UP037
 
-    s = Session()
-    events = s.ringbuf(Event)
+    s = Session(unit=unit)
+    events = s.ringbuf(Event, ring_size)
     wanted = task_filter(target)
 
     @bpf.tracepoint("syscalls:sys_enter_execve")
@@ -65,8 +75,8 @@ def build(max_args: int = 20, target: TaskTarget = ANY_TASK, ppid_only: int = 0)
         ppid = current_task().real_parent.tgid
         if ppid_only and ppid != ppid_only:
             return 0
-        events.submit(Event(kind=0, pid=pid(), ppid=ppid, uid=uid(), comm=comm(),
-                            arg=str(ctx.filename, 128)))
+        events.submit(Event(ts=ktime_ns(), kind=0, pid=pid(), ppid=ppid, uid=uid(),
+                            comm=comm(), arg=str(ctx.filename, 128)))
         argv = ctx.argv
         for i in range(1, max_args):
             # argv[i]: a user-space pointer, read byte by byte (no u64 user read in the
@@ -79,8 +89,8 @@ def build(max_args: int = 20, target: TaskTarget = ANY_TASK, ppid_only: int = 0)
                 break
             up = ctx.filename
             up = p
-            events.submit(Event(kind=0, pid=pid(), ppid=ppid, uid=uid(), comm=comm(),
-                                arg=str(up, 128)))
+            events.submit(Event(ts=ktime_ns(), kind=0, pid=pid(), ppid=ppid, uid=uid(),
+                                comm=comm(), arg=str(up, 128)))
         return 0
 
     @bpf.tracepoint("syscalls:sys_exit_execve")
@@ -91,8 +101,8 @@ def build(max_args: int = 20, target: TaskTarget = ANY_TASK, ppid_only: int = 0)
         ppid = current_task().real_parent.tgid
         if ppid_only and ppid != ppid_only:
             return 0
-        events.submit(Event(kind=1, pid=pid(), ppid=ppid, uid=uid(), retval=s32(ctx.ret),
-                            cpu=cpu(), comm=comm()))
+        events.submit(Event(ts=ktime_ns(), kind=1, pid=pid(), ppid=ppid, uid=uid(),
+                            retval=s32(ctx.ret), cpu=cpu(), comm=comm()))
         return 0
 
     s.program(execsnoop_enter)
@@ -120,9 +130,9 @@ def run(args: argparse.Namespace) -> int:
             head += runner.cols("%-8s", "TIME(s)")
         if args.print_uid:
             head += runner.cols("%-6s", "UID")
-        head += runner.cols("%-16s %-7s ", "COMM", "PID")
+        head += runner.cols("%-16s %-7s ", "PCOMM", "PID")  # bcc's name for the comm column
         if args.print_pcomm:
-            head += runner.cols("%-16s ", "PCOMM")
+            head += runner.cols("%-16s ", "PARENT")
         head += runner.cols("%-7s ", "PPID")
         if args.print_cpu:
             head += runner.cols("%-4s ", "CPU")

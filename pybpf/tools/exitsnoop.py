@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from time import strftime
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.session import Session
 from pybpf.tools import runner
 
@@ -20,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--timestamp", action="store_true",
                    help="include timestamp (local time default)")
     p.add_argument("--utc", action="store_true", help="include timestamp in UTC (-t implied)")
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     p.add_argument("--label", help="label each line")
     p.add_argument("-x", "--failed", action="store_true",
                    help="trace only fails, exclude exit(0)")

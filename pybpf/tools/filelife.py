@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.cli_support.clock import hms
 from pybpf.session import Session
 from pybpf.tools import kfunc, runner
@@ -21,7 +22,7 @@ FUNCTIONS = "/".join((*CREATE, UNLINK))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     runner.add_duration(p)
     kfunc.add_arguments(p, tracepoint=False)
 

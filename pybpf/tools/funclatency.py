@@ -12,6 +12,7 @@ import re
 import sys
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.cli_support.argtypes import positive_float
 from pybpf.session import Session
 from pybpf.tools import histograms, kfunc, runner
@@ -23,7 +24,7 @@ MAX_FUNCTIONS = 50
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     p.add_argument("-i", "--interval", type=positive_float,
                    help="summary interval, in seconds")
     p.add_argument("-d", "--duration", type=positive_float,

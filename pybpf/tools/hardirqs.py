@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.session import Session
 from pybpf.tools import histograms, runner
 from pybpf.tools.softirqs import report
@@ -21,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-C", "--count", dest="events", action="store_true",
                    help="show event counts instead of timing")
     p.add_argument("-d", "--dist", action="store_true", help="show distributions as histograms")
-    p.add_argument("-c", "--cpu", type=int, help="trace this CPU only")
+    p.add_argument("-c", "--cpu", type=argtypes.cpu, help="trace this CPU only")
     runner.add_interval_count(p)
     runner.add_duration(p)
 

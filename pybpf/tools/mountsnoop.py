@@ -1,5 +1,7 @@
 """mountsnoop: trace mount() and umount() system calls (syscalls:sys_enter/exit_mount and
-_umount), with bcc's columns: the call is printed as C would write it, with its result."""
+_umount), with bcc's columns: the call is printed as C would write it, with its result. Joined
+in the kernel as libbpf-tools' mountsnoop does: the entry keeps the arguments by thread, the
+exit reads the strings and sends one event per call, so that losses count calls."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import errno
 import time
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.session import Session
 from pybpf.tools import runner
 from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
@@ -29,16 +32,20 @@ UMOUNT_FLAGS = [("MNT_FORCE", 1), ("MNT_DETACH", 2), ("MNT_EXPIRE", 4),
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
     runner.add_duration(p)
 
 
-def build(target: TaskTarget = ANY_TASK) -> Session:
-    from pybpf import bpf, comm, current_task, pid, s64, tid, u32, u64
+def build(target: TaskTarget = ANY_TASK, ring_size: int = 1 << 18,
+          max_calls: int = 10240) -> Session:
+    """Entry programs for mount and umount, which keep the arguments in `start` by thread
+    (only the target's: -p applies here), and exit programs, which take them out and submit
+    one event with the result. `ring_size` and `max_calls` (the ring buffer's size and how
+    many calls may be in progress at once) let tests make them overflow."""
+    from pybpf import bpf, comm, current_task, maps, pid, s64, tid, u32, u64
 
     class Event(bpf.Struct):
-        kind: u32
         call: u32
         pid: u32
         tid: u32
@@ -51,8 +58,20 @@ def build(target: TaskTarget = ANY_TASK) -> Session:
         fstype: "char[32]"  # noqa: F821, UP037
         data: "char[64]"  # noqa: F821, UP037
 
-    s = Session()
-    events = s.ringbuf(Event, 1 << 18)
+    class Start(bpf.Struct):
+        # the user's pointers: the strings are read at exit, as libbpf-tools does; the kernel
+        # has read them by then, so their pages are present (a tracepoint cannot fault a page
+        # in)
+        source: u64
+        target: u64
+        fstype: u64
+        data: u64
+        flags: u64
+
+    s = Session(unit="mount and umount calls")
+    events = s.ringbuf(Event, ring_size)
+    start = s.map(maps.Hash(key=u32, value=Start, max_entries=max_calls, name="mount_start"),
+                  loses="start")
     wanted = task_filter(target)
 
     @bpf.tracepoint("syscalls:sys_enter_mount")
@@ -60,13 +79,8 @@ def build(target: TaskTarget = ANY_TASK) -> Session:
         if target.given:
             if not wanted():
                 return 0
-        ev = Event(kind=0, call=MOUNT, pid=pid(), tid=tid(), flags=ctx.flags, comm=comm(),
-                   mnt_ns=current_task().nsproxy.mnt_ns.ns.inum)
-        ev.source = str(ctx.dev_name, 128)
-        ev.target = str(ctx.dir_name, 128)
-        ev.fstype = str(ctx.type, 32)
-        ev.data = user_str(ctx.data, 64)  # noqa: F821 - a pybpf builtin
-        events.submit(ev)
+        start[tid()] = Start(source=u64(ctx.dev_name), target=u64(ctx.dir_name),
+                             fstype=u64(ctx.type), data=u64(ctx.data), flags=ctx.flags)
         return 0
 
     @bpf.tracepoint("syscalls:sys_enter_umount")
@@ -74,29 +88,40 @@ def build(target: TaskTarget = ANY_TASK) -> Session:
         if target.given:
             if not wanted():
                 return 0
-        events.submit(Event(kind=0, call=UMOUNT, pid=pid(), tid=tid(), flags=u64(ctx.flags),
-                            comm=comm(), mnt_ns=current_task().nsproxy.mnt_ns.ns.inum,
-                            target=str(ctx.name, 128)))
+        start[tid()] = Start(target=u64(ctx.name), flags=u64(ctx.flags))
         return 0
 
     @bpf.tracepoint("syscalls:sys_exit_mount")
     def mountsnoop_mount_ret(ctx):
-        if target.given:
-            if not wanted():
-                return 0
-        events.submit(Event(kind=1, call=MOUNT, pid=pid(), tid=tid(), ret=s64(ctx.ret)))
+        t = tid()
+        if t not in start:  # not the target's, or begun before tracing
+            return 0
+        a = start[t]
+        del start[t]
+        ev = Event(call=MOUNT, pid=pid(), tid=t, flags=a.flags, ret=s64(ctx.ret), comm=comm(),
+                   mnt_ns=current_task().nsproxy.mnt_ns.ns.inum)
+        ev.source = user_str(a.source, 128)  # noqa: F821 - a pybpf builtin
+        ev.target = user_str(a.target, 128)  # noqa: F821
+        ev.fstype = user_str(a.fstype, 32)  # noqa: F821
+        ev.data = user_str(a.data, 64)  # noqa: F821
+        events.submit(ev)
         return 0
 
     @bpf.tracepoint("syscalls:sys_exit_umount")
     def mountsnoop_umount_ret(ctx):
-        if target.given:
-            if not wanted():
-                return 0
-        events.submit(Event(kind=1, call=UMOUNT, pid=pid(), tid=tid(), ret=s64(ctx.ret)))
+        t = tid()
+        if t not in start:
+            return 0
+        a = start[t]
+        del start[t]
+        events.submit(Event(call=UMOUNT, pid=pid(), tid=t, flags=a.flags, ret=s64(ctx.ret),
+                            comm=comm(), mnt_ns=current_task().nsproxy.mnt_ns.ns.inum,
+                            target=user_str(a.target, 128)))  # noqa: F821
         return 0
 
-    for prog in (mountsnoop_mount, mountsnoop_umount, mountsnoop_mount_ret,
-                 mountsnoop_umount_ret):
+    # the exits first: an entry kept before its exit is attached would stay in `start`
+    for prog in (mountsnoop_mount_ret, mountsnoop_umount_ret, mountsnoop_mount,
+                 mountsnoop_umount):
         s.program(prog)
     return s
 
@@ -134,7 +159,6 @@ def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
     session = build(TaskTarget.from_args(args))
-    calls = runner.CallPairs()
     start = time.monotonic()
 
     def header() -> None:
@@ -146,24 +170,21 @@ def run(args: argparse.Namespace) -> int:
                                  "CALL"), flush=True)
 
     def handle(ev: Any) -> None:
-        entry = calls.entry_of(ev)
-        if entry is None:
-            return
-        comm = runner.text(entry.comm)
+        comm = runner.text(ev.comm)
         if args.json:
             obj: dict[str, Any] = {"ts": round(time.monotonic() - start, 6), "comm": comm,
-                                   "pid": entry.pid, "tid": entry.tid, "mnt_ns": entry.mnt_ns,
-                                   "call": "umount" if entry.call == UMOUNT else "mount",
-                                   "target": runner.text(entry.target), "flags": entry.flags,
-                                   "ret": ev.ret, "text": call_text(entry, ev.ret)}
-            if entry.call == MOUNT:
-                obj.update(source=runner.text(entry.source), fstype=runner.text(entry.fstype),
-                           data=runner.text(entry.data))
+                                   "pid": ev.pid, "tid": ev.tid, "mnt_ns": ev.mnt_ns,
+                                   "call": "umount" if ev.call == UMOUNT else "mount",
+                                   "target": runner.text(ev.target), "flags": ev.flags,
+                                   "ret": ev.ret, "text": call_text(ev, ev.ret)}
+            if ev.call == MOUNT:
+                obj.update(source=runner.text(ev.source), fstype=runner.text(ev.fstype),
+                           data=runner.text(ev.data))
             jsonl.emit(obj)
             return
         line = runner.cols("%-14.9f ", time.monotonic() - start) if args.timestamp else ""
-        print(line + runner.cols("%-16s %-7d %-7d %-11d %s", comm, entry.pid, entry.tid,
-                                 entry.mnt_ns, call_text(entry, ev.ret)), flush=True)
+        print(line + runner.cols("%-16s %-7d %-7d %-11d %s", comm, ev.pid, ev.tid,
+                                 ev.mnt_ns, call_text(ev, ev.ret)), flush=True)
 
     runner.run_events(session, handle, args.duration, header)
     return 0

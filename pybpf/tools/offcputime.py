@@ -7,20 +7,26 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.cli_support.argtypes import int_list, positive_float, positive_int
+from pybpf.cli_support import argtypes
+from pybpf.cli_support.argtypes import positive_float
 from pybpf.session import Session
 from pybpf.tools import runner, stacks
 
 HELP = "summarize off-CPU time by stack trace"
 NEEDS = ("raw:sched_switch",)
 PF_KTHREAD = 0x00200000
+# the block time is compared with a u64 of microseconds, the state with sched_switch's
+# `unsigned int prev_state`: constants that do not fit would not compile (or, negative,
+# silently disable the filter)
+_block_time = argtypes.ranged("a time in microseconds (u64)", 0, argtypes.U64_MAX)
+_task_state = argtypes.ranged("a task state bitmask (u32)", 0, argtypes.U32_MAX)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     threads = p.add_mutually_exclusive_group()
-    threads.add_argument("-p", "--pid", metavar="PID", dest="tgids", type=int_list,
+    threads.add_argument("-p", "--pid", metavar="PID", dest="tgids", type=argtypes.pid_list,
                          help="trace these PIDs only, comma separated list")
-    threads.add_argument("-t", "--tid", metavar="TID", dest="pids", type=int_list,
+    threads.add_argument("-t", "--tid", metavar="TID", dest="pids", type=argtypes.pid_list,
                          help="trace these TIDs only, comma separated list")
     threads.add_argument("-u", "--user-threads-only", action="store_true",
                          help="user threads only (no kernel threads)")
@@ -35,15 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="insert delimiter between kernel/user stacks")
     p.add_argument("-f", "--folded", action="store_true", help="output folded format")
     p.add_argument("-s", "--offset", action="store_true", help="show address offsets")
-    p.add_argument("--stack-storage-size", type=positive_int, default=16384,
+    p.add_argument("--stack-storage-size", type=argtypes.map_entries, default=16384,
                    help="the number of unique stack traces that can be stored and displayed")
     p.add_argument("duration", nargs="?", type=positive_float, default=runner.FOREVER,
                    help="duration of trace, in seconds")
-    p.add_argument("-m", "--min-block-time", type=int, default=1,
+    p.add_argument("-m", "--min-block-time", type=_block_time, default=1,
                    help="the amount of time in microseconds over which we store traces")
-    p.add_argument("-M", "--max-block-time", type=int, default=(1 << 64) - 1,
+    p.add_argument("-M", "--max-block-time", type=_block_time, default=(1 << 64) - 1,
                    help="the amount of time in microseconds under which we store traces")
-    p.add_argument("--state", type=int,
+    p.add_argument("--state", type=_task_state,
                    help="filter on this thread state bitmask (eg, 2 == TASK_UNINTERRUPTIBLE)")
     p.add_argument("--svg", metavar="FILE", help="also write a flame graph SVG to FILE")
 

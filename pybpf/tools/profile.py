@@ -6,19 +6,23 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybpf.cli_support.argtypes import int_list, positive_float, positive_int
+from pybpf.cli_support import argtypes
+from pybpf.cli_support.argtypes import positive_float
 from pybpf.session import Session
 from pybpf.tools import runner, stacks
 
 HELP = "profile CPU usage by sampling stack traces at a timed interval"
 NEEDS = ("perf",)
 
+# perf_event_attr's sample_freq and sample_period are u64 (ctypes would truncate larger numbers)
+_sample_rate = argtypes.ranged("a sampling rate (u64)", 1, argtypes.U64_MAX)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     threads = p.add_mutually_exclusive_group()
-    threads.add_argument("-p", "--pid", type=int_list,
+    threads.add_argument("-p", "--pid", type=argtypes.pid_list,
                          help="profile processes with one or more comma-separated PIDs only")
-    threads.add_argument("-L", "--tid", type=int_list,
+    threads.add_argument("-L", "--tid", type=argtypes.pid_list,
                          help="profile threads with one or more comma-separated TIDs only")
     which = p.add_mutually_exclusive_group()
     which.add_argument("-U", "--user-stacks-only", action="store_true",
@@ -26,9 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("-K", "--kernel-stacks-only", action="store_true",
                        help="show stacks from kernel space only (no user space stacks)")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("-F", "--frequency", type=positive_int,
+    rate.add_argument("-F", "--frequency", type=_sample_rate,
                       help="sample frequency, Hertz")
-    rate.add_argument("-c", "--count", type=positive_int,
+    rate.add_argument("-c", "--count", type=_sample_rate,
                       help="sample period, number of events")
     p.add_argument("-d", "--delimited", action="store_true",
                    help="insert delimiter between kernel/user stacks")
@@ -37,11 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-I", "--include-idle", action="store_true", help="include CPU idle stacks")
     p.add_argument("-f", "--folded", action="store_true",
                    help="output folded format, one line per stack (for flame graphs)")
-    p.add_argument("--stack-storage-size", type=positive_int, default=16384,
+    p.add_argument("--stack-storage-size", type=argtypes.map_entries, default=16384,
                    help="the number of unique stack traces that can be stored and displayed")
     p.add_argument("duration", nargs="?", type=positive_float, default=runner.FOREVER,
                    help="duration of trace, in seconds")
-    p.add_argument("-C", "--cpu", type=int, default=-1, help="cpu number to run profile on")
+    p.add_argument("-C", "--cpu", type=argtypes.cpu, default=-1, help="cpu number to run profile on")
     p.add_argument("-A", "--address", action="store_true", help="show raw addresses")
     p.add_argument("--svg", metavar="FILE", help="also write a flame graph SVG to FILE")
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
+from pybpf.cli_support import target_exit
 from pybpf.cli_support.argtypes import positive_float, positive_int
 from pybpf.cli_support.clock import hms
 from pybpf.cli_support.signals import Stop, install_signals
@@ -55,6 +56,8 @@ def run_events(session: Session, handle: Callable[[Any], None], duration: float 
                 handle(ev)
             if after_poll is not None:
                 after_poll()
+            if target_exit.gone():  # -p's process is gone: no event can come any more
+                break
         for ev in session.poll(0):  # what arrived just before the end
             handle(ev)
     except (KeyboardInterrupt, Stop):
@@ -86,7 +89,7 @@ def run_intervals(session: Session, tick: Callable[[bool], None], interval: floa
             except (KeyboardInterrupt, Stop):
                 interrupted = True
             done += 1
-            finished = interrupted or done >= count or (
+            finished = interrupted or done >= count or target_exit.gone() or (
                 end is not None and time.monotonic() >= end - 1e-3)
             tick(finished)
             if finished:
@@ -101,13 +104,27 @@ def run_intervals(session: Session, tick: Callable[[bool], None], interval: floa
 def _wait_until(session: Session, when: float, on_poll: Callable[[Any], None] | None) -> None:
     while True:
         left = when - time.monotonic()
-        if left <= 0:
+        if left <= 0 or target_exit.exited():
             return
         if on_poll is not None:
             for ev in session.poll(max(1, min(100, int(left * 1000)))):
                 on_poll(ev)
         else:
             time.sleep(min(left, 0.2))
+
+
+def syscalls_traceable(names: Iterable[str]) -> list[str]:
+    """Those of the system calls `names` that have tracepoints here; none is an error naming
+    the first (a tool that attached nothing would print its header and trace nothing)."""
+    from pybpf.btf.tracefs import tracepoint_exists
+    from pybpf.compiler.errors import UnknownHookError
+
+    names = list(names)
+    found = [n for n in names if tracepoint_exists("syscalls", f"sys_enter_{n}")]
+    if not found:
+        hook = f"tracepoint syscalls:sys_enter_{names[0]}"
+        raise UnknownHookError(f"no {hook}", hook=hook)
+    return found
 
 
 def add_duration(p: argparse.ArgumentParser) -> None:
@@ -120,21 +137,6 @@ def add_interval_count(p: argparse.ArgumentParser) -> None:
                    help="output interval, in seconds")
     p.add_argument("count", nargs="?", type=positive_int, default=FOREVER,
                    help="number of outputs")
-
-
-class CallPairs:
-    """System calls traced at entry (events of kind 0) and exit (kind 1), paired by thread:
-    `entry_of(ev)` keeps an entry and gives None, and gives an exit's entry (None when the
-    entry was not seen, as for calls that began before tracing)."""
-
-    def __init__(self) -> None:
-        self.pending: dict[int, Any] = {}
-
-    def entry_of(self, ev: Any) -> Any:
-        if ev.kind == 0:
-            self.pending[ev.tid] = ev
-            return None
-        return self.pending.pop(ev.tid, None)
 
 
 def interval_start(timestamp: bool) -> None:

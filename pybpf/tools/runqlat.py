@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.session import Session
 from pybpf.tools import histograms, runner
 
@@ -19,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--milliseconds", action="store_true", help="millisecond histogram")
     p.add_argument("-P", "--pids", action="store_true", help="print a histogram per process ID")
     p.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     runner.add_interval_count(p)
     runner.add_duration(p)
 

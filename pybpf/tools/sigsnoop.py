@@ -8,6 +8,7 @@ import argparse
 import time
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.cli_support.clock import hms
 from pybpf.session import Session
 from pybpf.tools import runner
@@ -22,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-x", "--failed", action="store_true", help="trace failed signals only")
     p.add_argument("-k", "--kill", action="store_true", help="trace signals issued by kill "
                    "syscall only (see killsnoop)")
-    p.add_argument("-p", "--pid", type=int, help="process ID to trace (the sender)")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="process ID to trace (the sender)")
     p.add_argument("-s", "--signal", type=signal_number, help="signal to trace")
     p.add_argument("-n", "--name", action="store_true", help="output signal name instead of "
                    "signal number")
@@ -70,12 +71,12 @@ def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
     target = TaskTarget.from_args(args)
-    session = build(target, args.signal or 0, args.failed)
     if args.kill:
         from pybpf.tools import killsnoop
 
-        session = killsnoop.build(target, args.signal or 0)
-    calls = runner.CallPairs()
+        session = killsnoop.build(target, args.signal or 0, failed=args.failed)
+    else:
+        session = build(target, args.signal or 0, args.failed)
     start = time.monotonic()
 
     def header() -> None:
@@ -102,9 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     def handle(ev: Any) -> None:
         if args.kill:  # killsnoop's events: the syscall's result
-            entry = calls.entry_of(ev)
-            if entry is not None:
-                show(entry.pid, runner.text(entry.comm), entry.sig, entry.tpid, ev.ret)
+            show(ev.pid, runner.text(ev.comm), ev.sig, ev.tpid, ev.ret)
             return
         show(ev.pid, runner.text(ev.comm), ev.sig, ev.tpid, ev.result, runner.text(ev.tcomm))
 

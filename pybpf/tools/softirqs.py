@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.cli_support.clock import hms
 from pybpf.session import Session
 from pybpf.tools import histograms, runner
@@ -22,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
     p.add_argument("-N", "--nanoseconds", action="store_true", help="output in nanoseconds")
     p.add_argument("-d", "--dist", action="store_true", help="show distributions as histograms")
-    p.add_argument("-c", "--cpu", type=int, help="trace this CPU only")
+    p.add_argument("-c", "--cpu", type=argtypes.cpu, help="trace this CPU only")
     p.add_argument("-C", "--events", action="store_true", help="show the number of events "
                    "instead of time")
     runner.add_interval_count(p)

@@ -36,6 +36,9 @@ class Symbolizer:
         self.stack_map = stack_map
         self.offsets = offsets
         self.addresses = addresses
+        # each stack is symbolised once per print (merging and printing both ask)
+        self._kernel: dict[int, list[str]] = {}
+        self._user: dict[tuple[int, int], list[str]] = {}
 
     def frames(self, stack_id: int) -> list[int]:
         if stack_id < 0 or self.stack_map is None:
@@ -46,6 +49,17 @@ class Symbolizer:
             return []
 
     def kernel(self, stack_id: int) -> list[str]:
+        if stack_id not in self._kernel:
+            self._kernel[stack_id] = self._kernel_frames(stack_id)
+        return self._kernel[stack_id]
+
+    def user(self, stack_id: int, pid: int) -> list[str]:
+        key = (stack_id, pid)
+        if key not in self._user:
+            self._user[key] = self._user_frames(stack_id, pid)
+        return self._user[key]
+
+    def _kernel_frames(self, stack_id: int) -> list[str]:
         from pybpf.symbols import ksym
 
         out = []
@@ -61,7 +75,7 @@ class Symbolizer:
             out.append(f"0x{addr:016x} {name}" if self.addresses else name)
         return out
 
-    def user(self, stack_id: int, pid: int) -> list[str]:
+    def _user_frames(self, stack_id: int, pid: int) -> list[str]:
         from pybpf.symbols import usym
 
         out = []
@@ -132,25 +146,48 @@ def as_json(k: StackKey, value: int, sym: Symbolizer, user: bool, kernel: bool
             "user_stack": sym.user(k.user_id, k.pid) if user else [], "value": value}
 
 
+def merged(items: Iterable[tuple[Any, int]], sym: Symbolizer, user: bool = True,
+           kernel: bool = True) -> list[tuple[StackKey, int]]:
+    """The map items keyed, with entries whose stacks read the same after symbolisation
+    (different stack ids, same functions: offsets are not shown, or frames that resolve
+    alike) merged into one and their values summed; smallest value first."""
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    for k, v in keyed(items):
+        ident = (k.pid, k.comm,
+                 (missing(k.kernel_id), tuple(sym.kernel(k.kernel_id))) if kernel else (),
+                 (missing(k.user_id), tuple(sym.user(k.user_id, k.pid))) if user else ())
+        entry = out.get(ident)
+        if entry is None:
+            out[ident] = [k, v]
+        else:
+            entry[1] += v
+    return sorted(((k, v) for k, v in out.values()), key=lambda kv: kv[1])
+
+
 def print_stacks(items: Iterable[tuple[Any, int]], sym: Symbolizer, style: str | None,
                  user: bool = True, kernel: bool = True, delimited: bool = False,
                  annotate: bool = False) -> dict[str, int]:
     """Print every stack of the map `items`, smallest value first, as `style`: "json" (one
     object each), "folded" (one line each), "multiline" (bcc's default) or None (nothing);
-    return them folded ({"comm;frame;...": value}) for a flame graph."""
+    return them folded ({"comm;frame;...": value}) for a flame graph. Stacks identical
+    after symbolisation are printed once with their values summed."""
     from pybpf.output import jsonl
 
     folded: dict[str, int] = {}
-    for k, v in keyed(items):
+    entries = merged(items, sym, user, kernel)
+    for k, v in entries:
         line = folded_line(k, v, sym, user, kernel, delimited, annotate)
         stack, _, n = line.rpartition(" ")
         folded[stack] = folded.get(stack, 0) + int(n)
         if style == "json":
             jsonl.emit(as_json(k, v, sym, user, kernel))
-        elif style == "folded":
-            print(line)
         elif style == "multiline":
             print("\n".join(multiline(k, v, sym, user, kernel, delimited)))
+    if style == "folded":
+        # the folded format has no pid: stacks of different processes with one comm are
+        # one line (as flamegraph.pl would add them up anyway)
+        for stack, n in sorted(folded.items(), key=lambda kv: kv[1]):
+            print(f"{stack} {n}")
     return folded
 
 

@@ -1,6 +1,7 @@
 """statsnoop: trace stat() syscalls (syscalls:sys_enter/exit_ of statfs, newstat, newlstat,
-newfstatat, statx), with bcc's options and columns. The path is read at entry, the result
-at exit; user space pairs them by thread."""
+newfstatat, statx), with bcc's options and columns. Joined in the kernel as bcc does: the entry
+keeps the path's address by thread, the exit reads the path and sends one event per call, so
+that losses count calls."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import time
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.session import Session
 from pybpf.tools import runner
 from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
@@ -22,44 +24,48 @@ SYSCALLS = {"statfs": "pathname", "newstat": "filename", "newlstat": "filename",
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
     p.add_argument("-x", "--failed", action="store_true", help="only show failed stats")
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     p.add_argument("-s", "--sys", action="store_true", help="show the syscall name")
     runner.add_duration(p)
 
 
 def available() -> list[str]:
-    from pybpf.btf.tracefs import tracepoint_exists
-
-    return [n for n in SYSCALLS if tracepoint_exists("syscalls", f"sys_enter_{n}")]
+    return runner.syscalls_traceable(SYSCALLS)
 
 
-def build(target: TaskTarget = ANY_TASK) -> Session:
-    """Per stat syscall: an entry program (kind 0: path) and an exit program (kind 1:
-    result), both tagged with the syscall's index in SYSCALLS."""
-    from pybpf import bpf, comm, pid, s64, tid, u32
+def build(target: TaskTarget = ANY_TASK, failed: bool = False, ring_size: int = 1 << 20,
+          max_calls: int = 10240) -> Session:
+    """Per stat syscall an entry program, which keeps the path's address in `start` by thread
+    (only the target's: -p applies here), and an exit program, which takes it out and submits
+    one event with the result (with `failed`, only for failed calls), tagged with the
+    syscall's index in SYSCALLS. `ring_size` and `max_calls` (the ring buffer's size and how
+    many calls may be in progress at once) let tests make them overflow."""
+    from pybpf import bpf, comm, maps, pid, s64, tid, u32, u64
 
     class Event(bpf.Struct):
-        kind: u32
+        ret: s64
         call: u32
         pid: u32
         tid: u32
-        ret: s64
         comm: "char[16]"  # noqa: F821, UP037
         path: "char[256]"  # noqa: F821, UP037
 
-    s = Session()
-    events = s.ringbuf(Event)
+    s = Session(unit="stat calls")
+    events = s.ringbuf(Event, ring_size)
+    # the user's pointer: the path is read at exit, as bcc does; the kernel has read it by then,
+    # so its page is present (a tracepoint cannot fault a page in)
+    start = s.map(maps.Hash(key=u32, value=u64, max_entries=max_calls, name="stat_start"),
+                  loses="start")
     wanted = task_filter(target)
 
-    def enter(name: str, index: int) -> Any:
+    def enter(name: str) -> Any:
         if SYSCALLS[name] == "pathname":
             @bpf.tracepoint(f"syscalls:sys_enter_{name}")
             def statsnoop_enter_p(ctx):
                 if target.given:
                     if not wanted():
                         return 0
-                events.submit(Event(kind=0, call=index, pid=pid(), tid=tid(), comm=comm(),
-                                    path=str(ctx.pathname, 256)))
+                start[tid()] = u64(ctx.pathname)
                 return 0
 
             return statsnoop_enter_p
@@ -69,8 +75,7 @@ def build(target: TaskTarget = ANY_TASK) -> Session:
             if target.given:
                 if not wanted():
                     return 0
-            events.submit(Event(kind=0, call=index, pid=pid(), tid=tid(), comm=comm(),
-                                path=str(ctx.filename, 256)))
+            start[tid()] = u64(ctx.filename)
             return 0
 
         return statsnoop_enter
@@ -78,27 +83,33 @@ def build(target: TaskTarget = ANY_TASK) -> Session:
     def leave(name: str, index: int) -> Any:
         @bpf.tracepoint(f"syscalls:sys_exit_{name}")
         def statsnoop_exit(ctx):
-            if target.given:
-                if not wanted():
-                    return 0
-            events.submit(Event(kind=1, call=index, pid=pid(), tid=tid(), ret=s64(ctx.ret)))
+            t = tid()
+            if t not in start:  # not the target's, or begun before tracing
+                return 0
+            fname = start[t]
+            del start[t]
+            ret = s64(ctx.ret)
+            if failed and ret >= 0:
+                return 0
+            events.submit(Event(ret=ret, call=index, pid=pid(), tid=t, comm=comm(),
+                                path=user_str(fname, 256)))  # noqa: F821 - a pybpf builtin
             return 0
 
         return statsnoop_exit
 
     names = list(SYSCALLS)
     for name in available():
-        s.program(enter(name, names.index(name)))
+        # exits first: an entry kept before its exit is attached would stay in `start`
         s.program(leave(name, names.index(name)))
+        s.program(enter(name))
     return s
 
 
 def run(args: argparse.Namespace) -> int:
     from pybpf.output import jsonl
 
-    session = build(TaskTarget.from_args(args))
+    session = build(TaskTarget.from_args(args), failed=args.failed)
     names = list(SYSCALLS)
-    calls = runner.CallPairs()
     start = [0.0]
 
     def header() -> None:
@@ -112,24 +123,19 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
 
     def handle(ev: Any) -> None:
-        entry = calls.entry_of(ev)
-        if entry is None:
-            return
-        if args.failed and ev.ret >= 0:
-            return
         ret, err = (-1, -ev.ret) if ev.ret < 0 else (ev.ret, 0)
         now = time.monotonic()
         if not start[0]:
             start[0] = now
-        call, comm, path = names[ev.call], runner.text(entry.comm), runner.text(entry.path)
+        call, comm, path = names[ev.call], runner.text(ev.comm), runner.text(ev.path)
         if args.json:
-            jsonl.emit({"ts": round(now - start[0], 6), "syscall": call, "pid": entry.pid,
-                        "tid": entry.tid, "comm": comm, "ret": ret, "err": err, "path": path})
+            jsonl.emit({"ts": round(now - start[0], 6), "syscall": call, "pid": ev.pid,
+                        "tid": ev.tid, "comm": comm, "ret": ret, "err": err, "path": path})
             return
         line = runner.cols("%-14.9f ", now - start[0]) if args.timestamp else ""
         if args.sys:
             line += runner.cols("%-12s ", call)
-        print(line + runner.cols("%-6d %-16s %4d %3d %s", entry.pid, comm, ret, err, path),
+        print(line + runner.cols("%-6d %-16s %4d %3d %s", ev.pid, comm, ret, err, path),
               flush=True)
 
     runner.run_events(session, handle, args.duration, header)

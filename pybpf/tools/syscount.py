@@ -5,9 +5,9 @@ pybpf.programs.syscall_counts (the exporter and snapshot count with it too)."""
 from __future__ import annotations
 
 import argparse
-import errno as errno_mod
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.cli_support.argtypes import positive_float
 from pybpf.cli_support.clock import hms
 from pybpf.names.syscalls import X86_64, syscall_name, syscall_number
@@ -18,27 +18,18 @@ HELP = "summarize syscall counts and latencies"
 NEEDS = ("tp:raw_syscalls:sys_enter", "tp:raw_syscalls:sys_exit")
 
 
-def _errno(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    value = getattr(errno_mod, text.upper(), None)
-    if not isinstance(value, int):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an errno name or number")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-p", "--pid", type=int, help="trace only this pid")
-    p.add_argument("-t", "--tid", type=int, help="trace only this tid")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace only this pid")
+    p.add_argument("-t", "--tid", type=argtypes.tid, help="trace only this tid")
     p.add_argument("-i", "--interval", type=positive_float,
                    help="print summary at this interval (seconds)")
     p.add_argument("-d", "--duration", type=positive_float,
                    help="total duration of trace, in seconds")
-    p.add_argument("-T", "--top", type=int, default=10,
+    p.add_argument("-T", "--top", type=argtypes.positive_int, default=10,
                    help="print only the top syscalls by count or latency")
     p.add_argument("-x", "--failures", action="store_true",
                    help="trace only failed syscalls (return < 0)")
-    p.add_argument("-e", "--errno", type=_errno,
+    p.add_argument("-e", "--errno", type=argtypes.errno_value,
                    help="trace only syscalls that return this error (numeric or EPERM, etc.)")
     p.add_argument("-L", "--latency", action="store_true", help="collect syscall latency")
     p.add_argument("-m", "--milliseconds", action="store_true",

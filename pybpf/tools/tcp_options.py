@@ -6,14 +6,10 @@ from __future__ import annotations
 import argparse
 import socket
 
+from pybpf.cli_support import argtypes
 
-def ports(text: str) -> set[int]:
-    """"80,443" -> {80, 443} (an argparse type)."""
-    try:
-        return {int(p) for p in text.split(",") if p.strip()}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated port numbers") \
-            from None
+#: "80,443" -> {80, 443} (an argparse type; ports are u16: 0 to 65535)
+ports = argtypes.port_list
 
 
 def add_family_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ import socket
 import time
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.cli_support.clock import hms
 from pybpf.session import Session
 from pybpf.tools import kfunc, runner, tcp_options
@@ -26,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-T", "--time", action="store_true",
                    help="include time column on output (HH:MM:SS)")
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     p.add_argument("-P", "--port", type=tcp_options.ports,
                    help="comma-separated list of local ports to trace")
     tcp_options.add_family_arguments(p)

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.session import Session
 from pybpf.tools import kfunc, procfs, runner, tcp_kfunc, tcp_options, tcpstates
 from pybpf.tools.sock_events import addresses
@@ -25,13 +26,14 @@ NEEDS = ("tp:sock:inet_sock_set_state",)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     p.add_argument("-P", "--port", type=tcp_options.ports,
                    help="comma-separated list of destination ports to trace.")
     tcp_options.add_family_arguments(p)
     p.add_argument("-L", "--lport", action="store_true", help="include LPORT on output")
     p.add_argument("-U", "--print-uid", action="store_true", help="include UID on output")
-    p.add_argument("-u", "--uid", type=int, help="trace this UID only")
+    p.add_argument("-u", "--uid", type=argtypes.user, metavar="USER",
+                   help="trace this UID (or user name) only")
     p.add_argument("-c", "--count", action="store_true", help="count connects per src ip and "
                    "dest ip/port")
     runner.add_duration(p)
@@ -46,11 +48,13 @@ def run(args: argparse.Namespace) -> int:
     hook = kfunc.choose(args, "tcpconnect", functions, ret=True)
     if hook is None:
         return 1
+    # -p and -u are tested in the kernel, where connect() runs in the caller's context
+    target = TaskTarget(pid=args.pid or 0, uid=-1 if args.uid is None else args.uid)
     if hook == kfunc.TRACEPOINT:
-        session: Session = tcpstates.build(family_only=family)
+        session: Session = tcpstates.build(family_only=family, connects_only=True,
+                                           target=target)
     else:
-        # (-u is checked in user space, on every path: not a TaskTarget uid)
-        session = tcp_kfunc.build_connect(hook, TaskTarget(pid=args.pid or 0), family)
+        session = tcp_kfunc.build_connect(hook, target, family)
     using = kfunc.describe("fexit" if hook == kfunc.FENTRY else hook, functions,
                            "tracepoint sock:inet_sock_set_state")
     waiting: dict[int, tuple[Any, float]] = {}  # skaddr -> (SYN_SENT event, time) for -L
@@ -77,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
         daddr = daddr or tcpstates.addresses(ev)[1]
         ip = 6 if ev.family == socket.AF_INET6 else 4
         comm = runner.text(ev.comm)
-        uid = procfs.uid(ev.pid) if args.print_uid or args.uid is not None else -1
-        if args.uid is not None and uid != args.uid:
-            return
+        uid = getattr(ev, "uid", None)  # the tracepoint's events carry it
+        if uid is None:
+            uid = procfs.uid(ev.pid) if args.print_uid else -1
         if args.count:
             counts[(saddr, daddr, ev.dport)] += 1
             return
@@ -107,8 +111,6 @@ def run(args: argparse.Namespace) -> int:
 
     def handle(ev: Any) -> None:
         if ev.newstate == tcpstates.SYN_SENT:
-            if args.pid and ev.pid != args.pid:
-                return
             if args.port and ev.dport not in args.port:
                 return
             if args.lport:

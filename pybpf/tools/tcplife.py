@@ -8,6 +8,7 @@ import socket
 import time
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.session import Session
 from pybpf.tools import runner, tcp_options, tcpstates
 
@@ -24,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--wide", action="store_true",
                    help="wide column output (fits IPv6 addresses)")
     p.add_argument("-s", "--csv", action="store_true", help="comma separated values output")
-    p.add_argument("-p", "--pid", type=int, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, help="trace this PID only")
     p.add_argument("-L", "--localport", type=tcp_options.ports,
                    help="comma-separated list of local ports to trace.")
     p.add_argument("-D", "--remoteport", type=tcp_options.ports,
@@ -112,7 +113,14 @@ def run(args: argparse.Namespace) -> int:
         if args.remoteport and rec["rport"] not in args.remoteport:
             return
         if args.json:
-            jsonl.emit({k: v for k, v in rec.items() if k not in ("ts",)})
+            obj: dict[str, Any] = {}
+            if args.time:
+                obj["time"] = time.strftime("%H:%M:%S")
+            if args.timestamp:  # seconds since the first session, as the text column
+                first[0] = first[0] or rec["ts"]
+                obj["ts"] = round((rec["ts"] - first[0]) / 1e9, 6)
+            obj.update((k, v) for k, v in rec.items() if k != "ts")
+            jsonl.emit(obj)
             return
         ip = str(rec["ip"]) if args.wide or args.csv else ""
         print(prefix(rec["ts"]) + runner.cols(row_fmt, rec["pid"], rec["comm"], ip,

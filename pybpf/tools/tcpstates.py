@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pybpf.session import Session
+from pybpf.tools.task_filter import ANY_TASK, TaskTarget, task_filter
 
 # include/net/tcp_states.h
 ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, \
@@ -29,10 +30,16 @@ def _tcp_sock_offsets() -> tuple[int, int]:
     return rx, tx
 
 
-def build(session: Session | None = None, family_only: int = 0) -> Session:
+def build(session: Session | None = None, family_only: int = 0, connects_only: bool = False,
+          target: TaskTarget = ANY_TASK) -> Session:
     """A program on sock:inet_sock_set_state submitting every TCP state change to the
-    session's ring buffer (family_only: 0, AF_INET or AF_INET6)."""
-    from pybpf import bpf, comm, ktime_ns, pid, u32, u64
+    session's ring buffer (family_only: 0, AF_INET or AF_INET6). With `connects_only`
+    (tcpconnect), only the changes into SYN_SENT, which connect() makes in the caller's
+    context, so that `target` (-p/-u) is tested there, and those out of SYN_SENT (they carry
+    the local port)."""
+    from pybpf import bpf, comm, ktime_ns, pid, u32, u64, uid
+
+    wanted = task_filter(target)
 
     rx_off, tx_off = _tcp_sock_offsets()
 
@@ -48,6 +55,7 @@ def build(session: Session | None = None, family_only: int = 0) -> Session:
         saddr: u32
         daddr: u32
         pid: u32
+        uid: u32
         oldstate: u32
         newstate: u32
         family: u32
@@ -64,7 +72,15 @@ def build(session: Session | None = None, family_only: int = 0) -> Session:
             return 0
         if family_only and ctx.family != family_only:
             return 0
-        ev = Event(ts=ktime_ns(), skaddr=u64(ctx.skaddr), pid=pid(), oldstate=ctx.oldstate,
+        if connects_only:
+            if ctx.newstate == SYN_SENT:
+                if target.given:
+                    if not wanted():
+                        return 0
+            elif ctx.oldstate != SYN_SENT:
+                return 0
+        ev = Event(ts=ktime_ns(), skaddr=u64(ctx.skaddr), pid=pid(), uid=uid(),
+                   oldstate=ctx.oldstate,
                    newstate=ctx.newstate, family=ctx.family, sport=ctx.sport,
                    dport=ctx.dport, comm=comm())
         ev.saddr = u32(ctx.saddr[0]) | (u32(ctx.saddr[1]) << 8) | \

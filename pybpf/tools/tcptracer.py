@@ -8,6 +8,7 @@ import argparse
 import socket
 from typing import Any
 
+from pybpf.cli_support import argtypes
 from pybpf.session import Session
 from pybpf.tools import runner, tcp_options, tcpstates
 
@@ -18,7 +19,7 @@ VERBOSE = {"C": "connect", "A": "accept", "X": "close"}
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
-    p.add_argument("-p", "--pid", type=int, default=0, help="trace this PID only")
+    p.add_argument("-p", "--pid", type=argtypes.pid, default=0, help="trace this PID only")
     tcp_options.add_family_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="long event type names")
     runner.add_duration(p)

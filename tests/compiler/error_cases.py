@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from pybpf import bpf, maps, u8, u32, u64
+from pybpf import bpf, current_task, kernel_str, maps, u8, u32, u64, user_str
 
 numbers = (1, 2, 3)
 
@@ -102,7 +102,7 @@ def err_store_string(a: u64) -> u64:
 
 @bpf.function
 def err_compare_strings(a: u64) -> u64:
-    if "abc" == "abd":  # <-
+    if "abc" < "abd":  # <-
         return 1
     return 0
 
@@ -137,6 +137,12 @@ def err_global(a: u64) -> u64:
 @bpf.function
 def err_keyword_call(a: u64) -> u64:
     return min(a, b=3)  # <-
+
+
+@bpf.function
+def err_print(a: u64) -> u64:
+    print(a)  # <-
+    return a
 
 
 @bpf.function
@@ -196,6 +202,29 @@ def err_tracepoint(ctx):
 @bpf.tracepoint("syscalls:sys_enter_openat")
 def err_tp_field(ctx):
     return ctx.filenam  # <-
+
+
+@bpf.tracepoint("syscalls:sys_enter_openat")
+def err_user_str_of_kernel_pointer(ctx):
+    s = user_str(current_task().real_parent, 16)  # <-
+    return 0
+
+
+@bpf.tracepoint("syscalls:sys_enter_openat")
+def err_kernel_str_of_user_pointer(ctx):
+    s = kernel_str(ctx.filename, 16)  # <-
+    return 0
+
+
+class Named(bpf.Struct):
+    name: "char[32]"
+
+
+@bpf.tracepoint("sched:sched_process_exec")
+def err_data_loc_as_string(ctx):
+    e = Named()
+    e.name = ctx.filename  # <-
+    return 0
 
 
 @bpf.function

@@ -70,6 +70,18 @@ CASES: list[tuple[str, bytes, int, int, str]] = [
     ("unhashable-static-key", (LABELS + "          - {name: e, decoder: {[1]: a}}\n").encode(),
      8, 33, "a static table's key must be a single value"),
     ("duplicate-anchor", b"listen: &a 1\nlimit: &a 2\n", 2, 8, "duplicate anchor 'a'"),
+    # a module's path: runs as code, so it stays in the configuration's folder
+    ("module-path-traversal", LABELS.replace("m.py", "../m.py").encode() +
+     b"          - pid\n", 2, 11, "leaves the configuration's folder"),
+    ("module-path-absolute", LABELS.replace("m.py", "/etc/passwd").encode() +
+     b"          - pid\n", 2, 11, "leaves the configuration's folder"),
+    ("module-path-not-python", LABELS.replace("m.py", "bad.yaml").encode() +
+     b"          - pid\n", 2, 11, "give a Python file (.py)"),
+    ("seventeen-labels", (LABELS + "".join(f"          - l{i}\n" for i in range(17))).encode(),
+     24, 13, "more than 16 labels"),
+    ("label-twice", (LABELS + "          - pid\n          - {name: pid}\n").encode(), 9, 13,
+     "label 'pid' is given twice"),
+    ("huge-limit", b"limit: 100000000000\n", 1, 8, "limit must be an integer from 1 to 1000000"),
 ]
 
 
@@ -89,6 +101,30 @@ def test_hostile_config_is_one_line_error(tmp_path: Path, content: bytes, line: 
     prefix = f"pybpf export: {f}:{line}:" + ("" if col is None else f"{col}: ")
     assert lines[0].startswith(prefix), lines[0]
     assert words in lines[0], lines[0]
+
+
+def test_module_writable_by_others_is_refused(tmp_path: Path) -> None:
+    m = tmp_path / "m.py"
+    m.write_text("")
+    m.chmod(0o666)
+    f = tmp_path / "c.yaml"
+    f.write_text(LABELS + "          - pid\n")
+    with pytest.raises(config.ConfigError) as e:
+        config.load([str(f)])
+    assert (e.value.line, e.value.col) == (2, 11) and "writable by others" in e.value.message
+
+
+def test_module_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.py"
+    outside.write_text("")
+    inner = tmp_path / "conf"
+    inner.mkdir()
+    (inner / "m.py").symlink_to(outside)
+    f = inner / "c.yaml"
+    f.write_text(LABELS + "          - pid\n")
+    with pytest.raises(config.ConfigError) as e:
+        config.load([str(f)])
+    assert "leaves the configuration's folder" in e.value.message
 
 
 def test_error_positions_in_python(tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ import shutil
 import subprocess
 import sys
 
+from tests.util import LIBC
+
 DD = "/usr/bin/dd if=/etc/passwd of=/dev/null bs=64 count=5 status=none"
 SLEEP = "/usr/bin/sleep 0.4"
-LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 
 # (program, workload for -c or None, exact): exact=True compares keys and values exactly
 # exact=None: bpftrace 0.17 does not end a BEGIN/END-only program by itself (newer versions
@@ -57,6 +58,11 @@ CORPUS: list[tuple[str, str | None, bool | None]] = [
     ("t:syscalls:sys_enter_read /comm == \"dd\"/ { if (args->count > 100) { @big = count(); } "
      "else { @small = count(); } }", DD, True),
     (f"uprobe:{LIBC}:malloc /comm == \"dd\"/ {{ @m = count(); }}", DD, True),
+    # kernel structs through typed pointers: the task's own fields, a user-space timespec
+    ("t:syscalls:sys_enter_read /comm == \"dd\"/ { @[curtask->comm, curtask->tgid == pid, "
+     "curtask->real_parent->tgid > 0] = count(); }", DD, True),
+    ("t:syscalls:sys_enter_clock_nanosleep /comm == \"sleep\"/ { "
+     "@[args->rqtp->tv_sec, args->rqtp->tv_nsec] = count(); }", SLEEP, True),
     (f"uretprobe:{LIBC}:malloc /comm == \"dd\"/ {{ @r = count(); }}", DD, True),
     (f"uprobe:{LIBC}:malloc /comm == \"dd\"/ {{ @sz = hist(arg0); }}", DD, True),
     # BEGIN/END programs: exact

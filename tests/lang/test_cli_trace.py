@@ -28,7 +28,7 @@ def trace(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     ("BEGIN { @x = 1; @x = \"s\"; }", "type mismatch for @x", 17),
     ("BEGIN { $x = 1 + \"s\"; }", "type mismatch for '+'", 16),
     ("BEGIN { @x = $nope; }", "undefined variable: $nope", 14),
-    ("BEGIN { printf(\"%d %d\\n\", 1); }", "too few arguments", 9),
+    ("BEGIN { printf(\"%d %d\\n\", 1); }", "Not enough arguments for format string", 9),
     ("BEGIN { system(\"ls\"); }", "--unsafe", 9),
     ("BEGIN { @x = nosuch; }", "unknown identifier", 14),
     ("BEGIN { @x = count(1); }", "count() takes 0 arguments", 14),
@@ -113,7 +113,7 @@ def test_list() -> None:
     ("uretprobe:/lib/x86_64-linux-gnu/libc.so.6:getpid /pid == cpid/ { @[retval == cpid] = "
      "count(); }", ""),
     ("uprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc /pid == cpid/ { @[func] = count(); "
-     "exit(); }", "@[malloc]: 1"),
+     "exit(); }", "@[malloc]: "),  # more than 1, as in bpftrace: dd runs on until the exit
     ("BEGIN { printf(\"%s|%s\\n\", ksym(kaddr(\"vfs_read\")), strftime(\"%Y\", nsecs)); "
      "time(\"%H\\n\"); exit(); }", "vfs_read|20"),
     ("BEGIN { @x[\"a\"] = 1; print(@x); clear(@x); print((1, \"b\")); print(5); exit(); }",

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from tests.reliability import gen as st
 from tests.reliability.gen import TOKEN
-
-LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+from tests.util import LIBC
 
 # probe -> (int fields, string expressions available there)
 PROBES: dict[str, tuple[list[str], list[str]]] = {

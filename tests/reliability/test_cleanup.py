@@ -24,16 +24,13 @@ from tests.reliability.common import (
     tracefs_entries,
     wait_gone,
 )
-from tests.util import requires_root
+from tests.util import LIBC, requires_root, tool_args
 
 pytestmark = requires_root
 
-LIBC = next((p for p in ("/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6",
-                         "/lib64/libc.so.6", "/usr/lib64/libc.so.6") if os.path.exists(p)),
-            "/lib/x86_64-linux-gnu/libc.so.6")
 
 # arguments for tools that need some
-TOOL_ARGS = {"funclatency": ["c:malloc"]}
+TOOL_ARGS = {name: tool_args(name) for name in ("funclatency", "pythongc")}
 # (id, argv, text that shows the command is attached and working)
 TOOL_RUNS = [(name, [name, *TOOL_ARGS.get(name, [])], None) for name in tools.TOOLS] + [
     ("syscount-interval", ["syscount", "-i", "1"], "SYSCALL"),

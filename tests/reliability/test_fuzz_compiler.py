@@ -162,13 +162,13 @@ def load_and_run(fn, kind: str, src: str) -> None:
     Counter.ran += 1
 
 
-@settings(max_examples=int(2500 * SCALE), **SETTINGS)
+@settings(max_examples=int(800 * SCALE), **SETTINGS)
 @given(functions)
 def test_generated_programs(prog) -> None:
     check_module(*prog)
 
 
-@settings(max_examples=int(2000 * SCALE), **SETTINGS)
+@settings(max_examples=int(600 * SCALE), **SETTINGS)
 @given(mutated)
 def test_mutated_programs(prog) -> None:
     check_module(*prog)

@@ -112,7 +112,7 @@ def load_all(comp, src: str) -> None:
     Counter.loaded += 1
 
 
-@settings(max_examples=int(3500 * SCALE), **SETTINGS)
+@settings(max_examples=int(1200 * SCALE), **SETTINGS)
 @given(st.one_of(programs, mutated))
 def test_parser_positions(src: str) -> None:
     """The parser alone (fast): any input parses or raises LangError with a position."""
@@ -127,13 +127,13 @@ def test_parser_positions(src: str) -> None:
         pass
 
 
-@settings(max_examples=int(1000 * SCALE), **SETTINGS)
+@settings(max_examples=int(400 * SCALE), **SETTINGS)
 @given(programs)
 def test_generated_oneliners(src: str) -> None:
     check_oneliner(src)
 
 
-@settings(max_examples=int(1000 * SCALE), **SETTINGS)
+@settings(max_examples=int(400 * SCALE), **SETTINGS)
 @given(mutated)
 def test_mutated_oneliners(src: str) -> None:
     check_oneliner(src)

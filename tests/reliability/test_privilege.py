@@ -17,13 +17,12 @@ import pytest
 
 from pybpf import tools
 from tests.reliability.common import ROOT, child_env, default_sigint, no_traceback
-from tests.util import DROP_CAPABILITIES, requires_root
+from tests.util import DROP_CAPABILITIES, LIBC, requires_root, tool_args
 
 pytestmark = requires_root
 
-LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 
-COMMANDS = [[name] for name in tools.TOOLS] + [
+COMMANDS = [[name, *tool_args(name)] for name in tools.TOOLS] + [
     ["snapshot", "-d", "1"],
     ["prog", "list"],
     ["map", "list"],

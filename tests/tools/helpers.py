@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ToolRun:
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], preexec_fn: Callable[[], Any] | None = None) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "pybpf.cli", *argv],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env, cwd=ROOT)
+                                     text=True, env=env, cwd=ROOT, preexec_fn=preexec_fn)
         self.stdout = ""
         self.stderr = ""
 

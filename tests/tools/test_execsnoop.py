@@ -20,7 +20,7 @@ def test_execsnoop_shows_a_process_we_start() -> None:
     rc, out, err = run_tool(["execsnoop", "--duration", "2.5"], cause)
     assert rc == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["COMM", "PID", "PPID", "RET", "ARGS"]
+    assert lines[0].split() == ["PCOMM", "PID", "PPID", "RET", "ARGS"]
     row = next(line for line in lines if "pybpf-exec-marker" in line)
     fields = row.split()
     assert fields[0] == "echo"

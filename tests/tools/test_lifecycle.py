@@ -6,12 +6,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from pybpf import tools
 from tests.tools.helpers import ROOT, ToolRun
-from tests.util import DROP_CAPABILITIES, requires_root
+from tests.util import DROP_CAPABILITIES, requires_root, tool_args
 
 pytestmark = requires_root
 
@@ -80,7 +81,7 @@ def test_session_closes_everything(name: str, builder) -> None:
 @pytest.mark.parametrize("name", ["snapshot", *tools.TOOLS])
 def test_without_privilege_one_line_and_exit_1(name: str) -> None:
     code = DROP_CAPABILITIES + ("import sys\nfrom pybpf.cli import main\n"
-                                f"sys.exit(main([{name!r}]))")
+                                f"sys.exit(main({[name, *tool_args(name)]!r}))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=30)
     assert res.returncode == 1, res.stderr
@@ -88,3 +89,32 @@ def test_without_privilege_one_line_and_exit_1(name: str) -> None:
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"pybpf {name}: "), res.stderr
     assert "CAP_BPF" in lines[0] or "root" in lines[0]
+
+
+@pytest.mark.parametrize("argv", [["opensnoop"], ["biolatency"],
+                                  ["trace", "tracepoint:syscalls:sys_enter_openat "
+                                            "{ @[comm] = count(); }"]],
+                         ids=["opensnoop", "biolatency", "trace"])
+def test_sigint_ends_the_tool_even_when_it_was_ignored(argv: list[str]) -> None:
+    """Started with SIGINT ignored (a shell script's background job: `pybpf opensnoop &` and
+    later `kill -INT $!`), the command still ends on SIGINT as it says it does ("Hit Ctrl-C
+    to end"), as bpftrace does, with its summary and exit 0."""
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    run = ToolRun(argv, preexec_fn=ignore_sigint)
+    proc = run.proc
+    try:
+        run.wait_ready(timeout=30)
+        time.sleep(1)  # "Attaching" comes before the attach: let it count some opens
+        with open("/etc/hostname"):
+            pass
+        proc.send_signal(signal.SIGINT)
+        rc, out, err = run.finish(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert rc == 0 and "Traceback" not in err, (rc, err)
+    if argv[0] == "trace":
+        assert "@[" in out, out[-2000:]

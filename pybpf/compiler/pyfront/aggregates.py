@@ -188,7 +188,9 @@ class AggregateLowering:
                 else:
                     self.error(node, f"expected a {t} value, got {e.type}")
             return ir.Agg(t, var, init, loc=loc)
-        self.error(node, f"expected a {t} value, got {e.type}")
+        from pybpf.compiler.pyfront.exprs import mismatch_hint
+
+        self.error(node, f"expected a {t} value, got {e.type}", mismatch_hint(t, e.type))
 
     def tuple_value(self: Lowerer, t: Type, node: ast.expr) -> ir.Expr:
         items = self.tuple_items(node)

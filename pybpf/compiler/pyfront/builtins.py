@@ -97,8 +97,15 @@ def _str_from(lw: Lowerer, node: ast.Call, args: list[ir.Expr], space: str) -> i
         if not isinstance(args[1], ir.Const) or not 1 <= args[1].value <= 256:
             lw.error(node.args[1], "the length must be a constant between 1 and 256")
         n = args[1].value
-    if not isinstance(args[0].type, PtrT | IntT):
-        lw.error(node.args[0], f"a string is read from an address, not from {args[0].type}")
+    t = args[0].type
+    if not isinstance(t, PtrT | IntT):
+        lw.error(node.args[0], f"a string is read from an address, not from {t}")
+    known = {"btf": "kernel"}.get(t.space, t.space) if isinstance(t, PtrT) else ""
+    if known in ("user", "kernel") and known != space:  # it would read '' every time
+        fn = "user_str" if space == "user" else "kernel_str"
+        lw.error(node.args[0], f"{fn}() of a {known} pointer: it points into {known} memory",
+                 f"Use str(p) (it reads from where p points) or "
+                 f"{'kernel_str' if known == 'kernel' else 'user_str'}(p).")
     return lw.read_string(args[0], space, n, node)
 
 
@@ -158,6 +165,12 @@ def _minmax(lw: Lowerer, node: ast.Call, args: list[ir.Expr], op: str) -> ir.Exp
     a, b = args
     if not isinstance(a.type, IntT) or not isinstance(b.type, IntT):
         lw.error(node, "min()/max() take integers")
+    if _untyped_constant(a) and _untyped_constant(b):
+        # min(3, 9): computed now, as the code below would at run time (an s64, as .py()
+        # types it: an untyped result would take the other operand's type in a comparison)
+        s64 = INTS["s64"]
+        wa, wb = s64.wrap(a.value), s64.wrap(b.value)  # type: ignore[attr-defined]
+        return ir.Const(s64, min(wa, wb) if op == "lt" else max(wa, wb), loc=lw.loc(node))
     t = common(a.type, b.type)
     if isinstance(t, LitT):
         t = INTS["s64"]
@@ -181,6 +194,10 @@ def _abs(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
     (a,) = args
     if not isinstance(a.type, IntT):
         lw.error(node, "abs() takes an integer")
+    if _untyped_constant(a):  # abs(-4): computed now, an s64 as at run time
+        s64 = INTS["s64"]
+        w = s64.wrap(a.value)  # type: ignore[attr-defined]
+        return ir.Const(s64, s64.wrap(-w) if w < 0 else w, loc=lw.loc(node))
     t = a.type if not isinstance(a.type, LitT) else INTS["s64"]
     loc = lw.loc(node)
     ca = lw.convert(a, t, node)
@@ -196,6 +213,10 @@ def _abs(lw: Lowerer, node: ast.Call, args: list[ir.Expr]) -> ir.Expr:
         ir.Assign(res, ir.Cond(t, ir.Compare(LIT, "lt", lv, ir.Const(t, 0), True, loc=loc),
                                ir.UnOp(t, "neg", lv, loc=loc), lv, loc=loc), loc=loc)]
     return ir.Inline(t, body, res, loc=loc)
+
+
+def _untyped_constant(e: ir.Expr) -> bool:
+    return isinstance(e, ir.Const) and isinstance(e.type, LitT)
 
 
 def _pure(e: ir.Expr) -> bool:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pybpf.compiler import ir
 from pybpf.compiler.irtypes import INTS, LIT, IntT, StructT, from_spec
 from pybpf.compiler.pyfront import builtins as _builtins  # noqa: F401 - registers the helpers
+from pybpf.compiler.pyfront import constcalls
 from pybpf.compiler.pyfront import packets as _packets  # noqa: F401 - registers net.*
 from pybpf.compiler.pyfront.builtins import ring_output
 from pybpf.compiler.pyfront.registry import BUILTINS
@@ -24,6 +25,8 @@ def lower_call(lw: Lowerer, node: ast.Call) -> ir.Expr:
     # methods: m.get(k, default), m.lookup / ev.field...
     if isinstance(func, ast.Attribute) and lw.is_map(func.value):
         return _map_method(lw, node, func)
+    if isinstance(func, ast.Attribute) and func.attr == "startswith":
+        return lw.string_startswith(node)
     if isinstance(func, ast.Name) and func.id in lw.vars:
         lw.error(node, f"{func.id!r} is a variable, not a function")
     target = lw.static_value(func)
@@ -44,6 +47,8 @@ def lower_call(lw: Lowerer, node: ast.Call) -> ir.Expr:
         if len(node.args) != 1:
             lw.error(node, f"{name}() takes one value")
         return lw.convert(lw.expr(node.args[0]), t, node)
+    if constcalls.is_constant_call(lw, node):  # ord("W"), len(b"abc"), int("ff", 16)
+        return constcalls.lower_constant_call(lw, node)
     if target is int:
         if len(node.args) != 1:
             lw.error(node, "int() takes one value")
@@ -60,6 +65,10 @@ def lower_call(lw: Lowerer, node: ast.Call) -> ir.Expr:
         return inline_call(lw, node, target)
     if callable(target) and getattr(target, "__module__", "").startswith("pybpf.compiler.lib"):
         lw.error(node, f"{name}() must be called with maps and values it can compile")
+    if name == "print" and isinstance(func, ast.Name):
+        lw.error(node, "print() cannot run in the kernel",
+                 "Use printk(\"fmt %d\", x) (read with `cat /sys/kernel/tracing/trace_pipe`), "
+                 "or send a struct with submit(ev) and print it in Python.")
     lw.error(node, f"{ast.unparse(func)!r} cannot be called in a compiled program",
              "Call helpers (pid(), comm(), ktime_ns(), ...), casts (u32(x)), map methods, "
              "or functions decorated with @bpf.inline / @bpf.function.")

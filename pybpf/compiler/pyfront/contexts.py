@@ -13,7 +13,6 @@ from pybpf.compiler.errors import CompileError, KernelFormatError, Loc
 from pybpf.compiler.intrinsics import ARG_REGS, PT_REGS
 from pybpf.compiler.irtypes import (
     LIT,
-    S64,
     U64,
     ArrayT,
     IntT,
@@ -22,6 +21,7 @@ from pybpf.compiler.irtypes import (
     Type,
     str_type,
 )
+from pybpf.compiler.kmembers import BTFRef, btf_to_ir, c_pointer_type
 
 
 @dataclass
@@ -115,28 +115,8 @@ def tracepoint_field(f: Any, group: str, loc: Loc, name: str = "") -> ir.Expr:
         t = str_type(n) if f.elem_type == "char" else ArrayT(elem, n)
         return ir.CtxArray(t, f.offset, loc=loc)
     if f.is_pointer:
-        return ir.CtxLoad(pointer_type(f.c_type, space), f.offset, 8, loc=loc)
+        return ir.CtxLoad(c_pointer_type(f.c_type, space), f.offset, 8, loc=loc)
     return ir.CtxLoad(IntT(f.size * 8, f.signed), f.offset, f.size, loc=loc)
-
-
-_C_INTS = {"char": IntT(8, True), "unsigned char": IntT(8, False), "short": IntT(16, True),
-           "unsigned short": IntT(16, False), "int": IntT(32, True),
-           "unsigned int": IntT(32, False), "long": IntT(64, True),
-           "unsigned long": IntT(64, False), "u8": IntT(8, False), "u16": IntT(16, False),
-           "u32": IntT(32, False), "u64": U64, "s32": IntT(32, True), "s64": S64,
-           "size_t": U64, "pid_t": IntT(32, True), "umode_t": IntT(16, False)}
-
-
-def pointer_type(c_type: str, space: str) -> PtrT:
-    """The IR type of a C pointer type from a format file ("const char *const *argv" ->
-    pointer to pointer to char), so that indexing and str() know what they read."""
-    depth = c_type.count("*")
-    base = " ".join(w for w in c_type.split("*")[0].replace("const", "").split()
-                    if w not in ("volatile", "__user"))
-    t: Any = _C_INTS.get(base.strip())
-    for _ in range(depth):
-        t = PtrT(t, space)
-    return t if isinstance(t, PtrT) else PtrT(None, space)
 
 
 def _int_type(c_type: str, size: int, signed: bool) -> IntT:
@@ -169,6 +149,9 @@ class RawTracepoint(Context):
                            f"Its arguments: {names}.")
 
 
+MAX_UPROBE_ARGS = 12  # six registers, then six 8-byte slots of the caller's stack
+
+
 @dataclass
 class PtRegs(Context):
     """uprobe/uretprobe/kprobe: ctx is struct pt_regs; `ctx.arg0..5`, `ctx.retval`, and
@@ -177,6 +160,35 @@ class PtRegs(Context):
     kind: str = "uprobe"
     prog_type: str = "kprobe"
     base: int = 0  # offset of pt_regs inside the context (perf_event: 0 as well)
+
+    def params(self, names: list[str], annotations: list[Type | None],
+               loc: Loc) -> list[tuple[str, Type, ir.Expr | None]]:
+        """uprobe: the parameters after ctx are the function's arguments by position
+        (`def f(ctx, fd, buf, count)`), u64 unless annotated; the first six from registers,
+        then from the process's stack."""
+        extra = list(zip(names[1:], annotations[1:], strict=True))
+        if not extra:
+            return []
+        if self.kind != "uprobe":
+            hint = ("A uretprobe runs when the function returns: its arguments are gone "
+                    "(only ctx.retval is left); a uprobe names them: def f(ctx, fd, buf, "
+                    "count).") if self.kind == "uretprobe" else ""
+            raise CompileError(f"{self.kind} programs take one parameter (ctx); got "
+                               f"{len(names)}", loc, hint)
+        if len(extra) > MAX_UPROBE_ARGS:
+            raise CompileError(f"a uprobe names at most {MAX_UPROBE_ARGS} arguments after "
+                               f"ctx; got {len(extra)}", loc,
+                               "The first six are also ctx.arg0..ctx.arg5.")
+        out: list[tuple[str, Type, ir.Expr | None]] = []
+        for i, (name, t) in enumerate(extra):
+            t = t or U64
+            if not isinstance(t, IntT):
+                raise CompileError(f"argument {name!r} of a uprobe must be an integer type "
+                                   f"(u8..u64, s8..s64), not {t}", loc,
+                                   "Pointers are u64: read through them with str(p, n) or "
+                                   "user_str(p).")
+            out.append((name, t, intrinsics.argument(i, loc, t, self.base, space="user")))
+        return out
 
     def field(self, name: str, loc: Loc) -> ir.Expr:
         if name.startswith("arg") and name[3:].isdigit() and int(name[3:]) < len(ARG_REGS):
@@ -277,52 +289,6 @@ class PerfEvent(PtRegs):
         if name == "addr":
             return ir.CtxLoad(U64, 176, 8, loc=loc)
         return super().field(name, loc)
-
-
-def btf_to_ir(t: Any, depth: int = 0) -> Type:
-    """The IR type of a kernel BTF type (pointers keep their target for field access)."""
-    t = t.resolve() if hasattr(t, "resolve") else t
-    kind = getattr(t, "kind", "")
-    if kind == "int":
-        if t.is_bool:
-            return IntT(8, False)
-        return IntT(t.size * 8, bool(t.signed)) if t.size in (1, 2, 4, 8) else U64
-    if kind in ("enum", "enum64"):
-        return IntT(t.size * 8, bool(getattr(t, "signed", False))) if t.size in (1, 2, 4, 8) \
-            else S64
-    if kind == "ptr":
-        target = t.target.resolve()
-        kind = getattr(target, "kind", "")
-        if kind in ("struct", "union"):
-            return PtrT(BTFRef(target), "kernel")
-        if kind in ("int", "enum", "ptr") and depth < 4:  # pointers to integers / pointers
-            return PtrT(btf_to_ir(target, depth + 1), "kernel")
-        return PtrT(None, "kernel")
-    if kind == "array":
-        elem = btf_to_ir(t.elem, depth + 1)
-        e = t.elem.resolve()
-        if isinstance(elem, IntT) and elem.bits == 8 and (getattr(e, "is_char", False)
-                                                          or e.name == "char"):
-            return str_type(t.nelems)
-        return ArrayT(elem, t.nelems)
-    if kind in ("struct", "union"):
-        return BTFStruct(t)
-    return U64
-
-
-@dataclass(frozen=True)
-class BTFRef(Type):
-    """A kernel type behind a pointer, resolved lazily from BTF when a field is accessed."""
-
-    btf_type: Any = field(compare=False, hash=False)
-
-    @property
-    def size(self) -> int:
-        t = self.btf_type.resolve()
-        return getattr(t, "size", 0) or 0
-
-    def __str__(self) -> str:
-        return str(self.btf_type)
 
 
 def BTFStruct(t: Any) -> BTFRef:  # noqa: N802 - reads as a type

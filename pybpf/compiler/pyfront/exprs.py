@@ -17,9 +17,11 @@ from pybpf.compiler.irtypes import (
     LitT,
     PtrT,
     Type,
+    binop_type,
     common,
     from_ctypes,
 )
+from pybpf.compiler.pyfront.strings import is_string, literal_bytes
 
 if TYPE_CHECKING:
     from pybpf.compiler.pyfront.lower import Lowerer
@@ -107,7 +109,7 @@ class ExprLowering:
             if isinstance(t, PtrT) or isinstance(e.type, PtrT):
                 return ir.Cast(t, e, loc=e.loc) if isinstance(t, IntT) else _retype(e, t)
             return ir.Cast(t, e, loc=e.loc)
-        self.error(node, f"expected a {t} value, got {e.type}")
+        self.error(node, f"expected a {t} value, got {e.type}", mismatch_hint(t, e.type))
 
     # -- leaves -----------------------------------------------------------------------------
     def e_Constant(self: Lowerer, node: ast.Constant) -> ir.Expr:
@@ -161,6 +163,10 @@ class ExprLowering:
         return name
 
     def e_BinOp(self: Lowerer, node: ast.BinOp) -> ir.Expr:
+        if isinstance(node.op, ast.Pow):
+            from pybpf.compiler.pyfront.constcalls import lower_power
+
+            return lower_power(self, node)
         op = self.binop_name(node.op, node)
         a, b = self.expr(node.left), self.expr(node.right)
         return self.arith(op, a, b, node)
@@ -173,7 +179,7 @@ class ExprLowering:
         for side in (a, b):
             if not isinstance(side.type, IntT):
                 self.error(node, f"cannot compute with a {side.type} value")
-        t = common(a.type, b.type)  # type: ignore[arg-type]
+        t = binop_type(op, a.type, b.type)  # type: ignore[arg-type]
         # an untyped constant must fit the type it is given: its bits (sums and masks wrap
         # alike either way), and for a signed division its range (2**64 - 1 is not -1 there)
         ranged = t.signed and op in ("div", "mod") if isinstance(t, IntT) else False
@@ -224,8 +230,10 @@ class ExprLowering:
         if isinstance(node.left, ast.Tuple) and len(node.ops) == 1 and \
                 isinstance(node.ops[0], ast.In | ast.NotIn):
             left: ir.Expr = ir.Const(LIT, 0)  # the tuple is built as the map key below
+            left_lit = None
         else:
-            left = self.expr(node.left)
+            left_lit = literal_bytes(node.left, self)
+            left = ir.Const(LIT, 0) if left_lit is not None else self.expr(node.left)
         result: ir.Expr | None = None
         for op, right_node in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn):
@@ -243,8 +251,14 @@ class ExprLowering:
                 if name is None:
                     self.error(node, f"comparison {type(op).__name__} cannot be compiled",
                                "Compare integers with == != < <= > >=.")
-                right = self.expr(right_node)
-                test = self.compare(name, left, right, node)
+                right_lit = literal_bytes(right_node, self)
+                right = ir.Const(LIT, 0) if right_lit is not None else self.expr(right_node)
+                if left_lit is not None or right_lit is not None or is_string(left) or \
+                        is_string(right):
+                    test = self.string_compare(name, left, right, left_lit, right_lit, node)
+                else:
+                    test = self.compare(name, left, right, node)
+                left_lit = right_lit
             result = test if result is None else ir.Logic(LIT, "and", result, test, loc=loc)
             left = right
         assert result is not None
@@ -253,8 +267,9 @@ class ExprLowering:
     def compare(self: Lowerer, op: str, a: ir.Expr, b: ir.Expr, node: ast.AST) -> ir.Expr:
         loc = self.loc(node)
         if isinstance(a.type, ArrayT) or isinstance(b.type, ArrayT):
-            self.error(node, "strings and arrays cannot be compared yet",
-                       "Compare integer fields, or filter in user space.")
+            self.error(node, f"cannot compare {a.type} with {b.type}",
+                       "Strings compare with == and != (comm() == \"nginx\"); compare "
+                       "arrays element by element.")
         if isinstance(a.type, PtrT) or isinstance(b.type, PtrT):
             return ir.Compare(LIT, op, self.convert(a, U64, node), self.convert(b, U64, node),
                               False, loc=loc)
@@ -402,3 +417,11 @@ _CMP = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b:
 _SWAP = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 __all__ = ["ExprLowering", "from_ctypes"]
+
+
+def mismatch_hint(want: Type, have: Type) -> str:
+    """What to write when a value of type `have` stands where `want` is expected."""
+    if isinstance(want, ArrayT) and want.is_str and isinstance(have, PtrT | IntT):
+        # a __data_loc field or a char * is an address: the string is read from it
+        return f"Read the string it points to: str(p, {want.n})."
+    return ""

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from pybpf.compiler import ir
 from pybpf.compiler.irtypes import (
     LIT,
-    U64,
     ArrayT,
     FieldT,
     IntT,
@@ -20,7 +19,6 @@ from pybpf.compiler.irtypes import (
 )
 from pybpf.compiler.pyfront.aggregates import _storage_var
 from pybpf.compiler.pyfront.contexts import BTFRef, btf_to_ir
-from pybpf.compiler.pyfront.exprs import _retype
 
 if TYPE_CHECKING:
     from pybpf.compiler.pyfront.lower import Lowerer
@@ -42,6 +40,11 @@ class FieldLowering:
             mref = self.map_ref(base.value)
             f = self.struct_field(mref.value, node.attr, node)
             key = self.map_key(mref, base.slice)
+            if not f.type.is_scalar:  # m[k].name: the value copied out, then its field
+                whole = self.temp(mref.value, node, "value")
+                value = ir.Agg(mref.value, whole, [ir.MapCopy(mref, key, whole, loc=loc)],
+                               loc=loc)
+                return self.field_of(value, node.attr, node)
             return ir.MapGet(f.type, mref, key, ir.Const(f.type, 0), f.offset, loc=loc)
         obj = self.expr(base)
         return self.field_of(obj, node.attr, node)
@@ -94,33 +97,20 @@ class FieldLowering:
         if not isinstance(target, BTFRef):
             self.error(node, f"cannot read field {name!r}: the pointer's target type is "
                              "unknown", "Only pointers typed from kernel BTF can be followed.")
-        from pybpf.btf import BTFError, kernel_btf
+        from pybpf.compiler import kmembers
 
-        struct_t = target.btf_type.resolve()
+        loc = self.loc(node)
         try:
-            member = kernel_btf().member(struct_t, name, follow_pointers=False)
-        except BTFError as e:
-            self.error(node, str(e).split("\n")[0])
-        mtype = btf_to_ir(member.type)
-        if t.space == "btf":  # a BTF-typed pointer (trampolines): direct loads
-            if isinstance(mtype, PtrT) and isinstance(mtype.target, BTFRef):
-                mtype = PtrT(mtype.target, "btf")
-            if isinstance(mtype, IntT | PtrT) and not member.bitfield_size:
-                return ir.MemLoad(mtype, ptr, member.offset, loc=self.loc(node))
-        addr = ir.BinOp(PtrT(None, t.space), "add", ptr, ir.Const(U64, member.offset),
-                        loc=self.loc(node))
-        space = "kernel" if t.space == "btf" else t.space
-        if isinstance(mtype, IntT | PtrT):
-            return ir.ProbeRead(mtype, addr, space, member.bit_offset if member.bitfield_size
-                                else 0, member.bitfield_size or 0, loc=self.loc(node))
-        if isinstance(mtype, BTFRef):  # an embedded struct: its address, typed
-            return _retype(addr, PtrT(mtype, t.space))
+            if t.space == "btf":  # a BTF-typed pointer (trampolines): direct loads
+                direct = _direct_load(ptr, name, loc)
+                if direct is not None:
+                    return direct
+            value, mtype = kmembers.member(ptr, t.target, t.space, name, loc)
+        except kmembers.MemberError as e:
+            self.error(node, str(e), e.hint)
         if isinstance(mtype, ArrayT) and mtype.is_str:
-            return self.read_string(addr, space, mtype.n, node)
-        if isinstance(mtype, ArrayT) and isinstance(mtype.elem, IntT | PtrT):
-            # an array member is its address (as in C): index it, e.g. u6_addr32[3]
-            return _retype(addr, PtrT(mtype.elem, space))
-        self.error(node, f"field {name!r} is a {mtype}, which cannot be read yet")
+            return self.read_string(value, value.type.space, mtype.n, node)
+        return value
 
     def struct_field(self: Lowerer, t: Type, name: str, node: ast.AST) -> FieldT:
         if not isinstance(t, StructT):
@@ -130,3 +120,23 @@ class FieldLowering:
             self.error(node, f"{t} has no field {name!r}",
                        self.suggest(name, [x.name for x in t.fields]))
         return f
+
+
+def _direct_load(ptr: ir.Expr, name: str, loc: ir.Loc) -> ir.Expr | None:
+    """ptr->name as a direct load, for BTF-typed pointers whose scalar members the verifier
+    lets a program load (trampoline arguments); None for the others."""
+    from pybpf.btf import BTFError, kernel_btf
+    from pybpf.compiler import kmembers
+
+    try:
+        assert isinstance(ptr.type, PtrT)
+        m = kernel_btf().member(kmembers.struct_of(ptr.type.target), name,
+                                follow_pointers=False)
+    except BTFError:
+        return None  # kmembers.member words the error
+    mtype = btf_to_ir(m.type)
+    if isinstance(mtype, PtrT) and isinstance(mtype.target, BTFRef):
+        mtype = PtrT(mtype.target, "btf")
+    if isinstance(mtype, IntT | PtrT) and not m.bitfield_size:
+        return ir.MemLoad(mtype, ptr, m.offset, loc=loc)
+    return None

@@ -17,6 +17,7 @@ from pybpf.compiler.pyfront.contexts import Context
 from pybpf.compiler.pyfront.exprs import ExprLowering
 from pybpf.compiler.pyfront.fields import FieldLowering
 from pybpf.compiler.pyfront.source import Source
+from pybpf.compiler.pyfront.strings import StringLowering
 from pybpf.compiler.target import Target
 
 MAX_WHILE_ITERATIONS = 1 << 12
@@ -38,7 +39,7 @@ _UNSUPPORTED_STMT = {
 }
 
 
-class Lowerer(ExprLowering, FieldLowering, AggregateLowering):
+class Lowerer(ExprLowering, FieldLowering, AggregateLowering, StringLowering):
     def __init__(self, src: Source, context: Context, target: Target, *,
                  maps: dict[int, ir.MapRef] | None = None, prefix: str = "",
                  depth: int = 0) -> None:
@@ -198,11 +199,43 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering):
             return self.assign_subscript(target, value_node, node)
         if isinstance(target, ast.Attribute):
             return self.assign_attribute(target, value_node, node)
-        if isinstance(target, ast.Tuple):
-            self.error(target, "tuple unpacking is not supported",
-                       "Assign each variable on its own line.")
+        if isinstance(target, ast.Tuple | ast.List):
+            return self.assign_tuple(target, value_node, node)
         self.error(target, f"cannot assign to {ast.unparse(target)!r}")
         del loc
+
+    def assign_tuple(self, target: ast.Tuple | ast.List, value_node: ast.expr,
+                     node: ast.stmt) -> list[ir.Stmt]:
+        """`a, b = b, a % b`: as in Python every value is computed before any target is
+        assigned, so the values that are not constants go through temporaries first."""
+        if any(isinstance(t, ast.Starred) for t in target.elts):
+            self.error(target, "starred assignment (a, *rest = ...) is not supported")
+        if not isinstance(value_node, ast.Tuple | ast.List):
+            self.error(value_node, "only a tuple of values can be unpacked here "
+                                   "(a, b = x, y)", "Assign each variable on its own line.")
+        if any(isinstance(v, ast.Starred) for v in value_node.elts):
+            self.error(value_node, "starred values (*xs) cannot be unpacked")
+        if len(target.elts) != len(value_node.elts):
+            self.error(node, f"cannot unpack {len(value_node.elts)} values into "
+                             f"{len(target.elts)} targets")
+        out: list[ir.Stmt] = []
+        sources: list[ast.expr] = []
+        for elt in value_node.elts:
+            value = self.materialize(self.expr(elt), elt)
+            out += self.pending()
+            if isinstance(value, ir.Const):
+                sources.append(elt)  # nothing a target changes can change a constant
+                continue
+            if not isinstance(value.type, IntT | PtrT | ArrayT | StructT):
+                self.error(elt, f"a {value.type} value cannot be unpacked into a variable")
+            tmp = self.temp(value.type, elt, "unpack")
+            out += self.store_var(tmp, value, elt)
+            # the temporary is read back through a name no Python source can spell
+            self.vars[tmp.name] = tmp
+            sources.append(ast.copy_location(ast.Name(id=tmp.name, ctx=ast.Load()), elt))
+        for t, src in zip(target.elts, sources, strict=True):
+            out += self.assign(t, src, node)
+        return out
 
     def store_var(self, var: ir.Var, value: ir.Expr, node: ast.AST) -> list[ir.Stmt]:
         loc = self.loc(node)
@@ -356,6 +389,9 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering):
     def s_For(self, node: ast.For) -> list[ir.Stmt]:
         if node.orelse:
             self.error(node, "for/else is not supported")
+        over_array = self.array_loop(node)
+        if over_array is not None:
+            return self.s_For(over_array)
         if not isinstance(node.target, ast.Name):
             self.error(node.target, "the loop variable must be a plain name")
         it = node.iter
@@ -394,6 +430,49 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering):
         body = [ir.Assign(var, self.convert(ir.Load(S64, counter), var.type, node),
                           loc=self.loc(node))] + body
         return [ir.Loop(counter, start, stop, step, body, loc=self.loc(node))]
+
+    def array_loop(self, node: ast.For) -> ast.For | None:
+        """`for v in xs` and `for i, v in enumerate(xs[, start])` over a local fixed array, as
+        the counted loop `for k in range(len(xs))` whose body first sets i and v (k is a
+        hidden name); None for any other loop."""
+        it, target = node.iter, node.target
+        index_target: ast.expr | None = None
+        start: ast.expr = ast.Constant(0)
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
+                it.func.id == "enumerate" and it.func.id not in self.vars and \
+                not it.keywords and 1 <= len(it.args) <= 2:
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                self.error(target, "enumerate() gives pairs: write `for i, v in "
+                                   "enumerate(xs)`")
+            index_target, target = target.elts
+            if len(it.args) == 2:
+                start = it.args[1]
+            it = it.args[0]
+        array = self.vars.get(it.id) if isinstance(it, ast.Name) else None
+        if array is None or not isinstance(array.type, ArrayT):
+            if index_target is not None:
+                self.error(it, "enumerate() loops over a local fixed array here",
+                           "Declare one (xs: \"u32[8]\") or loop over range(N).")
+            return None
+        self.temp_count += 1
+        hidden = f".k{self.temp_count}"  # no Python source can name it
+        self.new_var(hidden, S64, node)
+
+        def at(n: ast.AST) -> ast.AST:
+            return ast.fix_missing_locations(ast.copy_location(n, node))
+
+        k = ast.Name(id=hidden, ctx=ast.Load())
+        prefix: list[ast.stmt] = []
+        if index_target is not None:
+            prefix.append(at(ast.Assign(targets=[index_target],
+                                        value=ast.BinOp(left=k, op=ast.Add(), right=start))))
+        prefix.append(at(ast.Assign(targets=[target],
+                                    value=ast.Subscript(value=it, slice=k, ctx=ast.Load()))))
+        loop = ast.For(target=ast.Name(id=hidden, ctx=ast.Store()),
+                       iter=ast.Call(func=ast.Name(id="range", ctx=ast.Load()),
+                                     args=[ast.Constant(array.type.n)], keywords=[]),
+                       body=[*prefix, *node.body], orelse=[])
+        return at(loop)  # type: ignore[return-value]
 
     def s_While(self, node: ast.While) -> list[ir.Stmt]:
         if node.orelse:
