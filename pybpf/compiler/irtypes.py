@@ -165,6 +165,13 @@ def binop_type(op: str, a: IntT, b: IntT) -> IntT:
     return common(a, b)
 
 
+def is_tuple(t: Type) -> bool:
+    """A struct that stands for a Python tuple: a tuple expression's value (`(a, b)`) or a
+    map's tuple key or value (`value=("u64", "u32")`); its members are f0, f1, ..."""
+    return isinstance(t, StructT) and t.name in ("tuple", "Tuple") and \
+        all(f.name == f"f{i}" for i, f in enumerate(t.fields))
+
+
 def str_type(n: int) -> ArrayT:
     return ArrayT(CHAR, n, is_str=True)
 

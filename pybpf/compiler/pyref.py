@@ -26,6 +26,7 @@ from pybpf.compiler.irtypes import (
     binop_type,
     common,
     from_spec,
+    is_tuple,
 )
 from pybpf.compiler.pyfront.exprs import _BINOPS, _CMP, _CMPOPS, _fold
 from pybpf.compiler.pyfront.source import source_of
@@ -233,6 +234,13 @@ class MapView:
         return v
 
     def __getitem__(self, k: Any) -> Any:
+        if is_tuple(self.value_t):  # a tuple value reads as a Python tuple (zeros if absent)
+            assert isinstance(self.value_t, StructT)
+            fields = self.value_t.fields
+            got = self._read(k)
+            items = got if got is not None else \
+                ["" if isinstance(f.type, ArrayT) and f.type.is_str else 0 for f in fields]
+            return tuple(convert(v, f.type) for v, f in zip(items, fields, strict=True))
         if isinstance(self.value_t, StructT):
             return _MapStruct(self, self._key(k))
         v = self._read(k)

@@ -128,6 +128,39 @@ def test_tuple_assignment_of_map_values(program_closed) -> None:
     assert swapped[3] == 9 and swapped[4] == 70
 
 
+pairs = maps.Hash(key=u32, value=("u64", "s32"), max_entries=8, name="idiom_pairs")
+
+
+@bpf.function
+def unpack_a_tuple_variable(a: u64, b: u64) -> u64:
+    pair = (a, b + 1)
+    x, y = pair
+    return x * 1000 + y * 10 + pair[-1] - pair[0]
+
+
+@bpf.function
+def unpack_a_map_value(k: u32) -> s64:
+    total, count = pairs[k]  # absent: zeros, as a missing key reads everywhere
+    return total * 100 + count + pairs[k][1] * 10
+
+
+def test_unpacking_a_tuple_variable(program_closed) -> None:
+    program_closed(unpack_a_tuple_variable)
+    for a, b in [(1, 2), (0, 0), (7, 300)]:
+        pair = (a, b + 1)
+        want = pair[0] * 1000 + pair[1] * 10 + pair[-1] - pair[0]
+        assert unpack_a_tuple_variable.run(a, b) == unpack_a_tuple_variable.py(a, b) == want
+
+
+def test_unpacking_a_map_value(program_closed) -> None:
+    program_closed(unpack_a_map_value)
+    pairs.clear()
+    pairs[2] = (40, -3)
+    for k, (total, count) in [(2, (40, -3)), (5, (0, 0))]:
+        want = total * 100 + count + count * 10
+        assert unpack_a_map_value.run(k) == unpack_a_map_value.py(k) == want
+
+
 def test_tuple_assignment_errors_are_positioned() -> None:
     from pybpf.compiler.errors import CompileError
 
@@ -141,9 +174,24 @@ def test_tuple_assignment_errors_are_positioned() -> None:
         x, y = a
         return x + y
 
+    @bpf.function
+    def three_from_a_pair(k: u32) -> s64:
+        x, y, z = pairs[k]
+        return x + y + z
+
+    @bpf.function
+    def index_out_of_range(a: u64) -> u64:
+        pair = (a, a)
+        return pair[2]
+
     for fn, text, where in [(three_into_two, "cannot unpack 3 values into 2 targets",
                              "x, y = a, a, a"),
-                            (not_a_tuple, "only a tuple of values can be unpacked", "x, y = a")]:
+                            (not_a_tuple, "only a tuple can be unpacked, not a u64 value",
+                             "x, y = a"),
+                            (three_from_a_pair, "cannot unpack 2 values into 3 targets",
+                             "x, y, z = pairs[k]"),
+                            (index_out_of_range, "a tuple of 2 is indexed by a constant in "
+                             "-2..1", "return pair[2]")]:
         with pytest.raises(CompileError) as e:
             fn.insns  # noqa: B018 - compiling is the point
         msg = str(e.value)

@@ -16,10 +16,12 @@ from pybpf.compiler.irtypes import (
     IntT,
     LitT,
     PtrT,
+    StructT,
     Type,
     binop_type,
     common,
     from_ctypes,
+    is_tuple,
 )
 from pybpf.compiler.pyfront.strings import is_string, literal_bytes
 
@@ -345,6 +347,13 @@ class ExprLowering:
                 addr = ir.AddrOf(PtrT(elem, "stack"), base.var, 0, loc=loc)
                 return ir.MemLoad(elem, addr, index.value * elem.size, loc=loc)
             return ir.LoadIndex(elem, base.var, self.convert(index, U64, node.slice), loc=loc)
+        if is_tuple(base.type) and isinstance(base, ir.VarRef | ir.Agg):
+            assert isinstance(base.type, StructT)
+            n = len(base.type.fields)
+            if not isinstance(index, ir.Const) or not -n <= index.value < n:
+                self.error(node.slice, f"a tuple of {n} is indexed by a constant in "
+                                       f"{-n}..{n - 1}")
+            return self.field_of(base, f"f{index.value % n}", node)
         self.error(node, f"a {base.type} value cannot be indexed")
 
     # -- calls --------------------------------------------------------------------------------

@@ -10,7 +10,18 @@ from typing import Any, NoReturn
 
 from pybpf.compiler import ir
 from pybpf.compiler.errors import CompileError, Loc
-from pybpf.compiler.irtypes import LIT, S64, ArrayT, IntT, LitT, PtrT, StructT, Type, from_spec
+from pybpf.compiler.irtypes import (
+    LIT,
+    S64,
+    ArrayT,
+    IntT,
+    LitT,
+    PtrT,
+    StructT,
+    Type,
+    from_spec,
+    is_tuple,
+)
 from pybpf.compiler.pyfront import assigned
 from pybpf.compiler.pyfront.aggregates import AggregateLowering
 from pybpf.compiler.pyfront.contexts import Context
@@ -211,8 +222,7 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering, StringLowering):
         if any(isinstance(t, ast.Starred) for t in target.elts):
             self.error(target, "starred assignment (a, *rest = ...) is not supported")
         if not isinstance(value_node, ast.Tuple | ast.List):
-            self.error(value_node, "only a tuple of values can be unpacked here "
-                                   "(a, b = x, y)", "Assign each variable on its own line.")
+            return self.unpack_tuple_value(target, value_node, node)
         if any(isinstance(v, ast.Starred) for v in value_node.elts):
             self.error(value_node, "starred values (*xs) cannot be unpacked")
         if len(target.elts) != len(value_node.elts):
@@ -235,6 +245,29 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering, StringLowering):
             sources.append(ast.copy_location(ast.Name(id=tmp.name, ctx=ast.Load()), elt))
         for t, src in zip(target.elts, sources, strict=True):
             out += self.assign(t, src, node)
+        return out
+
+    def unpack_tuple_value(self, target: ast.Tuple | ast.List, value_node: ast.expr,
+                           node: ast.stmt) -> list[ir.Stmt]:
+        """`x, y = pair` where `pair` is a tuple value (a variable that holds one, a map's
+        tuple value): the value is kept in a temporary and its members assigned in order."""
+        value = self.materialize(self.expr(value_node), value_node)
+        if not is_tuple(value.type):
+            self.error(value_node, f"only a tuple can be unpacked, not a {value.type} value",
+                       "Assign each variable on its own line.")
+        assert isinstance(value.type, StructT)
+        n = len(value.type.fields)
+        if len(target.elts) != n:
+            self.error(node, f"cannot unpack {n} values into {len(target.elts)} targets")
+        out = self.pending()
+        tmp = self.temp(value.type, value_node, "unpack")
+        out += self.store_var(tmp, value, value_node)
+        self.vars[tmp.name] = tmp  # read back through a name no Python source can spell
+        holder = ast.copy_location(ast.Name(id=tmp.name, ctx=ast.Load()), value_node)
+        for i, t in enumerate(target.elts):
+            item = ast.copy_location(ast.Subscript(value=holder, slice=ast.Constant(i),
+                                                   ctx=ast.Load()), value_node)
+            out += self.assign(t, item, node)
         return out
 
     def store_var(self, var: ir.Var, value: ir.Expr, node: ast.AST) -> list[ir.Stmt]:
