@@ -36,6 +36,20 @@ def compile_function(pyfunc: Callable[..., Any], context: contexts.Context,
     return pipeline.compile(lower, target=target, where=src.loc(None))
 
 
+def refuse_stacked(pyfunc: Any) -> None:
+    """A pybpf decorator over another one (two hooks on one function) is a positioned error
+    that says what to write: each program is compiled for one hook's context."""
+    inner = pyfunc if isinstance(pyfunc, CompiledProgram | InlineFunction) else None
+    if inner is None:
+        return
+    source = source_of(inner.pyfunc)
+    raise CompileError(
+        f"{inner.__name__}() has two pybpf decorators: a function compiles for one hook",
+        source.def_loc(),
+        "Put the shared body in an @bpf.inline function and call it from one decorated "
+        "function per hook.")
+
+
 class CompiledProgram:
     """A Python function compiled to a BPF program for a hook (`hook_kind`, one of
     `hooks.HOOKS`). Compiles lazily (so that decorating needs no privilege), loads on
@@ -44,6 +58,7 @@ class CompiledProgram:
     hook_kind = "socket_filter"
 
     def __init__(self, pyfunc: Callable[..., Any]) -> None:
+        refuse_stacked(pyfunc)
         self.pyfunc = pyfunc
         self.__name__ = pyfunc.__name__
         self.__doc__ = pyfunc.__doc__
@@ -425,6 +440,7 @@ class InlineFunction:
     """@bpf.inline: a helper function compiled into its callers; as Python it just runs."""
 
     def __init__(self, pyfunc: Callable[..., Any]) -> None:
+        refuse_stacked(pyfunc)
         self.pyfunc = pyfunc
         self.__bpf_inline__ = pyfunc
         self.__name__ = pyfunc.__name__

@@ -405,3 +405,22 @@ def folded_min_keeps_its_type(p0: u32) -> u64:
 def test_folded_min_max_abs_are_s64(program_closed) -> None:
     program_closed(folded_min_keeps_its_type)
     assert folded_min_keeps_its_type.run(0) == folded_min_keeps_its_type.py(0) == 6
+
+
+# -- stacked hook decorators (issue 17 item 11) -------------------------------------------------
+
+@pytest.mark.parametrize("outer", ["tracepoint", "inline", "function"])
+def test_stacked_decorators_are_a_positioned_error(outer: str) -> None:
+    from pybpf.compiler.errors import CompileError
+
+    def body(ctx) -> int:
+        return 0
+
+    inner = bpf.tracepoint("syscalls:sys_enter_close")(body)
+    wrap = {"tracepoint": bpf.tracepoint("syscalls:sys_enter_openat"),
+            "inline": bpf.inline, "function": bpf.function}[outer]
+    with pytest.raises(CompileError) as e:
+        wrap(inner)
+    msg = str(e.value)
+    assert "body() has two pybpf decorators: a function compiles for one hook" in msg, msg
+    assert "@bpf.inline" in msg and "test_idioms.py:" in msg.splitlines()[0], msg
