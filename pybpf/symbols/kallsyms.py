@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pybpf.symbols.errors import SymbolNotFoundError, nearest
 
 KALLSYMS = "/proc/kallsyms"
+# no function of a module or JIT image is this long: an address further past the last symbol
+# before it is in memory no symbol names (a gap between modules, or past the last one)
+MAX_MODULE_SYMBOL_SPAN = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,11 @@ class KernelSymbols:
         self._syms = syms
         self._addrs = [s.addr for s in syms]
         self.data_symbols = sum(s.kind in "DdBbRr" for s in syms)
+        # where the kernel image ends: `_end` when kallsyms lists variables, else its last
+        # symbol (past it lie the direct map, vmalloc and module space, not the image)
+        core = [s.addr for s in syms if s.module is None]
+        end = next((s.addr for s in syms if s.name == "_end" and s.module is None), None)
+        self._core_end = end if end is not None else (max(core) + 1 if core else 0)
         self._by_name: dict[str, KernelSymbol] = {}
         for s in syms:
             # the first text symbol of a name wins (static functions may repeat a name)
@@ -53,11 +61,19 @@ class KernelSymbols:
         return len(self._syms)
 
     def lookup(self, addr: int) -> tuple[KernelSymbol, int] | None:
-        """The symbol containing `addr` and the offset into it, or None below the first."""
+        """The symbol containing `addr` and the offset into it, or None where no symbol
+        can contain it: below the first, past the kernel image's end, or further past a
+        module's (or BPF program's) symbol than any function is long."""
         i = bisect.bisect_right(self._addrs, addr) - 1
         if i < 0:
             return None
-        return self._syms[i], addr - self._syms[i].addr
+        sym = self._syms[i]
+        off = addr - sym.addr
+        if sym.module is None and addr >= self._core_end:
+            return None
+        if sym.module is not None and off >= MAX_MODULE_SYMBOL_SPAN:
+            return None
+        return sym, off
 
     def ksym(self, addr: int, with_offset: bool = True) -> str:
         found = self.lookup(addr)

@@ -47,6 +47,28 @@ def test_ksym_below_first_symbol():
     assert symbols.ksym(1) == "0x1"
 
 
+def test_ksym_outside_any_symbol_is_unknown(tmp_path):
+    """Addresses past the kernel image or far past a module's last symbol are not given to
+    the symbol before them (0xffffffffffffff00 used to read 'ftrace_trampoline+0x3fdfef00')."""
+    from pybpf.symbols.kallsyms import MAX_MODULE_SYMBOL_SPAN, KernelSymbols
+
+    table = tmp_path / "kallsyms"
+    table.write_text("ffffffff81000000 T _stext\n"
+                     "ffffffff81000100 T vfs_read\n"
+                     "ffffffff82000000 T _etext\n"
+                     "ffffffff82400000 D last_var\n"
+                     "ffffffffc0001000 t nf_hook\t[nf_tables]\n"
+                     "ffffffffc0201000 t ftrace_trampoline\t[__builtin__ftrace]\n")
+    syms = KernelSymbols(str(table))
+    assert syms.ksym(0xffffffff81000105) == "vfs_read+0x5"
+    assert syms.ksym(0xffffffff82400000) == "last_var"
+    assert syms.ksym(0xffffffff82400001) == "0xffffffff82400001"  # past the image
+    assert syms.ksym(0xffffffffc0001010) == "nf_hook+0x10 [nf_tables]"
+    assert syms.ksym(0xffffffffc0001000 + MAX_MODULE_SYMBOL_SPAN) == "0xffffffffc0101000"
+    assert syms.ksym(0xffffffffffffff00) == "0xffffffffffffff00"
+    assert syms.ksym(0xffff888000000000) == "0xffff888000000000"  # the direct map
+
+
 @pytest.mark.parametrize("name", ["getpid", "malloc"])
 def test_elf_symbol_libc(name):
     path = symbols.resolve_binary("libc")
