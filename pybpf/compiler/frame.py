@@ -13,12 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pybpf import asm
 from pybpf.compiler.errors import CompileError, Loc
 
 STACK_LIMIT = 512
 POOL = (9, 8, 7, 6)
+# A variable too big for the stack lives in the program's per-CPU scratch value instead; its
+# "slot" is then SCRATCH + its offset there (stack slots are negative, so the two never meet)
+SCRATCH = 1 << 24
+
+
+def in_scratch(slot: int) -> bool:
+    return slot >= SCRATCH
 
 
 def round8(n: int) -> int:
@@ -60,11 +68,26 @@ class Frame:
         used = self.fixed + self.scratch
         self.peak = max(self.peak, used)
         if used > STACK_LIMIT:
-            raise CompileError(
+            raise StackOverflowError(
                 f"the program needs {used} bytes of stack for {what}; BPF programs have "
                 f"{STACK_LIMIT}", loc,
                 "Use fewer or smaller local strings and structs, or keep data in a map "
                 "(a per-CPU array works as scratch space).")
+
+
+@dataclass
+class Scratch:
+    """The variables placed in scratch memory (by id, with their offsets in it) and the
+    per-CPU array of one element that holds it (a pybpf.maps.PerCPUArray)."""
+
+    offsets: dict[int, int]
+    size: int
+    map: Any
+
+
+class StackOverflowError(CompileError):
+    """The frame needs more than the kernel's 512 bytes (the pipeline then moves the biggest
+    variables to scratch memory and generates again)."""
 
 
 @dataclass(eq=False)

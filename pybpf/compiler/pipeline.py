@@ -24,6 +24,7 @@ from pybpf import asm
 from pybpf.compiler import analysis, codegen, fold, ir, peephole
 from pybpf.compiler.accounting import Counters
 from pybpf.compiler.errors import NO_LOC, CompileError, Loc
+from pybpf.compiler.frame import Scratch, StackOverflowError, round8
 from pybpf.compiler.irtypes import Type
 from pybpf.compiler.recursion import room_to_recurse, too_deep
 from pybpf.compiler.target import Target, kernel_target
@@ -42,13 +43,15 @@ class ProgramObjects:
     event_type: Type | None = None
     stacks: Any = None  # pybpf.maps.StackTrace
     counters: Counters | None = None
+    # pybpf.maps.PerCPUArray per function: its variables too big for the stack
+    scratch: list[Any] = field(default_factory=list)
 
     def readable_after_unload(self) -> bool:
         """Whether some of them hold data worth reading after the program is unloaded."""
         return self.events is not None or self.stacks is not None
 
     def close(self) -> None:
-        for m in (self.events, self.stacks):
+        for m in (self.events, self.stacks, *self.scratch):
             if m is not None:
                 m.close()
         if self.counters is not None:
@@ -132,9 +135,7 @@ def _compile(lower: Callable[[], Lowered], target: Target, counters: Counters | 
             lowered.objects.counters = own
     with stage("analysis", lambda: where):
         facts = analysis.facts(fn, codegen.VAR_REGS)
-    cg = codegen.CodeGen(fn, facts, target)
-    with stage("emit", lambda: cg.cur_loc if cg.cur_loc.line else where):
-        code = cg.emit_function()
+    cg, code = _emit(fn, facts, target, lowered.objects, where)
     with stage("loop budget", lambda: where):
         cg.budget.check()
     with stage("peephole", lambda: where):
@@ -142,6 +143,41 @@ def _compile(lower: Callable[[], Lowered], target: Target, counters: Counters | 
     with stage("resolve", lambda: where):
         insns = asm.resolve(code)
     return Compiled(fn, insns, lowered.objects, lowered.var_types, lowered.cond_types)
+
+
+def _emit(fn: ir.Function, facts: analysis.Facts, target: Target, objects: ProgramObjects,
+          where: Loc) -> tuple[codegen.CodeGen, list[asm.Instruction | asm.Label]]:
+    """Generate the code. When the frame needs more than the stack's 512 bytes, the biggest
+    variables move to a per-CPU scratch value, one more each time, as bpftrace does with
+    big strings (a program that fits the stack is generated exactly once, as before)."""
+    movable = sorted((v for v in facts.variables if not v.type.is_scalar),
+                     key=lambda v: -v.type.size)
+    moved = 0
+    scratch: Scratch | None = None
+    while True:
+        cg = codegen.CodeGen(fn, facts, target, scratch)
+        try:
+            with stage("emit", lambda cg=cg: cg.cur_loc if cg.cur_loc.line else where):
+                return cg, cg.emit_function()
+        except StackOverflowError:
+            if scratch is not None:
+                scratch.map.close()
+                objects.scratch.remove(scratch.map)
+            if moved == len(movable):
+                raise  # what is left on the stack is not variables: nothing to move
+            moved += 1
+            scratch = _scratch(movable[:moved])
+            objects.scratch.append(scratch.map)
+
+
+def _scratch(variables: list[ir.Var]) -> Scratch:
+    from pybpf import maps
+
+    offsets, size = {}, 0
+    for v in variables:
+        offsets[id(v)] = size
+        size += round8(v.type.size)
+    return Scratch(offsets, size, maps.PerCPUArray(value=size, max_entries=1, name="scratch"))
 
 
 __all__ = ["STAGES", "Compiled", "Lowered", "ProgramObjects", "compile", "stage"]

@@ -19,6 +19,14 @@ class Rec(bpf.Struct):
 
 
 emap = maps.Hash(key=u32, value=Rec, max_entries=4, name="e_map")
+
+
+class Wide(bpf.Struct):
+    count: u64
+    pad: "u8[600]"
+
+
+ewide = maps.Hash(key=u32, value=Wide, max_entries=4, name="e_wide")
 earr = maps.Array(key=u32, value=u64, max_entries=4, name="e_arr")
 
 @bpf.inline
@@ -168,15 +176,10 @@ def err_map_struct_field(a: u32) -> u64:
 
 @bpf.function
 def err_stack(a: u64) -> u64:
-    b1: "u64[24]"
-    b2: "u64[24]"
-    b3: "u64[24]"  # <-
-    b4: "u64[24]"
-    b1[0] = a
-    b2[0] = a
-    b3[0] = a
-    b4[0] = a
-    return b1[0] + b2[0] + b3[0] + b4[0]
+    # variables too big for the stack move to scratch memory, but a new map value being
+    # built for an insert cannot
+    ewide[a].count += 1  # <-
+    return 0
 
 
 @bpf.function

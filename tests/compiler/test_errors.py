@@ -69,7 +69,7 @@ CASES = [
      "return r.totl", "r.totl"),
     ("err_map_struct_field", ["struct Rec has no field 'cont'", "Did you mean 'count'?"],
      "return emap[a].cont", "emap[a].cont"),
-    ("err_stack", ["bytes of stack", "BPF programs have 512"], 'b3: "u64[24]"', "b3"),
+    ("err_stack", ["bytes of stack", "BPF programs have 512"], "ewide[a].count += 1", "ewide"),
     ("err_unknown_type", ["unknown type 'u24'"], 'x: "u24" = a', '"u24"'),
     ("err_while_else", ["while/else is not supported"], "while a > 0:  #", "while"),
     ("err_tp_field", ["tracepoint syscalls:sys_enter_openat has no field 'filenam'",

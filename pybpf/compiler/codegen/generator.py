@@ -19,7 +19,7 @@ from pybpf.compiler.codegen.maps import MapCodeGen
 from pybpf.compiler.codegen.memory import MemoryCodeGen
 from pybpf.compiler.codegen.packets import PacketCodeGen
 from pybpf.compiler.errors import NO_LOC, CompileError, Loc
-from pybpf.compiler.frame import Frame, Pool, Temp
+from pybpf.compiler.frame import SCRATCH, Frame, Pool, Scratch, Temp
 from pybpf.compiler.irtypes import IntT, Type
 from pybpf.compiler.loopcost import LoopBudget
 from pybpf.compiler.target import Target
@@ -32,8 +32,13 @@ VAR_REGS = (9, 8)  # callee-saved registers given to the most used scalar variab
 
 
 class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCodeGen):
-    def __init__(self, fn: ir.Function, facts: analysis.Facts, target: Target) -> None:
+    def __init__(self, fn: ir.Function, facts: analysis.Facts, target: Target,
+                 scratch: Scratch | None = None) -> None:
         self.fn = fn
+        # variables that live in a per-CPU scratch value (they do not fit the stack), and the
+        # stack slot of that value's address
+        self.scratch = scratch
+        self.scratch_ptr: int | None = None
         self.facts = facts
         self.target = target
         self.out: list[asm.Instruction | asm.Label] = []
@@ -84,12 +89,16 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         self.ctx_slot = self.frame.alloc_fixed(8, NO_LOC, "the context pointer")
         if facts.reads_ctx:
             self.emit(asm.stx("u64", R10, self.ctx_slot, R1))
+        if self.scratch is not None:
+            self.scratch_prologue(self.scratch)
         for var, reg in zip(facts.in_registers, VAR_REGS, strict=False):
             self.var_reg[id(var)] = reg
             self.pool.free.remove(reg)
         for var in facts.variables:
             reg = self.var_reg.get(id(var))
-            if reg is None:
+            if self.scratch is not None and id(var) in self.scratch.offsets:
+                var.slot = SCRATCH + self.scratch.offsets[id(var)]
+            elif reg is None:
                 var.slot = self.frame.alloc_fixed(var.type.size, var.loc,
                                                   f"variable {var.name}")
             if var.type.is_scalar and id(var) in facts.needs_init:
@@ -103,6 +112,23 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         self.cur_loc = NO_LOC
         self.ret(ir.Const(ir.LIT, self.fn.default_return))
         return self.out
+
+    def scratch_prologue(self, scratch: Scratch) -> None:
+        """The address of this CPU's scratch value, kept in a stack slot (a per-CPU array
+        of one element always has it: the exit is for the verifier)."""
+        self.scratch_ptr = self.frame.alloc_fixed(8, NO_LOC, "the scratch address")
+        mark = self.frame.mark()
+        key = self.frame.alloc_scratch(4, NO_LOC, "the scratch key")
+        self.emit(asm.st("u32", R10, key, 0))
+        self.emit(asm.ld_map(R1, scratch.map))
+        self.addr(asm.R2, key)
+        self.emit(asm.call("bpf_map_lookup_elem"))
+        self.frame.release(mark)
+        found = self.label("scratch")
+        self.emit(asm.jne(R0, 0, found))
+        self.emit(asm.exit())  # r0 is 0
+        self.place(found)
+        self.emit(asm.stx("u64", R10, self.scratch_ptr, R0))
 
     def block(self, stmts: list[ir.Stmt]) -> None:
         for n, s in enumerate(stmts):
@@ -308,8 +334,7 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
             self.load_const(r, e.type, e.value)
         elif isinstance(e, ir.AddrOf | ir.VarRef):
             assert e.var.slot is not None
-            self.emit(asm.mov(r, R10))
-            self.emit(asm.add(r, e.var.slot + getattr(e, "offset", 0)))
+            self.addr(r, e.var.slot + getattr(e, "offset", 0))
         elif isinstance(e, ir.Load):
             reg = self.var_reg.get(id(e.var))
             if reg is not None:

@@ -51,11 +51,12 @@ class MapCodeGen:
         self.map_call("bpf_map_lookup_elem", s.map, key)
         done = self.label("copied")
         self.emit(asm.jeq(R0, 0, done))
+        base, at = self.base(s.var.slot, R2)
         off = 0
         while off < size:
             width = access_width(size - off, s.var.slot + off)
             self.emit(asm.ldx(SIZE[width], R1, R0, off))
-            self.emit(asm.stx(SIZE[width], R10, s.var.slot + off, R1))
+            self.emit(asm.stx(SIZE[width], base, at + off, R1))
             off += width
         self.place(done)
 
@@ -139,8 +140,7 @@ class MapCodeGen:
     def s_RingOutput(self: CodeGen, s: ir.RingOutput) -> None:
         assert s.var.slot is not None
         self.emit(asm.ld_map(R1, s.map.obj))
-        self.emit(asm.mov(R2, R10))
-        self.emit(asm.add(R2, s.var.slot))
+        self.addr(R2, s.var.slot)
         self.emit(asm.mov(R3, s.var.type.size))
         self.emit(asm.mov(R4, 0))
         self.emit(asm.call("bpf_ringbuf_output"))
@@ -165,11 +165,9 @@ class MapCodeGen:
     def map_call(self: CodeGen, helper: str, m: ir.MapRef, key: int, value: int | None = None,
                  flags: int | None = None) -> None:
         self.emit(asm.ld_map(R1, m.obj))
-        self.emit(asm.mov(R2, R10))
-        self.emit(asm.add(R2, key))
+        self.addr(R2, key)
         if value is not None:
-            self.emit(asm.mov(R3, R10))
-            self.emit(asm.add(R3, value))
+            self.addr(R3, value)
         if flags is not None:
             self.emit(asm.mov(R4, flags))
         self.emit(asm.call(helper))

@@ -11,7 +11,7 @@ from pybpf.asm import R0, R1, R2, R3, R10, Reg
 from pybpf.compiler import ir
 from pybpf.compiler.codegen.common import SIZE, container
 from pybpf.compiler.errors import CompileError
-from pybpf.compiler.frame import Temp, access_width
+from pybpf.compiler.frame import SCRATCH, Temp, access_width, in_scratch
 from pybpf.compiler.irtypes import ArrayT, IntT, Type
 
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ class MemoryCodeGen:
             return
         t = self.expr(s.value)
         (r,) = self.pool.reg(t)
-        self.emit(asm.stx(SIZE[s.type.size], R10, s.var.slot + s.offset, r))
+        base, off = self.base(s.var.slot + s.offset, R1)
+        self.emit(asm.stx(SIZE[s.type.size], base, off, r))
         self.pool.release(t)
 
     def s_StoreIndex(self: CodeGen, s: ir.StoreIndex) -> None:
@@ -41,8 +42,9 @@ class MemoryCodeGen:
         skip = self.label("oob")
         self.emit(asm.jge(ri, n, skip))  # unsigned: negative indices are out of range too
         self.emit(asm.mul(ri, s.elem.size))
-        self.emit(asm.add(ri, R10))
-        self.emit(asm.stx(SIZE[s.elem.size], ri, s.var.slot, rv))
+        base, off = self.base(s.var.slot, R1)
+        self.emit(asm.add(ri, base))
+        self.emit(asm.stx(SIZE[s.elem.size], ri, off, rv))
         self.place(skip)
         self.pool.release(idx, val)
 
@@ -55,11 +57,12 @@ class MemoryCodeGen:
         assert s.var.slot is not None and self.ctx_slot is not None
         self.emit(asm.ldx("u64", R1, R10, self.ctx_slot))
         dst = s.var.slot + s.offset
+        base, at = self.base(dst, R3)
         off = 0
         while off < s.size:
             width = access_width(s.size - off, dst + off, s.ctx_offset + off)
             self.emit(asm.ldx(SIZE[width], R2, R1, s.ctx_offset + off))
-            self.emit(asm.stx(SIZE[width], R10, dst + off, R2))
+            self.emit(asm.stx(SIZE[width], base, at + off, R2))
             off += width
 
     def s_StackCopy(self: CodeGen, s: ir.StackCopy) -> None:
@@ -75,19 +78,41 @@ class MemoryCodeGen:
         return t
 
     def zero(self: CodeGen, slot: int, size: int) -> None:
+        base, at = self.base(slot, R1)
         off = 0
         while off < size:
             width = access_width(size - off, slot + off)
-            self.emit(asm.st(SIZE[width], R10, slot + off, 0))
+            self.emit(asm.st(SIZE[width], base, at + off, 0))
             off += width
 
     def copy(self: CodeGen, dst: int, src: int, size: int) -> None:
+        dbase, dat = self.base(dst, R1)
+        sbase, sat = self.base(src, R2)
         off = 0
         while off < size:
             width = access_width(size - off, dst + off, src + off)
-            self.emit(asm.ldx(SIZE[width], R0, R10, src + off))
-            self.emit(asm.stx(SIZE[width], R10, dst + off, R0))
+            self.emit(asm.ldx(SIZE[width], R0, sbase, sat + off))
+            self.emit(asm.stx(SIZE[width], dbase, dat + off, R0))
             off += width
+
+    def base(self: CodeGen, slot: int, spare: Reg) -> tuple[Reg, int]:
+        """(register, offset) that address `slot`: the frame pointer for the stack; for a
+        variable in scratch memory, `spare` loaded with the scratch value's address."""
+        if not in_scratch(slot):
+            return R10, slot
+        assert self.scratch_ptr is not None
+        self.emit(asm.ldx("u64", spare, R10, self.scratch_ptr))
+        return spare, slot - SCRATCH
+
+    def addr(self: CodeGen, r: Reg, slot: int) -> None:
+        """r = the address of `slot` (on the stack or in scratch memory)."""
+        if not in_scratch(slot):
+            self.emit(asm.mov(r, R10))
+            self.emit(asm.add(r, slot))
+            return
+        _, off = self.base(slot, r)
+        if off:
+            self.emit(asm.add(r, off))
 
     def storage(self: CodeGen, e: ir.Expr) -> int:
         """The stack slot that holds an aggregate-valued expression."""
@@ -104,8 +129,7 @@ class MemoryCodeGen:
         t = self.pool.new()
         (r,) = self.pool.reg(t)
         assert e.var.slot is not None
-        self.emit(asm.mov(r, R10))
-        self.emit(asm.add(r, e.var.slot + e.offset))
+        self.addr(r, e.var.slot + e.offset)
         return t
 
     def e_VarRef(self: CodeGen, e: ir.VarRef) -> Temp:
@@ -154,8 +178,9 @@ class MemoryCodeGen:
         oob, done = self.label("oob"), self.label("idx")
         self.emit(asm.jge(ri, e.var.type.n, oob))
         self.emit(asm.mul(ri, e.type.size))
-        self.emit(asm.add(ri, R10))
-        self.emit(asm.ldx(SIZE[e.type.size], ri, ri, e.var.slot))
+        base, off = self.base(e.var.slot, R1)
+        self.emit(asm.add(ri, base))
+        self.emit(asm.ldx(SIZE[e.type.size], ri, ri, off))
         self.normalize(ri, e.type, from_bits=e.type.size * 8)
         self.emit(asm.ja(done))
         self.place(oob)

@@ -89,11 +89,12 @@ class PacketCodeGen:
         (rp,) = self.pool.reg(p)
         skip = self.label("null")
         self.emit(asm.jeq(rp, 0, skip))
+        base, at = self.base(dst, R2)
         off = 0
         while off < s.size:
             width = access_width(s.size - off, dst + off)
             self.emit(asm.ldx(SIZE[width], R1, rp, s.offset + off))
-            self.emit(asm.stx(SIZE[width], R10, dst + off, R1))
+            self.emit(asm.stx(SIZE[width], base, at + off, R1))
             off += width
         self.place(skip)
         self.pool.release(p)
