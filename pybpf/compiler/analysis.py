@@ -248,10 +248,26 @@ def _touches(node: Any, var: ir.Var) -> bool:
 
 
 def while_trips(before: list[ir.Stmt], loop: ir.Loop) -> int | None:
-    """How many times a `while` loop runs, when that is plain from the code: a counter set to
-    a constant just before the loop, stepped by a constant once per iteration at the top level
-    of the body (no `continue`), and compared with a constant. None when not plain."""
-    if loop.cond is None or not (pattern := _counter_compare(loop.cond)):
+    """How many times a `while` loop runs at most, when that is plain from the code: a counter
+    set to a constant just before the loop, stepped by a constant once per iteration at the
+    top level of the body (no `continue`), and compared with a constant, in the whole
+    condition or in one of the parts it joins with `and` (`while n > 1 and steps < 1000`:
+    the loop ends by the time the counter does). None when not plain."""
+    if loop.cond is None:
+        return None
+    bounds = [t for part in _conjuncts(loop.cond)
+              if (t := _counter_trips(before, loop, part)) is not None]
+    return min(bounds) if bounds else None
+
+
+def _conjuncts(cond: ir.Expr) -> list[ir.Expr]:
+    if isinstance(cond, ir.Logic) and cond.op == "and":
+        return _conjuncts(cond.left) + _conjuncts(cond.right)
+    return [cond]
+
+
+def _counter_trips(before: list[ir.Stmt], loop: ir.Loop, cond: ir.Expr) -> int | None:
+    if not (pattern := _counter_compare(cond)):
         return None
     var, op, limit = pattern
     steps = [k for s in loop.body if (k := _step_of(s, var)) is not None]
@@ -279,7 +295,7 @@ def while_trips(before: list[ir.Stmt], loop: ir.Loop) -> int | None:
     lo, hi = (-(1 << (t.bits - 1)), (1 << (t.bits - 1)) - 1) if t.signed else (0, t.mask)
     if not (lo <= start <= hi and lo <= limit + step <= hi and lo <= limit - step <= hi):
         return None  # the counter could wrap before it meets the limit
-    if not loop.cond.signed and min(start, limit) < 0:  # type: ignore[union-attr]
+    if not cond.signed and min(start, limit) < 0:  # type: ignore[attr-defined]
         return None
     span = limit - start
     if op in ("le", "ge"):

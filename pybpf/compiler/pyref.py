@@ -189,6 +189,9 @@ class _MapStruct:
         t = self._view.value_t.field(name)
         if t is None:
             raise AttributeError(name)
+        if isinstance(t.type, ArrayT) and not t.type.is_str:  # a fixed array: typed items
+            items = getattr(value, name) if value is not None else [0] * t.type.n
+            return [convert(x, t.type.elem) for x in items]
         if value is None:  # absent: zeros, which a string field reads as ""
             empty = "" if isinstance(t.type, ArrayT) and t.type.is_str else 0
             return convert(empty, t.type)

@@ -424,3 +424,78 @@ def test_stacked_decorators_are_a_positioned_error(outer: str) -> None:
     msg = str(e.value)
     assert "body() has two pybpf decorators: a function compiles for one hook" in msg, msg
     assert "@bpf.inline" in msg and "test_idioms.py:" in msg.splitlines()[0], msg
+
+
+# -- a while loop bounded by a counter it joins with `and` (issue 17 item 10) -------------------
+
+@bpf.function
+def collatz_steps(n: u64) -> u64:
+    steps = u64(0)
+    while n > 1 and steps < 1000:  # too costly for the verifier without the counter's bound
+        if n % 2 == 0:
+            n = n // 2
+        else:
+            n = 3 * n + 1
+        steps += 1
+    return steps
+
+
+def _collatz_steps(n: int) -> int:
+    steps = 0
+    while n > 1 and steps < 1000:
+        n = n // 2 if n % 2 == 0 else 3 * n + 1
+        steps += 1
+    return steps
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 27, 97, 871, 2**40 + 1])
+def test_while_bounded_by_a_counter_in_an_and(n: int, program_closed) -> None:
+    program_closed(collatz_steps)
+    assert collatz_steps.run(n) == collatz_steps.py(n) == _collatz_steps(n)
+
+
+# -- for over a fixed-array field (issue 17 item 10) --------------------------------------------
+
+class Samples(bpf.Struct):
+    n: u32
+    vals: "u32[4]"
+
+
+samples = maps.Hash(key=u32, value=Samples, max_entries=8, name="idiom_samples")
+
+
+@bpf.function
+def sum_of_a_field(k: u32) -> u64:
+    total = u64(0)
+    for v in samples[k].vals:
+        total += v
+    weighted = u64(0)
+    rec = samples[k]
+    for i, v in enumerate(rec.vals, 1):
+        weighted += i * v
+    return total * 1000 + weighted
+
+
+def test_for_over_an_array_field(program_closed) -> None:
+    program_closed(sum_of_a_field)
+    samples.clear()
+    samples[1] = Samples(n=4, vals=(5, 6, 7, 8))
+    for k, vals in [(1, (5, 6, 7, 8)), (2, (0, 0, 0, 0))]:
+        want = sum(vals) * 1000 + sum(i * v for i, v in enumerate(vals, 1))
+        assert sum_of_a_field.run(k) == sum_of_a_field.py(k) == want
+
+
+def test_for_over_a_scalar_field_is_a_positioned_error() -> None:
+    from pybpf.compiler.errors import CompileError
+
+    @bpf.function
+    def over_a_number(k: u32) -> u64:
+        total = u64(0)
+        for v in samples[k].n:
+            total += v
+        return total
+
+    with pytest.raises(CompileError) as e:
+        over_a_number.insns  # noqa: B018 - compiling is the point
+    msg = str(e.value)
+    assert "a u32 value cannot be looped over" in msg and "samples[k].n" in msg, msg

@@ -424,7 +424,8 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering, StringLowering):
             self.error(node, "for/else is not supported")
         over_array = self.array_loop(node)
         if over_array is not None:
-            return self.s_For(over_array)
+            held, loop = over_array
+            return held + self.s_For(loop)
         if not isinstance(node.target, ast.Name):
             self.error(node.target, "the loop variable must be a plain name")
         it = node.iter
@@ -464,10 +465,12 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering, StringLowering):
                           loc=self.loc(node))] + body
         return [ir.Loop(counter, start, stop, step, body, loc=self.loc(node))]
 
-    def array_loop(self, node: ast.For) -> ast.For | None:
+    def array_loop(self, node: ast.For) -> tuple[list[ir.Stmt], ast.For] | None:
         """`for v in xs` and `for i, v in enumerate(xs[, start])` over a local fixed array, as
         the counted loop `for k in range(len(xs))` whose body first sets i and v (k is a
-        hidden name); None for any other loop."""
+        hidden name); None for any other loop. A fixed array that is a field (`m[k].vals`,
+        `ev.vals`, `ctx.args`) is first copied into a hidden local, as Python evaluates the
+        iterable once: (the copy's statements, the loop)."""
         it, target = node.iter, node.target
         index_target: ast.expr | None = None
         start: ast.expr = ast.Constant(0)
@@ -482,6 +485,17 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering, StringLowering):
                 start = it.args[1]
             it = it.args[0]
         array = self.vars.get(it.id) if isinstance(it, ast.Name) else None
+        held: list[ir.Stmt] = []
+        if array is None and isinstance(it, ast.Attribute | ast.Subscript) and \
+                not self.is_map(it.value if isinstance(it, ast.Subscript) else it):
+            self.temp_count += 1
+            copy = ast.copy_location(ast.Name(id=f".a{self.temp_count}", ctx=ast.Store()), it)
+            held = self.assign(copy, it, node)
+            array = self.vars.get(copy.id)
+            it = ast.copy_location(ast.Name(id=copy.id, ctx=ast.Load()), it)
+            if array is not None and not isinstance(array.type, ArrayT):
+                self.error(node.iter, f"a {array.type} value cannot be looped over",
+                           "Loop over a fixed array (a field such as u32[8]) or range(N).")
         if array is None or not isinstance(array.type, ArrayT):
             if index_target is not None:
                 self.error(it, "enumerate() loops over a local fixed array here",
@@ -505,7 +519,7 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering, StringLowering):
                        iter=ast.Call(func=ast.Name(id="range", ctx=ast.Load()),
                                      args=[ast.Constant(array.type.n)], keywords=[]),
                        body=[*prefix, *node.body], orelse=[])
-        return at(loop)  # type: ignore[return-value]
+        return held, at(loop)  # type: ignore[return-value]
 
     def s_While(self, node: ast.While) -> list[ir.Stmt]:
         if node.orelse:
