@@ -177,3 +177,5 @@ class Program(Node):
     probes: list[Probe]
     source: str = ""
     structs: list[Any] = field(default_factory=list)  # cdecls.StructDecl, in order
+    enums: dict[str, int] = field(default_factory=dict)  # the script's enumerators
+    enum_types: set[str] = field(default_factory=set)  # the names of its enum types

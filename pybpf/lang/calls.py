@@ -33,8 +33,8 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
     name, loc = e.name, e.loc
     kind = lw.probe.kind
     scalar = intrinsics.ONELINER_SCALARS.get(name)
-    if scalar is not None:
-        return scalar.build(loc), _lt(scalar.type)
+    if scalar is not None:  # every one of them is a uint64 in bpftrace 0.17 (sizeof(pid) 8)
+        return lw._as(scalar.build(loc), U64), UINT64
     if name == "username":
         return intrinsics.uid(loc), LT("username")
     if name == "elapsed":
@@ -107,6 +107,9 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
         raise lw.error(e, "args is a record: use one of its fields (args.name)")
     from pybpf.lang.declarations import kernel_enumerator
 
+    value = lw.comp.tree.enums.get(name)  # the script's own enum { A = 1 } first
+    if value is not None:
+        return ir.Const(LIT, value, loc=loc), INT64
     value = kernel_enumerator(name)  # TCP_ESTABLISHED: an enumerator of the kernel's BTF
     if value is not None:
         return ir.Const(LIT, value, loc=loc), INT64

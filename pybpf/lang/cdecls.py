@@ -58,9 +58,10 @@ class StructDecl:
         return f"{self.kind} {self.name}"
 
 
-def build(decls: list[StructDecl], base: Any) -> Any:
+def build(decls: list[StructDecl], base: Any, enum_types: set[str] | frozenset[str] = frozenset()
+          ) -> Any:
     """The split BTF (on `base`) holding the declared types; LangError at the member that
-    cannot be laid out."""
+    cannot be laid out. A member of a script's enum type (`enum_types`) is an int, as in C."""
     from pybpf.btf import BTF
     from pybpf.btf.writer import BTFBuilder
 
@@ -85,6 +86,8 @@ def build(decls: list[StructDecl], base: Any) -> Any:
         if words in _C_WORDS:
             size, signed = _C_WORDS[words]
             return int_id(size, signed), size, size
+        if len(words) == 2 and words[0] == "enum" and words[1] in enum_types:
+            return int_id(4, True), 4, 4
         if len(words) == 2 and words[0] in ("struct", "union", "enum"):
             name = " ".join(words)
             if name in ids:

@@ -63,16 +63,67 @@ class Parser:
     def program(self) -> ast.Program:
         probes: list[ast.Probe] = []
         structs: list[Any] = []
+        enums: dict[str, int] = {}
+        self.enum_types: set[str] = set()
         while self.lx.peek_char():
+            if self._enum_ahead():
+                self.enum_decl(enums)
+                continue
             if self._struct_ahead():
                 structs.append(self.struct_decl())
                 continue
             probes.append(self.probe())
         if not probes:
             raise LangError("syntax error: no probes in the program", self.lx.loc(0))
-        return ast.Program(probes, source=self.src, structs=structs, loc=probes[0].loc)
+        return ast.Program(probes, source=self.src, structs=structs, enums=enums,
+                           enum_types=self.enum_types, loc=probes[0].loc)
 
     _DECL = re.compile(r"(struct|union)\s+[A-Za-z_]\w*\s*\{")
+    _ENUM = re.compile(r"enum(\s+[A-Za-z_]\w*)?\s*\{")
+
+    def _enum_ahead(self) -> bool:
+        self.lx.skip()
+        return self._ENUM.match(self.lx.src, self.lx.pos) is not None
+
+    def enum_decl(self, enums: dict[str, int]) -> None:
+        """enum [NAME] { A [= VALUE], B, ... } [;]: each enumerator an integer constant of
+        the script, one more than the one before unless given (as in C)."""
+        self.tok = self.lx.next()
+        self.advance()  # enum
+        if self.tok.kind == "ident":
+            self.enum_types.add(self.advance().text)
+        self.expect("{")
+        value = 0
+        while not self.at("}"):
+            name = self.tok
+            if name.kind != "ident":
+                raise self.unexpected("expected an enumerator name")
+            self.advance()
+            if self.accept("="):
+                value = self.enum_value(enums)
+            if name.text in enums:
+                raise LangError(f"enumerator {name.text!r} is declared twice", name.loc)
+            enums[name.text] = value
+            value += 1
+            if not self.accept(","):
+                break
+        if not self.at("}"):
+            raise self.unexpected("expected ',' or '}'")
+        # '}' is the current token, lexed: what follows is a probe, read in its own mode
+        if self.lx.peek_char() == ";":
+            self.lx.pos += 1
+
+    def enum_value(self, enums: dict[str, int]) -> int:
+        """An enumerator's value: an integer, -integer, or an enumerator declared before."""
+        negative = self.accept("-")
+        t = self.tok
+        if t.kind == "int" and isinstance(t.value, int):
+            self.advance()
+            return -t.value if negative else t.value
+        if t.kind == "ident" and t.text in enums:
+            self.advance()
+            return -enums[t.text] if negative else enums[t.text]
+        raise self.unexpected("expected an integer value")
 
     def _struct_ahead(self) -> bool:
         """`struct NAME {` or `union NAME {` where a probe could start: a declaration."""

@@ -28,7 +28,9 @@ class Formatter:
 
     def value(self, lt: LT, v: Any) -> str:
         k = lt.kind
-        if k in ("int", "ptr", "none"):
+        if k == "ptr":  # an int64 as bpftrace 0.17 prints it (a map key: in hex)
+            return str(v - (1 << 64) if v >= 1 << 63 else v)
+        if k in ("int", "none"):
             return str(v)
         if k == "str":
             return str(v)
@@ -230,8 +232,8 @@ class MapPrinter:
         if not keys:
             return ""
         parts = key if len(keys) > 1 else (key,)
-        return "[" + ", ".join(self.fmt.value(lt, v) for lt, v in zip(keys, parts,
-                                                                       strict=True)) + "]"
+        return "[" + ", ".join(f"0x{v:x}" if lt.kind == "ptr" else self.fmt.value(lt, v)
+                               for lt, v in zip(keys, parts, strict=True)) + "]"
 
     def print_map(self, info: MapInfo, top: int = 0, div: int = 1) -> None:
         rows = self.entries(info)
@@ -280,6 +282,8 @@ class MapPrinter:
                 text = str(_avg(v[1], v[0]) // div)
             elif info.kind == "stats":
                 text = f"count {v[0]}, average {_avg(v[1], v[0]) // div}, total {v[1] // div}"
+            elif info.value_lt.kind == "ptr":
+                text = self.fmt.value(info.value_lt, v)
             elif info.value_lt.is_int:
                 text = str(v // div)
             else:

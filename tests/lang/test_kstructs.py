@@ -204,3 +204,41 @@ def test_struct_declaration_errors(decl: str, words: str) -> None:
     first = res.stderr.splitlines()[0]
     assert first.startswith("stdin:1:") and words in first, res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_enum_declarations() -> None:
+    """enum { A = 3, B } as in C: one more than the one before unless given; usable in
+    arithmetic and as the type of a declared struct's member (an int)."""
+    res = trace("-e", "enum { A = 3, B, C = -2, D }; enum Color { RED = B, GREEN } "
+                      "struct S { enum Color c; char x; } "
+                      "BEGIN { printf(\"%d %d %d %d %d %d %d\\n\", A, B, C, D, GREEN * 10, "
+                      "sizeof(struct S), RED + C); print(A); exit(); }")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[:8] == ["3", "4", "-2", "-1", "50", "8", "2", "3"], res.stdout
+
+
+@pytest.mark.parametrize("prog, error", [
+    ("enum { A, A } BEGIN { exit(); }", "enumerator 'A' is declared twice"),
+    ("enum { A = x } BEGIN { exit(); }", "expected an integer value"),
+    ("enum { A B } BEGIN { exit(); }", "expected ',' or '}'"),
+])
+def test_enum_declaration_errors_are_positioned(prog: str, error: str) -> None:
+    res = trace("-e", prog)
+    assert res.returncode != 0 and error in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and "stdin:1:" in res.stderr, res.stderr
+
+
+def test_pointers_print_as_bpftrace_does() -> None:
+    """bpftrace 0.17: a pointer map value (or tuple member) prints as an int64, a pointer
+    key in hex; builtins such as pid are 8 bytes."""
+    res = trace("-e", "BEGIN { @p = curtask; @k[curtask] = 1; @t = (curtask, 2); "
+                      "printf(\"%d %d %d %d\\n\", sizeof(pid), sizeof(cpu), sizeof(uid), "
+                      "sizeof(rand)); exit(); }")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert "8 8 8 8" in lines, res.stdout
+    p = next(ln for ln in lines if ln.startswith("@p: "))
+    value = int(p.split()[1])
+    assert value < 0 and (value + (1 << 64)) >> 47 == 0x1ffff, p  # a kernel address, signed
+    assert f"@k[0x{value + (1 << 64):x}]: 1" in lines, res.stdout
+    assert f"@t: ({value}, 2)" in lines, res.stdout
