@@ -29,7 +29,7 @@ if os.geteuid() != 0:  # the generated programs' maps are created at import
 from tests.reliability import fuzzmaps  # noqa: E402
 from tests.reliability.python_gen import functions, mutated  # noqa: E402
 
-SCALE = float(os.environ.get("PYBPF_FUZZ_SCALE", "1"))
+SCALE = float(os.environ.get("PYBPF_FUZZ_SCALE", "0.5"))  # 1 or more: a longer run
 LOAD_EVERY = int(os.environ.get("PYBPF_FUZZ_LOAD_EVERY", "1"))
 # the same programs every run (CI stays reproducible); PYBPF_FUZZ_RANDOM=1 explores new ones
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck),

@@ -22,7 +22,7 @@ from tests.util import requires_root
 
 pytestmark = requires_root
 
-SCALE = float(os.environ.get("PYBPF_FUZZ_SCALE", "1"))
+SCALE = float(os.environ.get("PYBPF_FUZZ_SCALE", "0.5"))  # 1 or more: a longer run
 LOAD_EVERY = int(os.environ.get("PYBPF_FUZZ_LOAD_EVERY", "1"))
 # the same programs every run (CI stays reproducible); PYBPF_FUZZ_RANDOM=1 explores new ones
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck),

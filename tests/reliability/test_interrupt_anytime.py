@@ -1,6 +1,6 @@
 """SIGINT at any moment of a command's life (issue 26 item 4): while Python starts, while the
 parser imports the tools, while programs compile, load and attach, and while the final maps
-print. 50 runs at seeded random moments: each ends with status 0 or 130, never a traceback,
+print. 30 runs at seeded random moments: each ends with status 0 or 130, never a traceback,
 and what it held in the kernel (programs, maps, links, uprobe events) is gone after it.
 
 Before: a Ctrl-C in the first second (imports, building the parser) printed a
@@ -35,7 +35,7 @@ COMMANDS = [
     ["syscount", "-L"],
     ["execsnoop"],
 ]
-RUNS = 50
+RUNS = 30
 BATCH = 5
 
 

@@ -43,11 +43,11 @@ def group_tracefs():
                         f"mode={mode.group(1) if mode else '700'}", root], check=True)
 
 
-TOOLS = [["execsnoop", "--duration", "2"], ["opensnoop", "--duration", "2"],
-         ["statsnoop", "--duration", "2"], ["syscount", "-d", "2"], ["biolatency", "1", "1"],
-         ["runqlat", "1", "1"], ["cpudist", "1", "1"], ["profile", "-d", "2"],
-         ["offcputime", "-d", "2"], ["tcplife", "--duration", "2"],
-         ["killsnoop", "--duration", "2"], ["softirqs", "1", "1"],
+TOOLS = [["execsnoop", "--duration", "1"], ["opensnoop", "--duration", "1"],
+         ["statsnoop", "--duration", "1"], ["syscount", "-d", "1"], ["biolatency", "1", "1"],
+         ["runqlat", "1", "1"], ["cpudist", "1", "1"], ["profile", "-d", "1"],
+         ["offcputime", "-d", "1"], ["tcplife", "--duration", "1"],
+         ["killsnoop", "--duration", "1"], ["softirqs", "1", "1"],
          ["trace", "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); } "
                    "profile:hz:49 { @s = count(); } interval:s:1 { exit(); }"]]
 

@@ -145,6 +145,7 @@ def test_unknown_kprobe_function_names_nearest(no_leaks):
         attach.kprobe(prog, "__x64_sys_getpgidd")
 
 
+@pytest.mark.vm_full
 @needs("kprobe")
 @pytest.mark.skipif(shutil.which("bpftrace") is None, reason="no bpftrace")
 def test_kprobe_count_matches_bpftrace(no_leaks, tmp_path):
@@ -206,6 +207,7 @@ def test_kretprobe_multi_by_pattern(no_leaks):
     assert counts[0] == N
 
 
+@pytest.mark.vm_full
 @needs("kprobe")
 def test_kprobe_multi_unknown_function(no_leaks):
     prog, _ = multi_counter()

@@ -192,7 +192,8 @@ def test_same_output_as_bpftrace(pybpf_out: str, workload: tuple[str, Path]) -> 
 
 
 @pytest.mark.skipif(shutil.which("bpftrace") is None, reason="no bpftrace to compare with")
-@pytest.mark.parametrize("pattern", ["kprobe:vfs_*", "kfunc:tcp_v4_*"])
+@pytest.mark.parametrize("pattern", [pytest.param("kprobe:vfs_*", marks=pytest.mark.vm_full),
+                                     "kfunc:tcp_v4_*"])
 def test_listing_as_bpftrace(pattern: str) -> None:
     from pybpf.lang.probes import list_probes
 
