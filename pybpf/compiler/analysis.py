@@ -24,6 +24,8 @@ class Facts:
     # jumps to the branch it decides, and their results (ids in `dropped`) need no storage
     branch_inlines: set[int] = field(default_factory=set)
     dropped: set[int] = field(default_factory=set)
+    # id(statement) -> the aggregate temporaries only it uses (see statement_temporaries)
+    statement_temps: dict[int, list[ir.Var]] = field(default_factory=dict)
 
 
 def facts(fn: ir.Function, regs: tuple[int, ...]) -> Facts:
@@ -35,7 +37,7 @@ def facts(fn: ir.Function, regs: tuple[int, ...]) -> Facts:
     return Facts(variables, register_candidates(fn.body, variables, regs),
                  read_before_assigned(fn.body),
                  uses_ctx(fn.body) or fn.ret_mode.startswith("ctx:"),
-                 {id(inl) for inl in tested}, dropped)
+                 {id(inl) for inl in tested}, dropped, statement_temporaries(fn.body))
 
 
 def branch_inlines(body: list[ir.Stmt]) -> list[ir.Inline]:
@@ -155,6 +157,92 @@ def _vars_read(node: Any) -> list[ir.Var]:
     if isinstance(node, ir.Load | ir.AddrOf | ir.VarRef | ir.LoadIndex):
         return [node.var]
     return []
+
+
+def statement_temporaries(body: list[ir.Stmt]) -> dict[int, list[ir.Var]]:
+    """The aggregate temporaries (strings read, comm(), string constants, map values copied
+    out, tuples) that one statement holds all uses of, by the innermost such statement's id:
+    the code generator gives each a stack slot for that statement only, so that a program's
+    string reads share the stack instead of each keeping a slot for the whole program. A
+    temporary used by several top-level statements keeps its own slot."""
+    temps = {id(v): v for v in collect_vars(body) if v.temp and not v.type.is_scalar}
+    if not temps:
+        return {}
+    out: dict[int, list[ir.Var]] = {}
+    memo: dict[int, set[int]] = {}
+
+    def deep(s: ir.Stmt) -> set[int]:
+        got = memo.get(id(s))
+        if got is None:
+            got = {id(v) for v in collect_vars([s]) if id(v) in temps}
+            memo[id(s)] = got
+        return got
+
+    def place(stmts: list[ir.Stmt], wanted: set[int], owner: ir.Stmt | None) -> None:
+        """Every id in `wanted` is used only within `stmts` (inside `owner`)."""
+        users: dict[int, list[ir.Stmt]] = {}
+        for st in stmts:
+            for vid in deep(st) & wanted:
+                users.setdefault(vid, []).append(st)
+        by_stmt: dict[int, tuple[ir.Stmt, set[int]]] = {}
+        for vid, sts in users.items():
+            if len(sts) > 1:  # shared by sibling statements: the enclosing one holds it
+                if owner is not None:
+                    out.setdefault(id(owner), []).append(temps[vid])
+                continue
+            by_stmt.setdefault(id(sts[0]), (sts[0], set()))[1].add(vid)
+        for st, vids in by_stmt.values():
+            inner = _nested_lists(st)
+            nested = set().union(*(deep(t) for lst in inner for t in lst)) if inner else set()
+            # used by the statement's own expressions (outside nested statements): it is
+            # the owner; else look inside the nested statement lists
+            own = {v for v in vids if v not in nested or _used_outside(st, temps[v], inner)}
+            if own:
+                out.setdefault(id(st), []).extend(temps[v] for v in own)
+            rest = vids - own
+            if rest:
+                lists = [lst for lst in inner if any(deep(t) & rest for t in lst)]
+                for vid in rest:
+                    holders = [lst for lst in lists if any(vid in deep(t) for t in lst)]
+                    if len(holders) > 1:
+                        out.setdefault(id(st), []).append(temps[vid])
+                    else:
+                        place(holders[0], {vid}, st)
+
+    place(body, set(temps), None)
+    return out
+
+
+def _nested_lists(s: ir.Stmt) -> list[list[ir.Stmt]]:
+    """The statement lists inside `s` (bodies, branches, initialisers of its expressions)."""
+    out: list[list[ir.Stmt]] = []
+    stack: list[Any] = [s]
+    while stack:
+        node = stack.pop()
+        for value in vars(node).values():
+            if isinstance(value, list) and value and isinstance(value[0], ir.Stmt):
+                out.append(value)
+            elif isinstance(value, ir.Expr):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, ir.Expr))
+    return out
+
+
+def _used_outside(s: ir.Stmt, var: ir.Var, inner: list[list[ir.Stmt]]) -> bool:
+    """Whether `var` is used by `s` outside its nested statement lists."""
+    skip = {id(t) for lst in inner for t in lst}
+    stack: list[Any] = [s]
+    while stack:
+        node = stack.pop()
+        for value in vars(node).values():
+            items = value if isinstance(value, list) else [value]
+            for v in items:
+                if v is var:
+                    return True
+                if isinstance(v, ir.Stmt | ir.Expr) and id(v) not in skip:
+                    stack.append(v)
+    return False
 
 
 def collect_vars(stmts: list[ir.Stmt]) -> Iterator[ir.Var]:

@@ -34,6 +34,7 @@ class Var:
     type: Type
     loc: Loc = NO_LOC
     slot: int | None = None  # frame offset (negative, from r10), set by codegen
+    temp: bool = False  # made by a front end for one value (never a name of the source)
 
     def __repr__(self) -> str:
         return f"Var({self.name}: {self.type})"

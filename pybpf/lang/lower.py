@@ -43,7 +43,7 @@ class ProbeLowerer(MapLowering, OperatorLowering):
         return LangError(msg, node if isinstance(node, Loc) else node.loc, hint)
 
     def temp(self, t: Type, loc: Loc, hint: str = "t") -> ir.Var:
-        return ir.Var(f"__{hint}{next(self.counter)}", t, loc)
+        return ir.Var(f"__{hint}{next(self.counter)}", t, loc, temp=True)
 
     def emit(self, s: ir.Stmt) -> None:
         self.out.append(s)

@@ -146,3 +146,41 @@ def test_too_big_even_with_scratch_is_a_positioned_error() -> None:
         assert b"scratch" not in left and "scratch" not in left, left  # none left behind
     finally:
         wide.close()
+
+
+long_names = maps.Hash(key=u32, value="char[120]", max_entries=8, name="scratch_names")
+WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
+
+
+@bpf.function
+def many_string_reads(k: u32) -> u64:
+    # each statement copies a 120-byte value out and compares it: eight copies would need
+    # 960 bytes if each kept its slot for the whole program; they share one instead
+    total = u64(0)
+    if long_names[k] == "alpha":
+        total += 1
+    if long_names[k + 1] == "beta":
+        total += 2
+    if long_names[k + 2] == "gamma":
+        total += 4
+    if long_names[k + 3] == "delta":
+        total += 8
+    if long_names[k] != "epsilon":
+        total += 16
+    if long_names[k + 1] == "zeta":
+        total += 32
+    if long_names[k + 2] == "eta":
+        total += 64
+    if long_names[k + 3] == "theta":
+        total += 128
+    return total
+
+
+def test_string_reads_share_the_stack(program_closed) -> None:
+    long_names.clear()
+    for i, w in enumerate(("alpha", "beta", "x", "delta")):
+        long_names[i] = w
+    program_closed(many_string_reads)
+    assert many_string_reads.run(0) == many_string_reads.py(0) == 1 + 2 + 8 + 16
+    assert many_string_reads.run(5) == many_string_reads.py(5) == 16
+    assert many_string_reads._compiled.objects.scratch == []  # it fits the stack itself

@@ -94,8 +94,12 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         for var, reg in zip(facts.in_registers, VAR_REGS, strict=False):
             self.var_reg[id(var)] = reg
             self.pool.free.remove(reg)
+        local = {id(v) for vs in facts.statement_temps.values() for v in vs}
         for var in facts.variables:
             reg = self.var_reg.get(id(var))
+            if id(var) in local and not (self.scratch is not None and
+                                         id(var) in self.scratch.offsets):
+                continue  # a slot of its own statement's (see stmt())
             if self.scratch is not None and id(var) in self.scratch.offsets:
                 var.slot = SCRATCH + self.scratch.offsets[id(var)]
             elif reg is None:
@@ -141,6 +145,10 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
     def stmt(self, s: ir.Stmt) -> None:
         mark = self.frame.mark()
         live = list(self.pool.live)
+        for var in self.facts.statement_temps.get(id(s), ()):
+            if self.scratch is None or id(var) not in self.scratch.offsets:
+                var.slot = self.frame.alloc_scratch(var.type.size, var.loc,
+                                                    f"variable {var.name}")
         with self.at(s.loc):
             STMT_GENERATORS[type(s)](self, s)
         assert self.pool.live == live, f"temporaries leaked by {s}"

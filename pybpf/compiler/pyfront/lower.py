@@ -99,7 +99,7 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering, StringLowering):
 
     def temp(self, t: Type, node: ast.AST | None, hint: str = "tmp") -> ir.Var:
         self.temp_count += 1
-        return ir.Var(f"{self.prefix}.{hint}{self.temp_count}", t, self.loc(node))
+        return ir.Var(f"{self.prefix}.{hint}{self.temp_count}", t, self.loc(node), temp=True)
 
     def annotation_type(self, node: ast.expr) -> Type:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
