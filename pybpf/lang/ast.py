@@ -179,3 +179,5 @@ class Program(Node):
     structs: list[Any] = field(default_factory=list)  # cdecls.StructDecl, in order
     enums: dict[str, int] = field(default_factory=dict)  # the script's enumerators
     enum_types: set[str] = field(default_factory=set)  # the names of its enum types
+    # typedef NAME -> (its type's words, pointer depth)
+    typedefs: dict[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)

@@ -58,10 +58,17 @@ class StructDecl:
         return f"{self.kind} {self.name}"
 
 
-def build(decls: list[StructDecl], base: Any, enum_types: set[str] | frozenset[str] = frozenset()
-          ) -> Any:
+def c_int(words: tuple[str, ...]) -> tuple[int, bool] | None:
+    """(size, signed) of a C integer type's words ("unsigned long", "u32"), else None."""
+    return _C_WORDS.get(tuple(w for w in words if w not in _QUALIFIERS))
+
+
+def build(decls: list[StructDecl], base: Any, enum_types: set[str] | frozenset[str] = frozenset(),
+          typedefs: dict[str, tuple[tuple[str, ...], int]] | None = None) -> Any:
     """The split BTF (on `base`) holding the declared types; LangError at the member that
-    cannot be laid out. A member of a script's enum type (`enum_types`) is an int, as in C."""
+    cannot be laid out. A member of a script's enum type (`enum_types`) is an int, as in C; a
+    member of a script's typedef (`typedefs`: name -> its words and pointer depth) has the
+    type the typedef stands for."""
     from pybpf.btf import BTF
     from pybpf.btf.writer import BTFBuilder
 
@@ -104,6 +111,9 @@ def build(decls: list[StructDecl], base: Any, enum_types: set[str] | frozenset[s
         offset = size = 0
         align = 1
         for m in d.members:
+            if len(m.type_words) == 1 and typedefs and m.type_words[0] in typedefs:
+                words, stars = typedefs[m.type_words[0]]
+                m = MemberDecl(words, m.stars + stars, m.name, m.dims, m.loc)
             tid, msize, malign = base_type(m)
             if m.stars:
                 for _ in range(m.stars):

@@ -67,7 +67,8 @@ class Compiler:
             from pybpf.btf import kernel_btf
             from pybpf.lang.cdecls import build
 
-            self._script_types = build(self.tree.structs, kernel_btf(), self.tree.enum_types)
+            self._script_types = build(self.tree.structs, kernel_btf(), self.tree.enum_types,
+                                       self.tree.typedefs)
         return self._script_types
 
     # -- shared objects ------------------------------------------------------------------------

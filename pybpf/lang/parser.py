@@ -29,6 +29,8 @@ class Parser:
         self.tok: Token = Token("eof", "", self.lx.loc(0))
         self.no_div = 0  # inside a predicate: '/' at the top level ends it
         self.depth = 0  # blocks and expressions being parsed inside each other
+        # typedef NAME -> (its type's words, pointer depth), as declared so far
+        self.typedefs: dict[str, tuple[tuple[str, ...], int]] = {}
 
     # -- token plumbing --------------------------------------------------------------------------
     def advance(self) -> Token:
@@ -66,6 +68,9 @@ class Parser:
         enums: dict[str, int] = {}
         self.enum_types: set[str] = set()
         while self.lx.peek_char():
+            if self._typedef_ahead():
+                self.typedef_decl()
+                continue
             if self._enum_ahead():
                 self.enum_decl(enums)
                 continue
@@ -76,10 +81,46 @@ class Parser:
         if not probes:
             raise LangError("syntax error: no probes in the program", self.lx.loc(0))
         return ast.Program(probes, source=self.src, structs=structs, enums=enums,
-                           enum_types=self.enum_types, loc=probes[0].loc)
+                           enum_types=self.enum_types, typedefs=self.typedefs,
+                           loc=probes[0].loc)
 
     _DECL = re.compile(r"(struct|union)\s+[A-Za-z_]\w*\s*\{")
     _ENUM = re.compile(r"enum(\s+[A-Za-z_]\w*)?\s*\{")
+    _TYPEDEF = re.compile(r"typedef\s")
+
+    def _typedef_ahead(self) -> bool:
+        self.lx.skip()
+        return self._TYPEDEF.match(self.lx.src, self.lx.pos) is not None
+
+    def typedef_decl(self) -> None:
+        """typedef TYPE WORDS [*...] NAME; : NAME stands for the type in struct members and
+        casts (`typedef struct task_struct task_t;`, `typedef unsigned int id_t;`)."""
+        self.tok = self.lx.next()
+        self.advance()  # typedef
+        words: list[str] = []
+        while self.tok.kind == "ident":
+            words.append(self.advance().text)
+        stars = 0
+        while self.accept("*"):
+            stars += 1
+        if stars:
+            if self.tok.kind != "ident":
+                raise self.unexpected("expected the typedef's name")
+            name = self.advance()
+        elif len(words) >= 2:
+            name = Token("ident", words.pop(), self.tok.loc)
+        else:
+            raise self.unexpected("expected a type and a name")
+        if name.text in INT_TYPES or name.text in ("struct", "union", "enum", "signed"):
+            raise LangError(f"typedef needs a name: {name.text!r} is a type word "
+                            "(typedef TYPE NAME;)", name.loc)
+        if words and words[0] in self.typedefs and len(words) == 1:
+            base, more = self.typedefs[words[0]]  # a typedef of a typedef
+            words, stars = list(base), stars + more
+        self.typedefs[name.text] = (tuple(words), stars)
+        if not self.at(";"):
+            raise self.unexpected("expected ';'")
+        # ';' is the current token, lexed: what follows is read in its own mode
 
     def _enum_ahead(self) -> bool:
         self.lx.skip()
@@ -352,7 +393,7 @@ class Parser:
                 return False
             if self.tok.text in ("struct", "union"):
                 return True
-            if self.tok.text not in INT_TYPES:
+            if self.tok.text not in INT_TYPES and self.tok.text not in self.typedefs:
                 return False
             self.advance()
             while self.at("*"):
@@ -364,6 +405,12 @@ class Parser:
             self.lx.pos, self.tok = save_pos, save_tok
 
     def _type_name(self) -> str:
+        if self.tok.text in self.typedefs:
+            name = self._typedef_type(self.advance())
+            while self.at("*"):
+                self.advance()
+                name += " *" if not name.endswith("*") else "*"
+            return name
         parts = [self.advance().text]
         if parts[0] in ("struct", "union"):
             if self.tok.kind != "ident":
@@ -376,6 +423,24 @@ class Parser:
             self.advance()
             name += " *" if not name.endswith("*") else "*"
         return name
+
+    def _typedef_type(self, t: Token) -> str:
+        """A typedef's type as a cast names it: "struct X *", "uint32"."""
+        from pybpf.lang.cdecls import c_int
+
+        words, stars = self.typedefs[t.text]
+        if len(words) == 2 and words[0] in ("struct", "union"):
+            name = " ".join(words)
+        elif len(words) == 1 and words[0] in INT_TYPES:
+            name = words[0]
+        else:
+            known = c_int(tuple(words))
+            if known is None:
+                raise LangError(f"typedef {t.text!r} stands for {' '.join(words)!r}, which a "
+                                "cast cannot name (integers, structs and pointers can)", t.loc)
+            size, signed = known
+            name = f"{'' if signed else 'u'}int{size * 8}"
+        return name + (" " + "*" * stars if stars else "")
 
     def primary(self) -> ast.Expr:
         t = self.tok
@@ -407,7 +472,8 @@ class Parser:
             if self.at("("):
                 self.advance()
                 if t.text == "sizeof" and self.tok.kind == "ident" and \
-                        self.tok.text in ("struct", "union"):  # sizeof(struct task_struct)
+                        (self.tok.text in ("struct", "union") or  # sizeof(struct task_struct)
+                         self.tok.text in self.typedefs):  # sizeof(a script's typedef)
                     at = self.tok.loc
                     name = self._type_name()
                     self.expect(")")

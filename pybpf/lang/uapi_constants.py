@@ -6,7 +6,8 @@ types come from the kernel's BTF. Values are those of the kernel's headers:
 include/linux/socket.h (address families), include/linux/net.h (socket types),
 include/net/tcp_states.h, include/linux/sched.h (task states),
 include/uapi/linux/sched.h (clone flags, policies), include/uapi/asm-generic/fcntl.h,
-include/uapi/asm-generic/errno-base.h, include/uapi/linux/in.h."""
+include/uapi/asm-generic/errno-base.h, include/uapi/linux/in.h. tests/lang/test_uapi_constants.py
+checks every value a user-space header also defines by compiling a C program against it."""
 
 from __future__ import annotations
 

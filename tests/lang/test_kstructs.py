@@ -242,3 +242,27 @@ def test_pointers_print_as_bpftrace_does() -> None:
     assert value < 0 and (value + (1 << 64)) >> 47 == 0x1ffff, p  # a kernel address, signed
     assert f"@k[0x{value + (1 << 64):x}]: 1" in lines, res.stdout
     assert f"@t: ({value}, 2)" in lines, res.stdout
+
+
+def test_typedef_declarations() -> None:
+    """typedef NAME for a struct, an integer or a pointer: in declared struct members, casts
+    and sizeof (bpftrace 0.17 has no typedef declarations; this is C's meaning)."""
+    task = kernel_btf().sizeof("struct task_struct")
+    res = trace("-e", "typedef struct task_struct task_t; typedef unsigned int id_t; "
+                      "typedef id_t *idp; struct S { id_t a; task_t *t; idp p; } "
+                      "BEGIN { $t = (task_t *)curtask; printf(\"%d %d %d %d %d\\n\", "
+                      "$t->pid == tid, sizeof(struct S), sizeof(id_t), sizeof(task_t), "
+                      "sizeof(idp)); exit(); }")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[:5] == ["1", "24", "4", str(task), "8"], res.stdout
+
+
+def test_typedef_errors_are_positioned() -> None:
+    res = trace("-e", "typedef float real; BEGIN { $x = (real)1; exit(); }")
+    assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
+    assert "typedef 'real' stands for 'float', which a cast cannot name" in res.stderr, \
+        res.stderr
+    res = trace("-e", "typedef unsigned int; BEGIN { exit(); }")
+    assert res.returncode != 0 and "stdin:1:" in res.stderr, res.stderr
+    assert "typedef needs a name: 'int' is a type word" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
