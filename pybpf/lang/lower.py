@@ -74,6 +74,13 @@ class ProbeLowerer(MapLowering, OperatorLowering):
         loc = s.loc
         if isinstance(s, ast.ExprStmt):
             e = s.expr
+            if isinstance(e, ast.Ternary) and (isinstance(e.then, ast.Call) or
+                                               isinstance(e.other, ast.Call)):
+                # `cond ? printf(..) : printf(..)` as a statement: an if whose branches are
+                # the calls (their values, if any, are not wanted)
+                self.stmt(ast.If(e.cond, [ast.ExprStmt(e.then, loc=e.then.loc)],
+                                 [ast.ExprStmt(e.other, loc=e.other.loc)], loc=loc))
+                return
             if isinstance(e, ast.IncDec):
                 self.incdec(e, want_value=False)
                 return
@@ -98,8 +105,10 @@ class ProbeLowerer(MapLowering, OperatorLowering):
             self.emit(ir.If(cond, self.block(s.then), self.block(s.other), loc=loc))
         elif isinstance(s, ast.Unroll):
             n = self.const_int(s.count, "unroll's count")
-            if not 1 <= n <= 100:
-                raise self.error(s.count, "unroll's count must be between 1 and 100")
+            if n > 100:  # bpftrace's words
+                raise self.error(s, "unroll maximum value is 100")
+            if n < 1:
+                raise self.error(s, "unroll minimum value is 1")
             for _ in range(n):
                 for x in self.block(s.body):
                     self.emit(x)
