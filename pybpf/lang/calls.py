@@ -43,7 +43,7 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
     if name == "curtask":
         from pybpf.lang import kstructs
 
-        return intrinsics.current_task(loc), kstructs.task_pointer()
+        return intrinsics.current_task(loc), kstructs.task_pointer(lw.comp.script_types())
     if name == "comm":
         var = lw.temp(str_type(intrinsics.COMM_LEN), loc, "comm")
         return intrinsics.comm(var, loc, lw.comp.target), string(intrinsics.COMM_LEN)
@@ -432,7 +432,7 @@ def f_ntop(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     init: list[ir.Stmt] = [ir.Zero(var, loc=loc)]
     addr_node = e.args[-1]
     value, lt = lw.expr(addr_node)
-    if lt.kind == "inet" and len(e.args) == 1:  # ntop(pton(...))
+    if lt.kind == "inet":  # ntop(pton(...)), ntop(AF, pton(...)): the family is pton's
         return value, lt
     if len(e.args) == 2:
         af, _ = lw.int_operand(e.args[0], "ntop()'s address family")

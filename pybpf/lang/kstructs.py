@@ -46,9 +46,10 @@ def c_pointer_target(c_type: str) -> Type | None:
     return t
 
 
-def task_pointer() -> LT:
-    """curtask: a struct task_struct * (an untyped pointer where BTF cannot be read)."""
-    return pointer(kernel_struct("struct task_struct"))
+def task_pointer(script: Any = None) -> LT:
+    """curtask: a struct task_struct * (an untyped pointer where BTF cannot be read); a
+    script's own `struct task_struct` declaration wins, as in bpftrace."""
+    return pointer(kernel_struct("struct task_struct", script))
 
 
 def cast_target(lw: ProbeLowerer, e: ast.Cast) -> Type | None:

@@ -36,6 +36,10 @@ class MapLowering:
                                 dlt if info.kind == "value" else None, loc)
             key = self.map_key(target, info)
             d = self.convert(delta, dlt, INT64)
+            if info.value is not None and info.value.kind == "ptr":  # @p += 1: one element
+                from pybpf.lang import kstructs
+
+                d = kstructs.scaled(self, info.value, d, loc)
             if op == "-=":
                 d = ir.UnOp(S64, "neg", d, loc=loc)
             self.emit(ir.MapAdd(self.ref(info), key, d, loc=loc))

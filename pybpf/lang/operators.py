@@ -163,6 +163,9 @@ class OperatorLowering:
             raise self.error(e, f"{e.op} on {info.display}, which holds {info.kind}() values")
         if info.kind == "value":
             self.syms.use_value(info, "value", INT64, loc)
+        if info.value is not None and info.value.kind == "ptr":  # @p++: the next element
+            target = info.value.target
+            delta *= max(1, getattr(target, "size", 0) or 0)
         key = self.map_key(e.target, info)
         self.emit(ir.MapAdd(self.ref(info), key, ir.Const(S64, delta), loc=loc))
         if not want_value:

@@ -214,7 +214,8 @@ class Parser:
                                                mname.loc))
                 if not self.accept(","):
                     break
-            self.expect(";")
+            if not self.at("}"):  # as clang (and bpftrace), the last member's ';' may go
+                self.expect(";")
         # '}' is the current token, lexed: what follows is a probe, read in its own mode
         if self.lx.peek_char() == ";":
             self.lx.pos += 1

@@ -216,6 +216,9 @@ def _avg(total: int, count: int) -> int:
 class MapPrinter:
     def __init__(self, fmt: Formatter, write: Callable[[str], None], as_json: bool = False) -> None:
         self.fmt, self.write, self.json = fmt, write, as_json
+        # maps clear() emptied: a keyless one then prints nothing (bpftrace deletes its key)
+        # rather than the 0 of a map that never fired
+        self.cleared: set[str] = set()
 
     def entries(self, info: MapInfo) -> list[tuple[Any, Any]]:
         obj = info.ref.obj if info.ref is not None else None
@@ -240,7 +243,7 @@ class MapPrinter:
         name = info.display
         if not rows:
             if not info.keys and info.kind in ("count", "sum", "min", "max", "value") \
-                    and info.value_lt.is_int:
+                    and info.value_lt.is_int and info.name not in self.cleared:
                 rows = [(0, 0)]  # bpftrace shows a keyless map that never fired as 0
             elif not self.json:
                 self.write("\n")

@@ -128,6 +128,7 @@ class Session:
                 m = info.ref.obj
                 if k == "clear":
                     m.clear()
+                    self.maps.cleared.add(info.name)
                 else:
                     for key in list(m.raw_keys()):
                         m.update_raw(key, bytes(info.ref.value.size))
@@ -157,6 +158,14 @@ class Session:
             self.handle(raw)
             if self.stopped:
                 break
+
+    def attach_one(self, cp: Any, prog: Any) -> None:
+        try:
+            self.links.append(attach(cp, prog, self.pid))
+        except BPFError as e:
+            if not cp.probe.wild:
+                raise
+            self.skip(cp, e)
 
     def run_once(self, kind: str) -> None:
         for cp, prog in self.progs:
@@ -190,15 +199,15 @@ class Session:
             # As bpftrace: every probe is attached before BEGIN runs, so that what BEGIN
             # prints ("Tracing... Hit Ctrl-C") is true when it appears and nothing a user
             # starts on seeing it is missed.
+            # Interval timers start right after BEGIN, as in bpftrace: `BEGIN { @start =
+            # nsecs } interval:s:1 { ... }` sees a whole second.
             live = [(cp, p) for cp, p in self.progs if cp.probe.kind not in ("BEGIN", "END")]
-            for cp, prog in live:
-                try:
-                    self.links.append(attach(cp, prog, self.pid))
-                except BPFError as e:
-                    if not cp.probe.wild:
-                        raise
-                    self.skip(cp, e)
+            timers = [(cp, p) for cp, p in live if cp.probe.kind == "interval"]
+            for cp, prog in [x for x in live if x not in timers]:
+                self.attach_one(cp, prog)
             self.run_once("BEGIN")
+            for cp, prog in timers:
+                self.attach_one(cp, prog)
             if self.release_child is not None:
                 self.release_child()
             if live or self.child_proc is not None:

@@ -107,8 +107,8 @@ def f_buf(lw: ProbeLowerer, e: ast.Call) -> TV | None:
         n = lw.const_int(e.args[1], "buf()'s length")
         if n < 0:
             raise lw.error(e.args[1], "buf()'s length must not be negative")
-    if lt.kind == "str":
-        size = min(n if n is not None else lt.size, lt.size, BUF_MAX)
+    if lt.kind == "str":  # a length past the string's end gives zeros (buf("ok", 4): ok\0\0)
+        size = min(n if n is not None else lt.size, BUF_MAX)
     elif lt.is_int:
         if n is None:
             raise lw.error(e, "buf() of an address needs a length: buf(ptr, length)")
@@ -122,7 +122,7 @@ def f_buf(lw: ProbeLowerer, e: ast.Call) -> TV | None:
                            ir.Store(var, 0, U8, ir.Const(U8, size), loc=loc)]
     if lt.kind == "str":
         src = lw.storage_var(value, loc)
-        for i in range(size):
+        for i in range(min(size, lt.size)):
             init.append(ir.Store(var, 1 + i, U8, _byte(src, i, loc), loc=loc))
     elif size:
         space = lt.fmt or ("user" if lw.probe.kind in ("uprobe", "uretprobe", "usdt")

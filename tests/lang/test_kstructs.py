@@ -196,7 +196,8 @@ def test_struct_declared_in_the_script_reads_a_user_struct(tmp_path) -> None:
     ("struct a { int x : 3; };", "bitfields in struct declarations are not supported"),
     ("struct a { struct nosuch y; };", "unknown type 'struct nosuch' of member 'y'"),
     ("struct a { int x; }; struct a { int y; };", "struct a is declared twice"),
-    ("struct a { int x };", "expected ';'"),
+    ("struct a { int x; int };", "expected a member name"),
+    ("struct a { int x y; };", "unknown type 'int x' of member 'y'"),
 ])
 def test_struct_declaration_errors(decl: str, words: str) -> None:
     res = trace("-e", decl + " BEGIN { printf(\"%d\\n\", sizeof(struct a)); exit(); }")

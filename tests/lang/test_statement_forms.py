@@ -24,3 +24,38 @@ def test_unroll_limits_in_bpftraces_words(n: int, text: str) -> None:
     res = trace("-e", f"BEGIN {{ unroll({n}) {{ @c = count(); }} exit(); }}")
     assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
     assert f"stdin:1:9: error: {text}" in res.stderr, res.stderr
+
+
+# Cases of bpftrace 0.17's own runtime tests (tests/runtime/pointers, call, builtin, other)
+# that pybpf failed, with the output bpftrace gives.
+@pytest.mark.parametrize("prog, want", [
+    ("BEGIN { @=(int16*) 32; @+=1; exit(); }", "@: 34"),
+    ("BEGIN { @=(int32*) 32; @++; exit(); }", "@: 36"),
+    ("BEGIN { @=(int64*) 32; @--; exit(); }", "@: 24"),
+    ("BEGIN { @dec = 4; @=(int32*) 32; @-=@dec; exit(); }", "@: 16"),
+    ("BEGIN { @=(int8*) 32; @+=6; exit(); }", "@: 38"),
+    ('BEGIN { @[buf("ok_key", 8), 1] = count(); exit(); }', "@[ok_key\\x00\\x00, 1]: 1"),
+    ('i:ms:100 { printf("IP: %s\\n", ntop(2, pton("127.0.0.1"))); exit(); }', "IP: 127.0.0.1"),
+    ('i:ms:100 { printf("IP: %s\\n", ntop(10, pton("::1"))); exit(); }', "IP: ::1"),
+    ("struct A {int32_t a; int32_t b; char c[28] }; BEGIN { $a=(struct A*) 1024; "
+     'printf("%lu - 5 x %lu = %lu\\n", $a, sizeof(struct A), $a-5); exit(); }',
+     "1024 - 5 x 36 = 844"),
+    ('struct task_struct {int x;} i:ms:1 { printf("SUCCESS %d\\n", curtask->x); exit(); }',
+     "SUCCESS "),
+    ('BEGIN { @start = nsecs; } i:s:1 { printf("Elapsed time: %llus\\n", '
+     "(nsecs - @start)/1000000000); clear(@start); exit();}", "Elapsed time: 1s"),
+])
+def test_bpftrace_runtime_cases(prog: str, want: str) -> None:
+    res = trace("-e", prog)
+    assert res.returncode == 0, res.stderr
+    assert want in res.stdout.splitlines() or (want.endswith(" ") and want in res.stdout), \
+        res.stdout
+
+
+def test_a_cleared_keyless_map_prints_nothing() -> None:
+    """bpftrace deletes the key: nothing is printed, where a map that never fired shows 0."""
+    res = trace("-e", "BEGIN { @start = nsecs; @n = count(); clear(@start); exit(); } "
+                      "tracepoint:syscalls:sys_enter_getppid { @never = count(); }")
+    assert res.returncode == 0, res.stderr
+    lines = [ln for ln in res.stdout.splitlines() if ln]
+    assert lines == ["@n: 1", "@never: 0"], res.stdout
