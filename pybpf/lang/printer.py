@@ -216,8 +216,8 @@ def _avg(total: int, count: int) -> int:
 class MapPrinter:
     def __init__(self, fmt: Formatter, write: Callable[[str], None], as_json: bool = False) -> None:
         self.fmt, self.write, self.json = fmt, write, as_json
-        # maps clear() emptied: a keyless one then prints nothing (bpftrace deletes its key)
-        # rather than the 0 of a map that never fired
+        # maps clear() emptied: a keyless one of plain values then prints nothing, as in
+        # bpftrace (whose count(), sum(), min() and max() maps still show 0)
         self.cleared: set[str] = set()
 
     def entries(self, info: MapInfo) -> list[tuple[Any, Any]]:
@@ -243,7 +243,8 @@ class MapPrinter:
         name = info.display
         if not rows:
             if not info.keys and info.kind in ("count", "sum", "min", "max", "value") \
-                    and info.value_lt.is_int and info.name not in self.cleared:
+                    and info.value_lt.is_int and \
+                    not (info.kind == "value" and info.name in self.cleared):
                 rows = [(0, 0)]  # bpftrace shows a keyless map that never fired as 0
             elif not self.json:
                 self.write("\n")
