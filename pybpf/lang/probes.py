@@ -222,6 +222,18 @@ def _uprobes(kind: str, rest: str, loc: Loc) -> list[Probe]:
         binary = resolve_binary(path)
     except (SymbolNotFoundError, OSError, LookupError) as e:
         raise LangError(f"{kind}: cannot find binary {path!r}: {e}", loc) from None
+    if sym.startswith('"') and '"' in sym[1:]:  # uprobe:/bin/bash:"echo_builtin"+0
+        name, _, after = sym[1:].partition('"')
+        sym = name + after
+    if sym.isdigit() or sym.lower().startswith("0x"):  # an address of the binary, as bpftrace
+        try:
+            found = elf_symbols(binary).lookup(int(sym, 0))
+        except (SymbolNotFoundError, OSError, ValueError) as e:
+            raise LangError(f"{kind}: cannot read symbols of {binary}: {e}", loc) from None
+        if found is None:
+            raise LangError(f"Could not resolve address: {binary}:{int(sym, 0):#x}", loc)
+        func, off = found
+        return [Probe(kind, binary, f"{func.name}+{off}" if off else func.name)]
     if any(c in sym for c in "*?["):
         try:
             names = sorted({s for s in _function_names(elf_symbols(binary))
@@ -231,13 +243,12 @@ def _uprobes(kind: str, rest: str, loc: Loc) -> list[Probe]:
         if not names:
             raise LangError(f"no functions of {binary} match {sym!r}", loc)
         return [Probe(kind, binary, n) for n in names]
-    if not sym.lstrip("-").isdigit() and not sym.startswith("0x"):
-        from pybpf.link.uprobe import resolve_offset
+    from pybpf.link.uprobe import resolve_offset
 
-        try:  # a function the binary lacks is said here, at the probe's position
-            resolve_offset(binary, sym)
-        except (SymbolNotFoundError, OSError, LookupError) as e:
-            raise LangError(f"{kind}: {e}", loc) from None
+    try:  # a function the binary lacks is said here, at the probe's position
+        resolve_offset(binary, sym)
+    except (SymbolNotFoundError, OSError, LookupError) as e:
+        raise LangError(f"{kind}: {e}", loc) from None
     return [Probe(kind, binary, sym)]
 
 

@@ -61,3 +61,20 @@ def test_a_cleared_keyless_map_prints_as_in_bpftrace() -> None:
     assert res.returncode == 0, res.stderr
     lines = [ln for ln in res.stdout.splitlines() if ln]
     assert lines == ["@c: 0", "@n: 1", "@never: 0"], res.stdout
+
+
+def test_uprobe_at_an_address_and_a_quoted_symbol() -> None:
+    """bpftrace's uprobe:PATH:ADDRESS (one no function holds is its own error, not a
+    traceback) and uprobe:PATH:"symbol"+offset."""
+    from pybpf.symbols import elf_symbols, resolve_binary
+
+    res = trace("-e", 'uprobe:/bin/bash:10 { printf("arg0: %d\\n", arg0); exit(); }')
+    bash = resolve_binary("/bin/bash")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert f"stdin:1:1: error: Could not resolve address: {bash}:0xa" in res.stderr, res.stderr
+    addr = elf_symbols(bash).symbol("echo_builtin").addr
+    for spec in ('"echo_builtin"+0', f"{addr:#x}"):
+        res = trace("-e", f"uprobe:/bin/bash:{spec} {{ @calls = count(); }}",
+                    "-c", "/bin/bash -c 'echo hi; echo there'")
+        assert res.returncode == 0, res.stderr
+        assert "@calls: 2" in res.stdout.splitlines(), (spec, res.stdout)
