@@ -76,7 +76,9 @@ def delta(before: dict[str, Disk], after: dict[str, Disk], seconds: float,
             "r_await_ms": round((a.read_ms - b.read_ms) / reads, 2) if reads > 0 else 0.0,
             "w_await_ms": round((a.write_ms - b.write_ms) / writes, 2) if writes > 0 else 0.0,
             "aqu_sz": round(max(a.weighted_ms - b.weighted_ms, 0) / ms, 2) if ms else 0.0,
-            "util_pct": round(min(100.0, 100.0 * max(a.io_ms - b.io_ms, 0) / ms), 1)
+            # two decimals, as iostat: a fast disk busy for 2 ms of a 6 s interval is 0.03%,
+            # not 0.0
+            "util_pct": round(min(100.0, 100.0 * max(a.io_ms - b.io_ms, 0) / ms), 2)
             if ms else 0.0,
         })
     out.sort(key=lambda r: (-r["util_pct"], -(r["r_per_s"] + r["w_per_s"]), r["disk"]))

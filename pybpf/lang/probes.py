@@ -231,7 +231,7 @@ def _uprobes(kind: str, rest: str, loc: Loc) -> list[Probe]:
         except (SymbolNotFoundError, OSError, ValueError) as e:
             raise LangError(f"{kind}: cannot read symbols of {binary}: {e}", loc) from None
         if found is None:
-            raise LangError(f"Could not resolve address: {binary}:{int(sym, 0):#x}", loc)
+            raise LangError(f"Could not resolve address: {path}:{int(sym, 0):#x}", loc)
         func, off = found
         return [Probe(kind, binary, f"{func.name}+{off}" if off else func.name)]
     if any(c in sym for c in "*?["):

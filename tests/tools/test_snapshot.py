@@ -43,7 +43,7 @@ class Load:
                     for _ in range(2)]
         self.seen["spinners"] = [p.pid for p in spinners]
         target = os.path.join(self.directory, f"pybpf-snapshot-dd-{os.getpid()}")
-        dd = subprocess.Popen(["dd", "if=/dev/zero", f"of={target}", "bs=64k", "count=64",
+        dd = subprocess.Popen(["dd", "if=/dev/zero", f"of={target}", "bs=64k", "count=128",
                                "oflag=direct"], stderr=subprocess.DEVNULL)
         sig = subprocess.Popen([sys.executable, "-c", SIGNALLED], stdout=subprocess.PIPE,
                                text=True)
