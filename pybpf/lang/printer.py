@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import time
@@ -64,6 +65,8 @@ class Formatter:
             import os
 
             return os.strerror(v)
+        if k == "cgroup_path":
+            return cgroup_paths(v)
         if k == "username":
             import pwd
 
@@ -115,6 +118,43 @@ class Formatter:
             return (spec + "s") % text
 
         return SPEC.sub(conv, fmt)
+
+
+def cgroup_mounts(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, str]]:
+    """(name, mount point) of every mounted cgroup hierarchy, as bpftrace names them: the
+    v2 one "unified" first, then the v1 ones by name."""
+    v2, v1 = [], []
+    try:
+        with open(mountinfo) as f:
+            for line in f:
+                fields = line.split()
+                if " - " not in line:
+                    continue
+                fstype = line.split(" - ", 1)[1].split()[0]
+                if fstype == "cgroup2":
+                    v2.append(("unified", fields[4]))
+                elif fstype == "cgroup":
+                    v1.append((os.path.basename(fields[4]), fields[4]))
+    except OSError:
+        return []
+    return v2 + sorted(v1)
+
+
+def cgroup_paths(cid: int, mounts: list[tuple[str, str]] | None = None) -> str:
+    """bpftrace's cgroup_path(): "name:/path" for each hierarchy with a cgroup of this id
+    (the inode number of its directory), joined by ","."""
+    out = []
+    for name, root in mounts if mounts is not None else cgroup_mounts():
+        for dirpath, _dirs, _files in os.walk(root):
+            try:
+                if os.stat(dirpath).st_ino != cid:
+                    continue
+            except OSError:
+                continue
+            rel = os.path.relpath(dirpath, root)
+            out.append(f"{name}:/{'' if rel == '.' else rel}")
+            break
+    return ",".join(out)
 
 
 def c_integer(v: int, conv: str, length: str) -> int | str:

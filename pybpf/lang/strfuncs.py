@@ -78,6 +78,13 @@ def f_strerror(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     return lw._as(value, U64), LT("strerror")
 
 
+def f_cgroup_path(lw: ProbeLowerer, e: ast.Call) -> TV | None:
+    """cgroup_path(id): the cgroup's path in every mounted hierarchy, named in user space
+    when printed (the id is what the kernel keeps)."""
+    value, _ = lw.int_operand(e.args[0], "cgroup_path()")
+    return lw._as(value, U64), LT("cgroup_path")
+
+
 def f_pton(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     """The address of a literal, as the network-order bytes ntop() prints back."""
     a = e.args[0]
@@ -136,4 +143,5 @@ def f_buf(lw: ProbeLowerer, e: ast.Call) -> TV | None:
 FUNCTIONS = {
     "strncmp": (f_strncmp, (3, 3)), "strcontains": (f_strcontains, (2, 2)),
     "strerror": (f_strerror, (1, 1)), "pton": (f_pton, (1, 1)), "buf": (f_buf, (1, 2)),
+    "cgroup_path": (f_cgroup_path, (1, 1)),
 }

@@ -79,3 +79,32 @@ def test_uprobe_at_an_address_and_a_quoted_symbol() -> None:
                     "-c", "/bin/bash -c 'echo hi; echo there'")
         assert res.returncode == 0, res.stderr
         assert "@calls: 2" in res.stdout.splitlines(), (spec, res.stdout)
+
+
+def test_cgroup_path_of_a_process_in_a_cgroup() -> None:
+    """cgroup_path(cgroup) of a child placed in a new cgroup v2 directory names it as
+    bpftrace does ("unified:/NAME" among the hierarchies that hold the id); the root cgroup
+    is "/" in every hierarchy."""
+    import os
+    import uuid
+
+    from pybpf.lang.printer import cgroup_mounts, cgroup_paths
+
+    v2 = [root for name, root in cgroup_mounts() if name == "unified"]
+    if not v2:
+        pytest.skip("no cgroup v2 hierarchy is mounted")
+    path = os.path.join(v2[0], f"pybpf-{uuid.uuid4().hex[:8]}")
+    os.mkdir(path)
+    try:
+        child = (f"sh -c 'echo $$ > {path}/cgroup.procs; exec python3 -c "
+                 "\"import os; os.getppid()\"'")
+        res = trace("-e", 'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ '
+                          '{ printf("at %s\\n", cgroup_path(cgroup)); }', "-c", child)
+        assert res.returncode == 0, res.stderr
+        name = os.path.basename(path)
+        lines = [ln for ln in res.stdout.splitlines() if ln.startswith("at ")]
+        # the shell may call getppid before it moves itself: the last call is python's
+        assert lines and f"unified:/{name}" in lines[-1].split()[1].split(","), res.stdout
+    finally:
+        os.rmdir(path)
+    assert cgroup_paths(1).split(",")[0] == "unified:/"
