@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno as errno_mod
 import ipaddress
-import os
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -149,15 +148,12 @@ class CgroupPaths:
         hit = self.cache.get(cid)
         if hit is not None:
             return hit
-        for dirpath, _dirs, _files in os.walk(self.root):
-            try:
-                ino = os.stat(dirpath).st_ino
-            except OSError:
-                continue
-            if ino == cid:
-                rel = "/" + os.path.relpath(dirpath, self.root)
-                return self.cache.put(cid, "/" if rel == "/." else rel)
-        raise DecodeError(f"no cgroup with id {cid}")
+        from pybpf.link.cgroup import cgroup_by_id
+
+        path = cgroup_by_id(self.root, cid)
+        if path is None:
+            raise DecodeError(f"no cgroup with id {cid}")
+        return self.cache.put(cid, path)
 
 
 def static(table: Mapping[Any, Any], default: str | None = None) -> Decoder:

@@ -143,17 +143,13 @@ def cgroup_mounts(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, st
 def cgroup_paths(cid: int, mounts: list[tuple[str, str]] | None = None) -> str:
     """bpftrace's cgroup_path(): "name:/path" for each hierarchy with a cgroup of this id
     (the inode number of its directory), joined by ","."""
+    from pybpf.link.cgroup import cgroup_by_id
+
     out = []
     for name, root in mounts if mounts is not None else cgroup_mounts():
-        for dirpath, _dirs, _files in os.walk(root):
-            try:
-                if os.stat(dirpath).st_ino != cid:
-                    continue
-            except OSError:
-                continue
-            rel = os.path.relpath(dirpath, root)
-            out.append(f"{name}:/{'' if rel == '.' else rel}")
-            break
+        path = cgroup_by_id(root, cid)
+        if path is not None:
+            out.append(f"{name}:{path}")
     return ",".join(out)
 
 

@@ -39,6 +39,20 @@ def cgroup2_mount() -> str:
                              "BPF cgroup programs need cgroup v2")
 
 
+def cgroup_by_id(root: str, cid: int) -> str | None:
+    """The path ("/", "/a/b") below `root` of the cgroup whose id (its directory's inode
+    number) is `cid`, by walking the hierarchy; None when no directory has it."""
+    for dirpath, _dirs, _files in os.walk(root):
+        try:
+            if os.stat(dirpath).st_ino != cid:
+                continue
+        except OSError:
+            continue
+        rel = os.path.relpath(dirpath, root)
+        return "/" if rel == "." else "/" + rel
+    return None
+
+
 def cgroup_attach_type(attach_type: str | int | AttachType) -> AttachType:
     if isinstance(attach_type, AttachType):
         return attach_type
