@@ -91,6 +91,22 @@ def _encode(insns: Sequence[Any] | bytes) -> tuple[bytes, list[Any]]:
     return asm.encode(insns), [i.map for i in insns if getattr(i, "map", None) is not None]
 
 
+def _subprogram_btf(code: bytes, keep: list[Any]) -> tuple[Any, bytes]:
+    """BTF and func_info for code with subprograms (callbacks, bpf-to-bpf calls) that came
+    without them: the verifier needs a record per subprogram. (None, b"") for one function."""
+    from pybpf.btf import funcinfo
+
+    starts = funcinfo.subprogram_starts(code)
+    if not starts:
+        return None, b""
+    from pybpf.btf.load import load_btf
+
+    raw, records = funcinfo.func_info_btf(starts)
+    fd = load_btf(raw)
+    keep.append(fd)  # closed with `keep` once the program holds its own reference
+    return fd, records
+
+
 class Program:
     """A loaded BPF program: owns its fd; a context manager."""
 
@@ -159,6 +175,8 @@ class Program:
             attach_prog_fd=attach_prog_fd,
         )
         keep: list[Any] = []  # buffers the attr points into, alive until the syscall
+        if btf is None and not func_info:
+            btf, func_info = _subprogram_btf(code, keep)
         if btf is not None:
             btf_fd = getattr(btf, "fd", btf)
             attr.prog_btf_fd = int(btf_fd)
@@ -170,6 +188,16 @@ class Program:
                     setattr(attr, kind, addr(b))
                     setattr(attr, f"{kind}_rec_size", rec)
                     setattr(attr, f"{kind}_cnt", len(data) // rec)
+        try:
+            return cls._load(attr, log_level, ptype, pname, insns, refs)
+        finally:
+            for k in keep:
+                if isinstance(k, FD):
+                    k.close()
+
+    @classmethod
+    def _load(cls, attr: ProgLoadAttr, log_level: int, ptype: ProgType, pname: str,
+              insns: Sequence[Any] | bytes, refs: list[Any]) -> Program:
         # First try without a log (cheapest); on failure load again with a log to explain it.
         log_size = _LOG_START if log_level else 0
         while True:

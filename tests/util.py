@@ -30,15 +30,16 @@ assert _libc.capset(ctypes.byref(_hdr), _data) == 0, ctypes.get_errno()
 """
 
 
-def oneliner_outcome(src: str) -> str:
-    """Compile a one-liner and load every probe: "loaded", or the text of the positioned,
-    non-internal CompileError that refused it. A load failure (a verifier rejection of an
-    accepted program) propagates and fails the caller."""
+def oneliner_outcome(src: str, target: object = None) -> str:
+    """Compile a one-liner (for `target`, else the running kernel) and load every probe:
+    "loaded", or the text of the positioned, non-internal CompileError that refused it. A
+    load failure (a verifier rejection of an accepted program) propagates and fails the
+    caller."""
     from pybpf.compiler.errors import CompileError
     from pybpf.lang import runtime
     from pybpf.lang.compile import Compiler
 
-    comp = Compiler(src, "stdin", [])
+    comp = Compiler(src, "stdin", [], target=target)  # type: ignore[arg-type]
     try:
         try:
             comp.compile()

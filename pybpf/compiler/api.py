@@ -14,7 +14,7 @@ from pybpf.compiler.errors import CompileError, Loc
 from pybpf.compiler.pipeline import Compiled, Lowered
 from pybpf.compiler.pyfront import contexts
 from pybpf.compiler.pyfront.source import source_of
-from pybpf.compiler.rejection import verifier_rejection
+from pybpf.compiler.rejection import load_retrying, verifier_rejection
 from pybpf.compiler.target import Target
 
 
@@ -158,9 +158,13 @@ class CompiledProgram:
         if self._program is None or self._program.closed:
             from pybpf.sys import VerifierError
 
+            def replaced(again: Compiled) -> None:
+                self._compiled = again
+
             try:
-                self._program = hooks.load(self.hook_kind, self.insns, self.__name__[:15],
-                                           **self.where())
+                self._program = load_retrying(
+                    self.compiled, lambda insns: hooks.load(
+                        self.hook_kind, insns, self.__name__[:15], **self.where()), replaced)
             except VerifierError as e:
                 raise verifier_rejection(e, self.insns, self.compiled.ir) from None
         return self._program

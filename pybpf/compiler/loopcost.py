@@ -92,14 +92,22 @@ class LoopBudget:
         self.regions.append(LoopCost(start, len(self.out), pending, n * along,
                                      n * (insns + 4), s, n, bool(inner)))
 
-    def check(self) -> None:
-        """Refuse a program whose loops are more than the verifier can follow."""
+    def over(self) -> ir.Loop | None:
+        """The costliest loop when the loops are more than the verifier can follow."""
         if not self.regions:
-            return
+            return None
         pending = self.pending_depth(0, len(self.out), {r.start: r for r in self.regions})
         insns = sum(r.insns for r in self.regions)
         if pending <= LOOP_BRANCH_BUDGET and insns <= LOOP_INSN_BUDGET:
+            return None
+        return max(self.regions, key=lambda r: (r.branches, r.insns)).loop
+
+    def check(self, hint: str = "") -> None:
+        """Refuse a program whose loops are more than the verifier can follow."""
+        if self.over() is None:
             return
+        pending = self.pending_depth(0, len(self.out), {r.start: r for r in self.regions})
+        insns = sum(r.insns for r in self.regions)
         worst = max(self.regions, key=lambda r: (r.branches, r.insns))
         s = worst.loop
         what = "while loop" if s.cond is not None else "loop"
@@ -110,8 +118,8 @@ class LoopBudget:
             f"too much for the verifier, which follows every iteration: about {pending} "
             f"undecided branches and {insns} instructions to check (at most "
             f"{LOOP_BRANCH_BUDGET} and {LOOP_INSN_BUDGET})", s.loc,
-            "Loop fewer times, move work out of the loop, or spread it over many events "
-            "with a map.")
+            hint or "Loop fewer times, move work out of the loop, or spread it over many "
+            "events with a map.")
 
     # -- the two walks ------------------------------------------------------------------------
     def _labels(self, start: int, end: int) -> dict[str, int]:

@@ -29,6 +29,8 @@ from pybpf.compiler.irtypes import Type
 from pybpf.compiler.recursion import room_to_recurse, too_deep
 from pybpf.compiler.target import Target, kernel_target
 
+LoopKey = tuple[str, int, int]
+
 STAGES = ("lower", "fold", "accounting", "analysis", "emit", "loop budget", "peephole",
           "resolve")
 
@@ -78,6 +80,12 @@ class Compiled:
     objects: ProgramObjects
     var_types: dict[str, Type]
     cond_types: dict[tuple[str, int, int], Type]
+    #: the loops run by bpf_loop (by codegen.loop_key), and the code made again with more
+    #: of them (for a loop the verifier gave up on, see rejection.load_retrying)
+    callback_loops: frozenset[LoopKey] = frozenset()
+    scratch: Scratch | None = field(default=None, repr=False)
+    regenerate: Callable[[frozenset[LoopKey]], Compiled] | None = field(
+        default=None, repr=False, compare=False)
 
     @property
     def source_map(self) -> list[tuple[int, Loc]]:
@@ -133,20 +141,77 @@ def _compile(lower: Callable[[], Lowered], target: Target, counters: Counters | 
         own.create()
         if own.refs:
             lowered.objects.counters = own
+    return _generate(lowered, target, where, frozenset())
+
+
+def _generate(lowered: Lowered, target: Target, where: Loc,
+              callback_loops: frozenset[LoopKey]) -> Compiled:
+    """The code of a lowered function, from the analysis on (run again to put more loops
+    into bpf_loop callbacks)."""
+    fn = lowered.fn
     with stage("analysis", lambda: where):
         facts = analysis.facts(fn, codegen.VAR_REGS)
-    cg, code = _emit(fn, facts, target, lowered.objects, where)
-    with stage("loop budget", lambda: where):
-        cg.budget.check()
+    cg, code, loops = _emit_within_budget(fn, facts, target, lowered.objects, where,
+                                          callback_loops)
     with stage("peephole", lambda: where):
         code = peephole.run(code)
     with stage("resolve", lambda: where):
         insns = asm.resolve(code)
-    return Compiled(fn, insns, lowered.objects, lowered.var_types, lowered.cond_types)
+
+    def regenerate(more: frozenset[LoopKey]) -> Compiled:
+        again = _generate(lowered, target, where, loops | more)
+        if cg.scratch is not None and cg.scratch.map in lowered.objects.scratch:
+            cg.scratch.map.close()
+            lowered.objects.scratch.remove(cg.scratch.map)
+        return again
+
+    return Compiled(fn, insns, lowered.objects, lowered.var_types, lowered.cond_types,
+                    loops, cg.scratch, regenerate if target.bpf_loop else None)
+
+
+def _emit_within_budget(fn: ir.Function, facts: analysis.Facts, target: Target,
+                        objects: ProgramObjects, where: Loc, callback_loops: frozenset[LoopKey]
+                        ) -> tuple[codegen.CodeGen, list[asm.Instruction | asm.Label],
+                                   frozenset[LoopKey]]:
+    """Generate the code; when its loops are more than the verifier can follow iteration
+    by iteration, generate it again with the costliest loop run by bpf_loop (its body
+    verified once), one loop more each time, while that helps."""
+    cg, code = _emit(fn, facts, target, objects, where, callback_loops)
+    hint = ""
+    while True:
+        over = {codegen.loop_key(loop) for b in cg.budgets if (loop := b.over()) is not None}
+        if not over:
+            return cg, code, callback_loops
+        if not over - callback_loops or not target.bpf_loop:
+            break
+        kept = len(objects.scratch)
+        try:
+            cg2, code2 = _emit(fn, facts, target, objects, where, callback_loops | over)
+        except CompileError as e:
+            for m in objects.scratch[kept:]:
+                m.close()
+            del objects.scratch[kept:]
+            hint = f"It cannot run through bpf_loop either: {e.message}"
+            break
+        _drop_scratch(cg, objects)
+        callback_loops |= over
+        cg, code = cg2, code2
+    with stage("loop budget", lambda: where):
+        for b in cg.budgets:
+            b.check(hint)
+    raise AssertionError("a loop budget over its limits passed its check")
+
+
+def _drop_scratch(cg: codegen.CodeGen, objects: ProgramObjects) -> None:
+    """Close the scratch value of generated code that is thrown away."""
+    if cg.scratch is not None and cg.scratch.map in objects.scratch:
+        cg.scratch.map.close()
+        objects.scratch.remove(cg.scratch.map)
 
 
 def _emit(fn: ir.Function, facts: analysis.Facts, target: Target, objects: ProgramObjects,
-          where: Loc) -> tuple[codegen.CodeGen, list[asm.Instruction | asm.Label]]:
+          where: Loc, callback_loops: frozenset[LoopKey] = frozenset()
+          ) -> tuple[codegen.CodeGen, list[asm.Instruction | asm.Label]]:
     """Generate the code. When the frame needs more than the stack's 512 bytes, the biggest
     variables move to a per-CPU scratch value, one more each time, as bpftrace does with
     big strings (a program that fits the stack is generated exactly once, as before)."""
@@ -155,7 +220,7 @@ def _emit(fn: ir.Function, facts: analysis.Facts, target: Target, objects: Progr
     moved = 0
     scratch: Scratch | None = None
     while True:
-        cg = codegen.CodeGen(fn, facts, target, scratch)
+        cg = codegen.CodeGen(fn, facts, target, scratch, callback_loops)
         try:
             with stage("emit", lambda cg=cg: cg.cur_loc if cg.cur_loc.line else where):
                 return cg, cg.emit_function()

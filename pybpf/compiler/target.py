@@ -18,6 +18,9 @@ class Target:
     #: bpf_get_current_comm fills the buffer after the name with zeros (Linux 6.1 does not:
     #: a comm() used in a map key must be zeroed first, or stale stack bytes split keys)
     comm_zero_padded: bool = False
+    #: the bpf_loop helper (Linux 5.17): loops too costly to verify iteration by iteration
+    #: run their body as a callback, verified once
+    bpf_loop: bool = False
 
 
 #: what works on every kernel
@@ -26,7 +29,8 @@ PORTABLE = Target()
 
 def kernel_target() -> Target:
     """The Target of the running kernel (probed once; UNKNOWN answers as PORTABLE's)."""
-    return Target(cpu_v4=bool(_cpu_v4()), comm_zero_padded=bool(_comm_zero_padded()))
+    return Target(cpu_v4=bool(_cpu_v4()), comm_zero_padded=bool(_comm_zero_padded()),
+                  bpf_loop=bool(_bpf_loop()))
 
 
 @featurecache.probe(unknown=False)
@@ -38,6 +42,25 @@ def _cpu_v4() -> bool:
 
     try:
         Program.load("socket_filter", [asm.mov(R0, 7), asm.sdiv(R0, 2), asm.exit()]).close()
+        return True
+    except BPFPermissionError:
+        return UNKNOWN  # type: ignore[return-value]
+    except BPFError:
+        return False
+
+
+@featurecache.probe(unknown=False)
+def _bpf_loop() -> bool:
+    from pybpf import asm
+    from pybpf.asm import R0, R1, R2, R3, R4
+    from pybpf.program import Program
+    from pybpf.sys import BPFError, BPFPermissionError
+
+    code = [asm.mov(R1, 1), asm.ld_func(R2, "cb"), asm.mov(R3, 0), asm.mov(R4, 0),
+            asm.call("bpf_loop"), asm.mov(R0, 0), asm.exit(),
+            asm.label("cb"), asm.mov(R0, 0), asm.exit()]
+    try:
+        Program.load("raw_tracepoint", asm.resolve(code), name="pybpf_probe").close()
         return True
     except BPFPermissionError:
         return UNKNOWN  # type: ignore[return-value]

@@ -33,6 +33,7 @@ class CompiledProbe:
     tree: ast.Probe
     fn: ir.Function
     insns: list[asm.Instruction]
+    compiled: pipeline.Compiled | None = None  # made again when a loop moves to bpf_loop
 
 
 class Compiler:
@@ -167,14 +168,15 @@ class Compiler:
         self.counters.create()
         out = []
         for (probe, tree), fn in zip(self.probes, fns, strict=True):
-            out.append(CompiledProbe(probe, tree, fn, self.generate(fn, tree)))
+            code = self.generate(fn, tree)
+            out.append(CompiledProbe(probe, tree, fn, code.insns, code))
         self.compiled = out
         return out
 
-    def generate(self, fn: ir.Function, tree: ast.Probe) -> list[asm.Instruction]:
+    def generate(self, fn: ir.Function, tree: ast.Probe) -> pipeline.Compiled:
         try:
             return pipeline.compile(lambda: pipeline.Lowered(fn), target=self.target,
-                                    counters=self.counters, where=tree.loc).insns
+                                    counters=self.counters, where=tree.loc)
         except CompileError as e:
             raise LangError(e.message, e.loc if e.loc.line else tree.loc, e.hint) from None
 

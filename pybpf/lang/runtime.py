@@ -48,12 +48,21 @@ def where(p: Any, pid: int = -1) -> dict[str, Any]:
 def load(cp: CompiledProbe) -> Any:
     from pybpf.compiler import hooks
     from pybpf.compiler.errors import VerifierLimitError
-    from pybpf.compiler.rejection import verifier_rejection
+    from pybpf.compiler.rejection import load_retrying, verifier_rejection
     from pybpf.sys import VerifierError
 
     name = "".join(c if c.isalnum() else "_" for c in cp.probe.kind)[:15]
+
+    def load_code(insns: list[Any]) -> Any:
+        return hooks.load(cp.probe.hook_kind, insns, name, **where(cp.probe))
+
+    def replaced(again: Any) -> None:
+        cp.compiled, cp.insns = again, again.insns
+
     try:
-        return hooks.load(cp.probe.hook_kind, cp.insns, name, **where(cp.probe))
+        if cp.compiled is None:
+            return load_code(cp.insns)
+        return load_retrying(cp.compiled, load_code, replaced)
     except VerifierError as e:
         err = verifier_rejection(e, cp.insns, cp.fn)
         hint = err.hint if isinstance(err, VerifierLimitError) else (

@@ -192,8 +192,17 @@ def test_py_maybe_unassigned_variable_is_an_error(tmp_path) -> None:
 def test_py_loop_paths_beyond_the_verifier_are_a_positioned_error(tmp_path) -> None:
     """Found by loading every accepted program: conditional expressions inside nested loops
     multiply the paths the verifier follows past its 1,000,000 instructions, which the
-    compiler's estimate does not see. The load names the outer loop, not a compiler bug."""
+    compiler's estimate does not see. Without bpf_loop the load names the outer loop, not a
+    compiler bug; with it the loop the verifier gave up on runs as a callback, and the
+    program agrees with Python."""
+    import dataclasses
+
+    from pybpf.compiler import hooks
+    from pybpf.compiler.api import compile_function
     from pybpf.compiler.errors import VerifierLimitError
+    from pybpf.compiler.rejection import verifier_rejection
+    from pybpf.compiler.target import kernel_target
+    from pybpf.sys import VerifierError
 
     ns = _module(tmp_path, (
         "from tests.reliability.fuzzmaps import counts, pairs, structs, pcpu\n"
@@ -218,7 +227,21 @@ def test_py_loop_paths_beyond_the_verifier_are_a_positioned_error(tmp_path) -> N
         "        if counts.get(v0, p0) != p1:\n"
         "            break\n"
         "    return (p1 if (not (v2)) or (4 >= p1) else (-LIMIT))\n"))
-    _refused(ns["f"], 15, 5, "this loop is too much for the verifier", VerifierLimitError)
+    f = ns["f"]
+    old_kernel = dataclasses.replace(kernel_target(), bpf_loop=False)
+    code = compile_function(f.pyfunc, f.context(), old_kernel)
+    with pytest.raises(VerifierError) as info:
+        hooks.load(f.hook_kind, code.insns, "f").close()
+    err = verifier_rejection(info.value, code.insns, code.ir)
+    assert isinstance(err, VerifierLimitError), err.render()
+    assert (err.loc.line, err.loc.col) == (15, 5), err.render()
+    assert "this loop is too much for the verifier" in err.message, err.render()
+    try:
+        for args in ((0, 0), (1, 7), (-3, 2)):
+            assert f.run(*args) == f.py(*args), args
+        assert f.compiled.callback_loops, "no loop ran through bpf_loop"
+    finally:
+        f.close()
 
 
 def test_lang_variable_widened_by_a_later_longer_string() -> None:

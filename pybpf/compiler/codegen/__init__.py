@@ -15,12 +15,14 @@ node it came from.
     generator   the CodeGen class: instruction list, labels, statements, calls
     arith       constants, operators, casts
     memory      stack aggregates, the context, direct loads, probe reads
+    callbacks   loops run by bpf_loop, their bodies as callbacks on the caller's frame
     branches    conditions as jumps, truth values, conditional expressions
     maps        lookups, updates, in-place adds, ring buffer output, refusal counts
     packets     header views bounds-checked against data_end
     common      sizes, branching results, source-position scopes
 """
 
+from pybpf.compiler.codegen.callbacks import loop_key
 from pybpf.compiler.codegen.generator import EXPR_GENERATORS, STMT_GENERATORS, VAR_REGS, CodeGen
 
-__all__ = ["EXPR_GENERATORS", "STMT_GENERATORS", "VAR_REGS", "CodeGen"]
+__all__ = ["EXPR_GENERATORS", "STMT_GENERATORS", "VAR_REGS", "CodeGen", "loop_key"]

@@ -14,6 +14,7 @@ from pybpf.asm import R0, R1, R10, Reg
 from pybpf.compiler import analysis, ir
 from pybpf.compiler.codegen.arith import ArithCodeGen
 from pybpf.compiler.codegen.branches import BranchCodeGen
+from pybpf.compiler.codegen.callbacks import FRAME_REG, CallbackCodeGen, CallbackState, loop_key
 from pybpf.compiler.codegen.common import LocScope, canonical, is_simple
 from pybpf.compiler.codegen.maps import MapCodeGen
 from pybpf.compiler.codegen.memory import MemoryCodeGen
@@ -31,9 +32,11 @@ _JA = asm.ja(0).code
 VAR_REGS = (9, 8)  # callee-saved registers given to the most used scalar variables
 
 
-class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCodeGen):
+class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCodeGen,
+              CallbackCodeGen):
     def __init__(self, fn: ir.Function, facts: analysis.Facts, target: Target,
-                 scratch: Scratch | None = None) -> None:
+                 scratch: Scratch | None = None,
+                 callback_loops: frozenset[tuple[str, int, int]] = frozenset()) -> None:
         self.fn = fn
         # variables that live in a per-CPU scratch value (they do not fit the stack), and the
         # stack slot of that value's address
@@ -55,6 +58,14 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         self.jump_targets: set[str] = set()
         self.var_reg: dict[int, int] = {}  # id(Var) -> register for variables kept in one
         self.budget = LoopBudget(self.out)  # what the verifier will walk through loops
+        self.budgets = [self.budget]  # the function's and each callback's
+        # loops run by bpf_loop (by loop_key), their bodies' code, and while one is being
+        # generated, where its returns go
+        self.callback_loops = callback_loops
+        self.callbacks: list[list[asm.Instruction | asm.Label]] = []
+        self.callback_state: CallbackState | None = None
+        if callback_loops:
+            self.pool.free.remove(FRAME_REG)
 
     def _emit(self, insn: asm.Instruction) -> None:
         # code after an exit or an unconditional jump that no jump reaches is dropped: the
@@ -91,7 +102,8 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
             self.emit(asm.stx("u64", R10, self.ctx_slot, R1))
         if self.scratch is not None:
             self.scratch_prologue(self.scratch)
-        for var, reg in zip(facts.in_registers, VAR_REGS, strict=False):
+        in_registers = [] if self.callback_loops else facts.in_registers
+        for var, reg in zip(in_registers, VAR_REGS, strict=False):
             self.var_reg[id(var)] = reg
             self.pool.free.remove(reg)
         local = {id(v) for vs in facts.statement_temps.values() for v in vs}
@@ -115,6 +127,8 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         # falling off the end returns the default
         self.cur_loc = NO_LOC
         self.ret(ir.Const(ir.LIT, self.fn.default_return))
+        for body in self.callbacks:
+            self.out.extend(body)
         return self.out
 
     def scratch_prologue(self, scratch: Scratch) -> None:
@@ -236,6 +250,11 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         self.place(end)
 
     def s_Loop(self, s: ir.Loop) -> None:
+        # inside a callback every loop is one: the verifier walks a callback's body until
+        # its states repeat, and an unrolled loop in it is walked again each time
+        if loop_key(s) in self.callback_loops or self.callback_state is not None:
+            self.loop_by_callback(s)
+            return
         var = s.var
         reg = self.var_reg.get(id(var))
         head, cont, end = self.label("loop"), self.label("next"), self.label("done")
@@ -287,6 +306,9 @@ class CodeGen(ArithCodeGen, MemoryCodeGen, BranchCodeGen, MapCodeGen, PacketCode
         self.ret(s.value)
 
     def ret(self, value: ir.Expr | None) -> None:
+        if self.callback_state is not None:
+            self.return_from_callback(value)
+            return
         mode = self.fn.ret_mode
         if value is None:
             value = ir.Const(ir.LIT, self.fn.default_return)

@@ -32,7 +32,8 @@ from pybpf.compiler.pyfront.strings import StringLowering
 from pybpf.compiler.target import Target
 
 MAX_WHILE_ITERATIONS = 1 << 12
-MAX_FOR_ITERATIONS = 1 << 13
+MAX_FOR_ITERATIONS = 1 << 23  # bpf_loop's bound (BPF_MAX_LOOPS); the loop budget refuses what the
+# verifier cannot follow where there is no bpf_loop
 _UNSUPPORTED_STMT = {
     ast.Try: "exceptions (try/except) do not exist in BPF programs",
     ast.With: "`with` blocks cannot be compiled",
@@ -451,8 +452,9 @@ class Lowerer(ExprLowering, FieldLowering, AggregateLowering, StringLowering):
         trips = max(0, -(-(stop - start) // step)) if step > 0 else max(0, -(-(start - stop) //
                                                                               -step))
         if trips > MAX_FOR_ITERATIONS:
-            self.error(it, f"this loop runs {trips} times; the verifier follows every "
-                           f"iteration, so at most {MAX_FOR_ITERATIONS} are allowed",
+            self.error(it, f"this loop runs {trips} times; at most {MAX_FOR_ITERATIONS} "
+                           "are allowed (the bound of bpf_loop, which runs loops too long "
+                           "for the verifier to follow)",
                        "Loop over fewer items, or keep per-item work in a map updated by "
                        "many events.")
         counter = self.temp(S64, node, "i")
