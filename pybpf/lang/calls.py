@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pybpf.lang.lower import TV, ProbeLowerer
 
 FORMAT_SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?"
-                         r"(?P<len>hh|h|ll|l|z|j|t)?(?P<conv>[diouxXcspfrge%])")
+                         r"(?P<len>hh|h|ll|l|z|j|t)?(?P<conv>r[xh]?|[diouxXcspfge%])")
 UNSAFE = ("system", "signal")
 # bpftrace sets no count: its record must fit the 512-byte stack (at least 8 bytes each)
 PRINTF_MAX_ARGS = 63
@@ -288,7 +288,7 @@ def f_printf(lw: ProbeLowerer, e: ast.Call) -> TV | None:
             what = "string" if lt.kind == "str" else str(lt)
             raise lw.error(a, f"{e.name}: %{conv} specifier expects a value of type integer "
                               f"({what} supplied)")
-        if conv == "r" and lt.kind not in ("buf", "str"):
+        if conv[0] == "r" and lt.kind not in ("buf", "str"):
             raise lw.error(a, f"{e.name}: %r specifier expects a value of type buffer "
                               f"({lt} supplied)")
         if lt.kind == "dataloc":

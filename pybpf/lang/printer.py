@@ -14,7 +14,7 @@ from pybpf.lang.semantic import MapInfo
 from pybpf.lang.types import LT, decode
 
 SPEC = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+)?(?:\.(?P<prec>\d+))?"
-                  r"(?P<len>hh|h|ll|l|z|j|t)?(?P<conv>[diouxXcspfrge%])")
+                  r"(?P<len>hh|h|ll|l|z|j|t)?(?P<conv>r[xh]?|[diouxXcspfge%])")
 BAR = 52
 
 
@@ -112,8 +112,11 @@ class Formatter:
                 return (spec + "s") % f"0x{v:x}" if isinstance(v, int) else str(v)
             if c in "fge" and isinstance(v, int):
                 return (spec + c) % v
-            if c == "r":
-                return (spec + "s") % buf_text(v if isinstance(v, bytes) else str(v).encode())
+            if c[0] == "r":  # %rx: every byte as \xNN, %rh: bytes in hex apart
+                data = v if isinstance(v, bytes) else str(v).encode()
+                return (spec + "s") % (buf_text(data) if c == "r" else
+                                       "".join(f"\\x{b:02x}" for b in data) if c == "rx" else
+                                       " ".join(f"{b:02x}" for b in data))
             text = self.value(lt, v)
             return (spec + "s") % text
 

@@ -45,6 +45,14 @@ def where(p: Any, pid: int = -1) -> dict[str, Any]:
     return {}
 
 
+def _cat_bytes_max() -> int:
+    """What cat() prints of a file at most: bpftrace's BPFTRACE_CAT_BYTES_MAX (10240)."""
+    try:
+        return max(0, int(os.environ.get("BPFTRACE_CAT_BYTES_MAX", "10240")))
+    except ValueError:
+        return 10240
+
+
 def load(cp: CompiledProbe) -> Any:
     from pybpf.compiler import hooks
     from pybpf.compiler.errors import VerifierLimitError
@@ -150,9 +158,9 @@ class Session:
             path = self.fmt.printf(rec.fmt, args)
             try:
                 with open(path, errors="replace") as f:
-                    self.emit("cat", f.read())
+                    self.emit("cat", f.read(_cat_bytes_max()))
             except OSError as e:
-                print(f"cat: {path}: {e.strerror}", file=sys.stderr)
+                print(f"ERROR: failed to open file '{path}': {e.strerror}", file=sys.stderr)
         elif k == "join":
             self.join_parts.append(str(args[0][1]))
         elif k == "join_end":
@@ -200,11 +208,13 @@ class Session:
             n = len(self.progs)
             if not self.quiet:
                 msg = f"Attaching {n} probe{'s' if n != 1 else ''}..."
+                # on the output, as bpftrace prints it (with -o, into the file)
                 if self.json:
                     self.write(json.dumps({"type": "attached_probes", "data": {"probes": n}})
                                + "\n")
                 else:
-                    print(msg, file=sys.stderr, flush=True)
+                    self.write(msg + "\n")
+                self.out.flush()
             # As bpftrace: every probe is attached before BEGIN runs, so that what BEGIN
             # prints ("Tracing... Hit Ctrl-C") is true when it appears and nothing a user
             # starts on seeing it is missed.

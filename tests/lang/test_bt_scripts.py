@@ -43,7 +43,8 @@ def test_shipped_script_runs(name):
             p.kill()
             p.wait()
     assert p.returncode == 0, err
-    assert "Attaching" in err and "error:" not in err and "Traceback" not in err, err
+    assert out.startswith("Attaching "), out
+    assert "error:" not in err and "Traceback" not in err, err
 
 
 def _attached(pid: int) -> bool:

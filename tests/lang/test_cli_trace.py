@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -13,9 +14,19 @@ from tests.util import requires_root
 DD = "/usr/bin/dd if=/etc/passwd of=/dev/null bs=64 count=5 status=none"
 
 
+ATTACHING = re.compile(r"Attaching \d+ probes?\.\.\.\n")
+
+
 def trace(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pybpf.cli_trace", *args], capture_output=True,
-                          text=True, timeout=timeout)
+    """`pybpf trace ARGS`. What the program printed is `.stdout`; the "Attaching N
+    probes..." line that comes first on stdout (as in bpftrace) is taken off it into
+    `.attaching` (one line or "")."""
+    res = subprocess.run([sys.executable, "-m", "pybpf.cli_trace", *args], capture_output=True,
+                         text=True, timeout=timeout)
+    m = ATTACHING.match(res.stdout)
+    res.attaching = m.group(0) if m else ""  # type: ignore[attr-defined]
+    res.stdout = res.stdout[m.end():] if m else res.stdout
+    return res
 
 
 @pytest.mark.parametrize("prog, words, col", [
@@ -65,9 +76,10 @@ def test_script_file_and_params(tmp_path: pytest.TempPathFactory) -> None:
 @requires_root
 def test_attaching_message_and_quiet() -> None:
     res = trace("-e", "BEGIN { exit(); } t:syscalls:sys_enter_read { }")
-    assert "Attaching 2 probes..." in res.stderr
+    # first on stdout, as bpftrace prints it
+    assert res.attaching == "Attaching 2 probes...\n" and "Attaching" not in res.stderr
     res = trace("-q", "-e", "BEGIN { exit(); }")
-    assert "Attaching" not in res.stderr
+    assert "Attaching" not in res.stdout + res.stderr + res.attaching
 
 
 @requires_root
@@ -163,7 +175,7 @@ def test_ctrl_c_prints_maps() -> None:
     deadline = time.time() + 20
     line = ""
     while "Attaching" not in line and time.time() < deadline:
-        line = p.stderr.readline()  # type: ignore[union-attr]
+        line = p.stdout.readline()  # type: ignore[union-attr]
     time.sleep(0.3)
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=20)

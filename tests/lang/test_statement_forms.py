@@ -108,3 +108,29 @@ def test_cgroup_path_of_a_process_in_a_cgroup() -> None:
     finally:
         os.rmdir(path)
     assert cgroup_paths(1).split(",")[0] == "unified:/"
+
+
+def test_buf_conversions_as_bpftrace() -> None:
+    """%r prints printable bytes as they are, %rx every byte as \\xNN, %rh bytes in hex
+    apart (bpftrace 0.17's runtime cases buf_no_ascii, buf_no_ascii_no_escaping)."""
+    res = trace("-e", 'BEGIN { printf("%r|%rx|%rh\\n", buf("Hi\\n", 3), buf("Hello\\0", 6), '
+                      'buf("ab\\0", 3)); exit(); }')
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0] == \
+        "Hi\\x0a|\\x48\\x65\\x6c\\x6c\\x6f\\x00|61 62 00", res.stdout
+    res = trace("-e", 'BEGIN { printf("%rx\\n", 42); exit(); }')
+    assert res.returncode == 1 and "%r specifier expects a value of type buffer" in res.stderr
+
+
+def test_cat_limit_and_missing_file(tmp_path, monkeypatch) -> None:
+    """cat() prints at most BPFTRACE_CAT_BYTES_MAX bytes; a missing file is bpftrace's
+    ERROR line, and the program goes on."""
+    f = tmp_path / "data"
+    f.write_text("0123456789")
+    monkeypatch.setenv("BPFTRACE_CAT_BYTES_MAX", "4")
+    res = trace("-e", f'BEGIN {{ cat("{f}"); printf("\\n"); cat("{tmp_path}/nope"); '
+                      'printf("after\\n"); exit(); }')
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[:2] == ["0123", "after"], res.stdout
+    assert f"ERROR: failed to open file '{tmp_path}/nope': No such file or directory" in \
+        res.stderr, res.stderr

@@ -61,7 +61,7 @@ def _eight_tracers(target: Path) -> None:
         for p in snoops:
             p.wait_output(timeout=90, stream="err", text="tracing")
         for p in traces:
-            p.wait_output(timeout=90, stream="err", text="Attaching")
+            p.wait_output(timeout=90, stream="out", text="Attaching")
         pump_all(procs, 3)  # trace attaches right after its message
         helds = [held_objects(p.pid) for p in procs]
         child.stdin.write(b"\n")
