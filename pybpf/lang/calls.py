@@ -40,6 +40,8 @@ def builtin(lw: ProbeLowerer, e: ast.Ident) -> TV:
     if name == "elapsed":
         start = ir.Const(U64, lw.comp.start_ns)
         return ir.BinOp(U64, "sub", intrinsics.ktime_ns(loc), start, loc=loc), UINT64
+    if name == "ctx":  # the probe's context pointer (a kernel address), for casts
+        return ir.CtxPtr(U64, loc=loc), LT("ptr", 64, False)
     if name == "curtask":
         from pybpf.lang import kstructs
 

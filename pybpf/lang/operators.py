@@ -38,6 +38,11 @@ class OperatorLowering:
         rv, rlt = self.expr(e.right)
         if op in ("==", "!=") and llt.kind == "str" and rlt.kind == "str":
             return self.str_equal(lv, llt, rv, rlt, op == "!=", loc), INT64
+        if op in ("==", "!=") and llt.kind == "buf" and rlt.kind == "buf":
+            # the length byte and the bytes (zeros past the length): bufs of different
+            # capacities are equal when their lengths and contents are
+            return self.str_equal(lv, LT("str", size=llt.size + 1), rv,
+                                  LT("str", size=rlt.size + 1), op == "!=", loc), INT64
         for lt in (llt, rlt):
             if not lt.is_int:
                 raise self.error(e, f"type mismatch for '{op}': {llt} and {rlt}")

@@ -75,7 +75,7 @@ class Parser:
                 self.enum_decl(enums)
                 continue
             if self._struct_ahead():
-                structs.append(self.struct_decl())
+                structs.extend(self.struct_decls())
                 continue
             probes.append(self.probe())
         if not probes:
@@ -171,21 +171,52 @@ class Parser:
         self.lx.skip()
         return self._DECL.match(self.lx.src, self.lx.pos) is not None
 
-    def struct_decl(self) -> Any:
-        """struct NAME { TYPE [*]NAME[[N]]..., ...; ... } [;] (cdecls lays it out)."""
-        from pybpf.lang.cdecls import MemberDecl, StructDecl
+    def struct_decls(self) -> list[Any]:
+        """struct NAME { TYPE [*]NAME[[N]]..., ...; ... } [;] (cdecls lays it out), after the
+        declarations of the anonymous structs and unions its members have as types."""
+        from pybpf.lang.cdecls import StructDecl
 
         self.tok = self.lx.next()
         kind = self.advance()
         name = self.advance()
         decl = StructDecl(kind.text, name.text, loc=kind.loc)
+        nested: list[Any] = []
         self.expect("{")
+        self._members(decl, nested)
+        # '}' is the current token, lexed: what follows is a probe, read in its own mode
+        if self.lx.peek_char() == ";":
+            self.lx.pos += 1
+        return [*nested, decl]
+
+    def _members(self, decl: Any, nested: list[Any]) -> None:
+        """The members of `decl` up to its '}' (left as the current token); an anonymous
+        `struct { ... } name;` member's type is declared into `nested`, named after its
+        place."""
+        from pybpf.lang.cdecls import MemberDecl, StructDecl
+
         while not self.at("}"):
             words: list[str] = []
             while self.tok.kind == "ident":
                 words.append(self.advance().text)
                 if words[-1] in ("struct", "union", "enum") and self.tok.kind == "ident":
                     words.append(self.advance().text)
+            if words in (["struct"], ["union"]) and self.at("{"):
+                inner = StructDecl(words[0], f"{decl.name}::(anonymous {len(nested) + 1})",
+                                   loc=self.tok.loc)
+                self.advance()
+                self.depth += 1
+                try:
+                    if self.depth > MAX_NESTING:
+                        raise self.too_deep()
+                    self._members(inner, nested)
+                finally:
+                    self.depth -= 1
+                self.advance()  # its '}'
+                if self.at(";"):
+                    raise LangError(f"an anonymous {words[0]} member needs a name here "
+                                    f"(`{words[0]} {{ ... }} name;`)", self.tok.loc)
+                nested.append(inner)
+                words = [words[0], inner.name]
             if not words:
                 raise self.unexpected("expected a member type")
             while True:
@@ -216,10 +247,6 @@ class Parser:
                     break
             if not self.at("}"):  # as clang (and bpftrace), the last member's ';' may go
                 self.expect(";")
-        # '}' is the current token, lexed: what follows is a probe, read in its own mode
-        if self.lx.peek_char() == ";":
-            self.lx.pos += 1
-        return decl
 
     def probe(self) -> ast.Probe:
         specs = [self.spec()]
