@@ -58,6 +58,7 @@ class Compiler:
         self._stacks: ir.MapRef | None = None
         self.counters = Counters()  # the kernel's counts of refused updates and records
         self.probes: list[tuple[pr.Probe, ast.Probe]] = []
+        self.standins: list[tuple[pr.Probe, ast.Probe]] = []  # see expand()
         self.compiled: list[CompiledProbe] = []
         self.warnings: list[str] = []
         self._script_types: Any = None
@@ -125,6 +126,17 @@ class Compiler:
         specs = [(spec.text, spec.loc) for tree in self.tree.probes for spec in tree.specs]
         out = [(p, trees[i]) for i, p in pr.expand_specs(specs, self.warn)]
         self.probes = out
+        # a probe block none of whose attach points exist here still gives its maps their
+        # types, as in bpftrace (biosnoop.bt's start probes on a kernel without
+        # blk_account_io_start): its body is lowered for discovery only
+        kept = {id(tree) for _, tree in out}
+        self.standins = []
+        for tree in self.tree.probes:
+            kind, _, rest = tree.specs[0].text.partition(":")
+            kind = pr.ALIASES.get(kind, kind)
+            if id(tree) not in kept and kind in ("kprobe", "kretprobe", "uprobe", "uretprobe"):
+                path, _, name = rest.rpartition(":")
+                self.standins.append((pr.Probe(kind, target=path, name=name), tree))
         return out
 
     def warn(self, text: str) -> None:
@@ -155,6 +167,11 @@ class Compiler:
                 self.lower_all()
             except LangError:
                 pass
+            for probe, tree in self.standins:
+                try:
+                    ProbeLowerer(self, probe, tree).lower()
+                except LangError:
+                    pass
         self.syms.final = True
         self.syms.records.clear()
         self.names.clear()

@@ -180,7 +180,9 @@ class Session:
         try:
             self.links.append(attach(cp, prog, self.pid))
         except BPFError as e:
-            if not cp.probe.wild:
+            # as bpftrace: one attach point of several (a wildcard's function, or one of a
+            # probe's list `kprobe:a, kprobe:b`) that cannot attach is skipped with a warning
+            if not cp.probe.wild and len(cp.tree.specs) < 2:
                 raise
             self.skip(cp, e)
 
@@ -250,8 +252,8 @@ class Session:
 
     def skip(self, cp: CompiledProbe, e: Exception) -> None:
         what = e.message if isinstance(e, LangError) else str(e)
-        print(f"Warning: could not attach {cp.probe.full_name} ({what.splitlines()[0]}), "
-              "skipping", file=sys.stderr)
+        print(f"WARNING: could not attach probe {cp.probe.full_name} "
+              f"({what.splitlines()[0]}), skipping.", file=sys.stderr)
 
     def loop(self) -> None:
         ev = self.comp._events

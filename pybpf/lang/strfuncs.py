@@ -110,6 +110,8 @@ def f_buf(lw: ProbeLowerer, e: ast.Call) -> TV | None:
     loc = e.loc
     value, lt = lw.expr(e.args[0])
     n: int | None = None
+    if len(e.args) == 2 and lt.is_int and not _constant(lw, e.args[1]):
+        return _buf_runtime_length(lw, e, value, lt)
     if len(e.args) == 2:
         n = lw.const_int(e.args[1], "buf()'s length")
         if n < 0:
@@ -138,6 +140,35 @@ def f_buf(lw: ProbeLowerer, e: ast.Call) -> TV | None:
                                   [ir.AddrOf(PtrT(U8, "stack"), var, 1, loc=loc),
                                    ir.Const(U64, size), lw._as(value, U64)], loc=loc))
     return ir.Agg(t, var, init, loc=loc), out
+
+
+def _constant(lw: ProbeLowerer, e: ast.Expr) -> bool:
+    return isinstance(e, ast.Int) or (isinstance(e, ast.Param) and
+                                      isinstance(lw.param(e)[0], ir.Const))
+
+
+def _buf_runtime_length(lw: ProbeLowerer, e: ast.Call, value: ir.Expr, lt: LT) -> TV:
+    """buf(address, length) with a length known only when the probe runs (undump.bt's
+    buf($skb->data, $skb->len)): up to 64 bytes, as bpftrace, the length byte the ones read."""
+    loc = e.loc
+    length, llt = lw.expr(e.args[1])
+    if not llt.is_int:
+        raise lw.error(e.args[1], f"buf()'s length must be an integer, not {llt}")
+    n = lw.temp(U64, loc, "buflen")
+    lw.emit(ir.Assign(n, lw._as(length, U64), loc=loc))
+    wanted = ir.Load(U64, n, loc=loc)
+    lw.emit(ir.If(ir.Compare(LIT, "gt", wanted, ir.Const(U64, BUF_MAX), False, loc=loc),
+                  [ir.Assign(n, ir.Const(U64, BUF_MAX), loc=loc)], [], loc=loc))
+    out = LT("buf", size=BUF_MAX)
+    var = lw.temp(out.ir(), loc, "buf")
+    space = lt.fmt or ("user" if lw.probe.kind in ("uprobe", "uretprobe", "usdt") else "kernel")
+    init: list[ir.Stmt] = [
+        ir.Zero(var, loc=loc),
+        ir.Store(var, 0, U8, ir.Cast(U8, ir.Load(U64, n, loc=loc), loc=loc), loc=loc),
+        ir.HelperInto(f"bpf_probe_read_{space}",
+                      [ir.AddrOf(PtrT(U8, "stack"), var, 1, loc=loc), ir.Load(U64, n, loc=loc),
+                       lw._as(value, U64)], loc=loc)]
+    return ir.Agg(out.ir(), var, init, loc=loc), out
 
 
 FUNCTIONS = {

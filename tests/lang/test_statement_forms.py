@@ -3,6 +3,8 @@ statements, and unroll's limits in bpftrace's own words."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.lang.test_cli_trace import trace
@@ -174,3 +176,30 @@ def test_anonymous_struct_member_in_a_declaration() -> None:
     res = trace("-e", "struct Foo { int m; struct { int x; }; } BEGIN { exit(); }")
     assert res.returncode == 1 and "needs a name" in res.stderr, res.stderr
     assert "stdin:1:" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_skipped_probe_still_types_its_maps() -> None:
+    """A probe whose function is missing is skipped, but the maps it assigns keep the types
+    it gives them (biosnoop.bt's `@iocomm[arg0] != ""` when its start probes are missing)."""
+    res = trace("-e", 'uprobe:/bin/bash:nosuchfn_pybpf { @m[1] = comm; } '
+                      'uprobe:/bin/bash:readline /@m[1] != ""/ { @n = count(); } '
+                      'BEGIN { exit(); }')
+    assert res.returncode == 0, res.stderr
+    assert "nosuchfn_pybpf" in res.stderr and "skipping this probe" in res.stderr, res.stderr
+    assert "error" not in res.stderr, res.stderr
+
+
+def test_buf_of_a_length_known_at_run_time() -> None:
+    """buf(address, length) with the length from the event (undump.bt's
+    buf($skb->data, $skb->len)): the bytes read, at most 64."""
+    long_text = "x" * 70
+    res = trace("-e", 'tracepoint:syscalls:sys_enter_write /pid == cpid/ '
+                      '{ printf("<%r>\\n", buf(args->buf, args->count)); }',
+                "-c", f"/usr/bin/printf ab{long_text}")
+    assert res.returncode == 0, res.stderr
+    # (the child's own output, with no newline, comes first on the same line)
+    assert re.findall(r"<[^>]*>", res.stdout) == [f"<ab{long_text[:62]}>"], res.stdout
+    res = trace("-e", 'tracepoint:syscalls:sys_enter_write /pid == cpid/ '
+                      '{ printf("<%r>\\n", buf(args->buf, args->count)); }',
+                "-c", "/usr/bin/printf abc")
+    assert re.findall(r"<[^>]*>", res.stdout) == ["<abc>"], res.stdout

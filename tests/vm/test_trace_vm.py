@@ -205,3 +205,37 @@ def test_listing_as_bpftrace(pattern: str) -> None:
     theirs = res.stdout.split()
     assert sorted(ours) == sorted(theirs), (sorted(set(ours) - set(theirs)),
                                             sorted(set(theirs) - set(ours)))
+
+
+def _unprobeable_function() -> str | None:
+    """A kernel function that exists but takes no kprobe (on the kprobe blacklist)."""
+    for path in ("/sys/kernel/debug/kprobes/blacklist",):
+        try:
+            with open(path) as f:
+                names = [ln.split()[-1] for ln in f if ln.strip()]
+        except OSError:
+            continue
+        with open("/proc/kallsyms") as f:
+            text = {ln.split()[2] for ln in f if ln.split()[1] in "tT"}
+        for name in names:
+            if name in text and re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+                return name
+    return None
+
+
+def test_an_attach_point_that_cannot_attach_is_skipped() -> None:
+    """As bpftrace: one of a probe's attach points that the kernel refuses is skipped with
+    bpftrace's warning, and the others run; alone, it is an error."""
+    name = _unprobeable_function()
+    if name is None:
+        pytest.skip("no kprobe blacklist to take an unprobeable function from")
+    prog = f"kprobe:{name}, kprobe:vfs_read {{ @ = count(); }} i:ms:500 {{ exit(); }}"
+    res = subprocess.run([sys.executable, "-m", "pybpf.cli", "trace", prog],
+                         capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr
+    assert f"WARNING: could not attach probe kprobe:{name}" in res.stderr, res.stderr
+    assert re.search(r"^@: [1-9]", res.stdout, re.M), res.stdout
+    res = subprocess.run([sys.executable, "-m", "pybpf.cli", "trace",
+                          f"kprobe:{name} {{ @ = count(); }}"], capture_output=True, text=True,
+                         timeout=240)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
