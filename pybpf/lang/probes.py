@@ -287,7 +287,7 @@ def _resolvable_elsewhere(e: LangError) -> bool:
                                 "is not in", "no functions of", "cannot find binary",
                                 "unknown kernel function", "not traceable", "no such function",
                                 "no tracepoints match", "no kernel function matches",
-                                "not found"))
+                                "not found", "kprobe blacklist"))
 
 
 def _function_names(table: object) -> list[str]:

@@ -231,7 +231,12 @@ class Session:
                 self.attach_one(cp, prog)
             if self.release_child is not None:
                 self.release_child()
-            if live or self.child_proc is not None:
+            # a script with event probes waits for them (or Ctrl-C) even when this kernel
+            # or binary has none of them, as bpftrace does (threadsnoop.bt on a libpthread
+            # without pthread_create)
+            waits = any(spec.text.split(":")[0] not in ("BEGIN", "END", "begin", "end")
+                        for tree in self.comp.tree.probes for spec in tree.specs)
+            if live or waits or self.child_proc is not None:
                 self.loop()
             from pybpf.session import close_concurrently
 
