@@ -124,7 +124,8 @@ class Compiler:
         # a probe this kernel cannot resolve is skipped with a warning while others remain
         trees = [tree for tree in self.tree.probes for _ in tree.specs]
         specs = [(spec.text, spec.loc) for tree in self.tree.probes for spec in tree.specs]
-        out = [(p, trees[i]) for i, p in pr.expand_specs(specs, self.warn)]
+        listed = frozenset(i for i, tree in enumerate(trees) if len(tree.specs) > 1)
+        out = [(p, trees[i]) for i, p in pr.expand_specs(specs, self.warn, listed)]
         self.probes = out
         # a probe block none of whose attach points exist here still gives its maps their
         # types, as in bpftrace (biosnoop.bt's start probes on a kernel without

@@ -252,14 +252,16 @@ def _uprobes(kind: str, rest: str, loc: Loc) -> list[Probe]:
     return [Probe(kind, binary, sym)]
 
 
-def expand_specs(specs: list[tuple[str, Loc]],
-                 warn: Any = None) -> list[tuple[int, Probe]]:
+def expand_specs(specs: list[tuple[str, Loc]], warn: Any = None,
+                 listed: frozenset[int] = frozenset()) -> list[tuple[int, Probe]]:
     """The probes of every spec (index of the spec, probe). As bpftrace, a spec that cannot be
     resolved on this kernel (a kprobe where there are none, a missing tracepoint or function)
     is skipped with a warning when probes other than BEGIN/END remain; when none would remain
-    the first such error is raised."""
+    the first such error is raised, unless the spec is one of a probe's list of attach
+    points (`listed`: xfsdist.bt's `kprobe:xfs_file_read_iter, ...` without xfs loaded)."""
     out: list[tuple[int, Probe]] = []
     errors: list[LangError] = []
+    alone: list[LangError] = []  # of a spec that is its probe's only attach point
     for i, (text, loc) in enumerate(specs):
         try:
             out.extend((i, p) for p in expand(text, loc))
@@ -267,10 +269,12 @@ def expand_specs(specs: list[tuple[str, Loc]],
             if not _resolvable_elsewhere(e):
                 raise
             errors.append(e)
+            if i not in listed:
+                alone.append(e)
     if errors:
         # bpftrace runs a script whose user functions are all missing (threadsnoop.bt on a
         # libc without pthread_create in libpthread) with what remains, BEGIN and END
-        fatal = [e for e in errors if "is not in /" not in e.message]
+        fatal = [e for e in alone if "is not in /" not in e.message]
         if fatal and not any(p.kind not in ("BEGIN", "END") for _, p in out):
             raise fatal[0]
         for e in errors:

@@ -203,3 +203,15 @@ def test_buf_of_a_length_known_at_run_time() -> None:
                       '{ printf("<%r>\\n", buf(args->buf, args->count)); }',
                 "-c", "/usr/bin/printf abc")
     assert re.findall(r"<[^>]*>", res.stdout) == ["<abc>"], res.stdout
+
+
+def test_missing_attach_points_of_a_list_are_skipped() -> None:
+    """As bpftrace: missing attach points of a probe's list are skipped with warnings even
+    when none is left (xfsdist.bt without xfs); a probe's only attach point is an error."""
+    res = trace("-e", 'tracepoint:nosuch:a, tracepoint:nosuch:b { } BEGIN { printf("hi\\n"); '
+                      'exit(); }')
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("hi\n"), res.stdout
+    assert res.stderr.count("WARNING: unknown tracepoint nosuch:") == 2, res.stderr
+    res = trace("-e", 'tracepoint:nosuch:a { } BEGIN { printf("hi\\n"); exit(); }')
+    assert res.returncode == 1 and "stdin:1:1: error: unknown tracepoint" in res.stderr
