@@ -83,4 +83,6 @@ def tool_args(name: str) -> list[str]:
         return ["c:malloc"]
     if name == "pythongc":
         return [probed_python_pid()]
+    if name in ("funccount", "stackcount"):
+        return ["t:syscalls:sys_enter_getppid"]
     return []

@@ -24,7 +24,10 @@ TOOLS = ("execsnoop", "exitsnoop", "opensnoop", "syscount", "biolatency", "biosn
          # kernel functions (fentry/kprobes)
          "filelife", "vfsstat",
          # Python programs (CPython's USDT probes)
-         "pythongc")
+         "pythongc",
+         # Tools III (issue 24)
+         "threadsnoop", "gethostlatency", "pidpersec", "wqlat", "compactsnoop", "tcpdrop",
+         "tcprtt", "funccount", "stackcount", "biopattern", "biotop")
 # tool name -> module, where they differ (pybpf.tools.tcpstates is the shared BPF side)
 MODULES = {"tcpstates": "tcpstates_tool"}
 

@@ -30,7 +30,8 @@ pytestmark = requires_root
 
 
 # arguments for tools that need some
-TOOL_ARGS = {name: tool_args(name) for name in ("funclatency", "pythongc")}
+TOOL_ARGS = {name: tool_args(name) for name in ("funclatency", "pythongc", "funccount",
+                                                "stackcount")}
 # (id, argv, text that shows the command is attached and working)
 TOOL_RUNS = [(name, [name, *TOOL_ARGS.get(name, [])], None) for name in tools.TOOLS] + [
     ("syscount-interval", ["syscount", "-i", "1"], "SYSCALL"),

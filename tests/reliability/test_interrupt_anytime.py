@@ -119,5 +119,5 @@ def test_sigint_as_the_interpreter_exits_is_ignored() -> None:
                      "time.sleep(0.2)))\n")
     rc = p.finish(timeout=60)
     assert rc == 0, (rc, p.stderr)
-    assert p.out.decode().startswith("hi\n")
+    assert p.out.decode().startswith("Attaching 1 probe...\nhi\n")
     assert "Exception ignored" not in p.stderr and no_traceback(p.stderr), p.stderr

@@ -34,7 +34,8 @@ from tests.util import LIBC, requires_root, tool_args
 
 pytestmark = requires_root
 
-TOOL_ARGS = {name: tool_args(name) for name in ("funclatency", "pythongc")}
+TOOL_ARGS = {name: tool_args(name) for name in ("funclatency", "pythongc", "funccount",
+                                                "stackcount")}
 # positional durations (the others take --duration)
 POSITIONAL_DURATION = {"offcputime", "profile"}
 
