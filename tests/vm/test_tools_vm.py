@@ -1,7 +1,8 @@
 """The tools on kernel functions, on a kernel that has fentry/fexit and kprobes (Debian 12's
 6.1 in the VM): tcpconnect (forced to kprobes) and tcpaccept (fexit) on a loopback connection
 in a child's own network namespace, filelife on a file this test creates and deletes,
-vfsstat counting this test's reads, funclatency do_sys_openat2 counting a child's opens,
+vfsstat counting this test's reads, funclatency do_sys_openat2 counting a child's opens
+(funccount the same opens when funclatency is not run),
 oomkill (forced to kprobes) in a small memory cgroup. On a kernel without the hooks each
 test is skipped with the reason pybpf.features gives (tests/tools checks the fallbacks).
 
@@ -108,6 +109,8 @@ def runs() -> Iterator[dict[str, Any]]:
     if FULL:
         argvs["funclatency"] = ["funclatency", "-v", "--json", "-u", "-p", str(opener.pid),
                                 "do_sys_openat2"]
+    else:  # the same opens, counted by funccount on a kernel function
+        argvs["funccount"] = ["funccount", "--json", "-p", str(opener.pid), "do_sys_openat2"]
     fd = os.open("/proc/self/exe", os.O_RDONLY)
     with _memory_cgroup(32 << 20) if FULL else contextlib.nullcontext() as cg:
         hog = None
@@ -209,6 +212,13 @@ def test_funclatency_counts_opens(runs: dict[str, Any]) -> None:
     assert "funclatency: using fentry/fexit do_sys_openat2" in err
     rows = json_lines(out)
     assert sum(r["count"] for r in rows) == N_OPENS, rows
+
+
+def test_funccount_counts_opens_on_a_kernel_function(runs: dict[str, Any]) -> None:
+    _, out, err = _result(runs, "funccount")
+    rows = json_lines(out)
+    assert [r["func"] for r in rows] == ["do_sys_openat2"], (rows, err)
+    assert rows[0]["count"] == N_OPENS, rows
 
 
 @pytest.mark.vm_full
