@@ -164,15 +164,16 @@ class Compiler:
         for _ in range(2):  # discovery: map and variable types across probes
             self.syms.records.clear()
             self.names.clear()
-            try:
-                self.lower_all()
-            except LangError:
-                pass
+            # the stand-ins first: what they assign types the maps other probes read
             for probe, tree in self.standins:
                 try:
                     ProbeLowerer(self, probe, tree).lower()
                 except LangError:
                     pass
+            try:
+                self.lower_all()
+            except LangError:
+                pass
         self.syms.final = True
         self.syms.records.clear()
         self.names.clear()

@@ -215,3 +215,13 @@ def test_missing_attach_points_of_a_list_are_skipped() -> None:
     assert res.stderr.count("WARNING: unknown tracepoint nosuch:") == 2, res.stderr
     res = trace("-e", 'tracepoint:nosuch:a { } BEGIN { printf("hi\\n"); exit(); }')
     assert res.returncode == 1 and "stdin:1:1: error: unknown tracepoint" in res.stderr
+
+
+def test_a_skipped_probe_types_a_map_read_before_it_in_the_script() -> None:
+    """biostacks.bt on 6.1: the skipped probe assigns `@reqstack[arg0] = kstack`; a later
+    probe keys a map by it. The stand-in is lowered first, so the key is a stack."""
+    res = trace("-e", "uprobe:/bin/bash:nosuchfn_pybpf { @s[1] = ustack; @t[1] = 5; } "
+                      "uprobe:/bin/bash:readline /@t[1]/ { @u[@s[1]] = count(); } "
+                      "BEGIN { exit(); }")
+    assert res.returncode == 0, res.stderr
+    assert "error" not in res.stderr, res.stderr
