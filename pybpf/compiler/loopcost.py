@@ -92,23 +92,28 @@ class LoopBudget:
         self.regions.append(LoopCost(start, len(self.out), pending, n * along,
                                      n * (insns + 4), s, n, bool(inner)))
 
-    def over(self) -> ir.Loop | None:
-        """The costliest loop when the loops are more than the verifier can follow."""
+    def _excess(self) -> tuple[LoopCost, int, int] | None:
+        """(the costliest loop, pending jumps, instructions) when the loops are more than
+        the verifier can follow, else None."""
         if not self.regions:
             return None
         pending = self.pending_depth(0, len(self.out), {r.start: r for r in self.regions})
         insns = sum(r.insns for r in self.regions)
         if pending <= LOOP_BRANCH_BUDGET and insns <= LOOP_INSN_BUDGET:
             return None
-        return max(self.regions, key=lambda r: (r.branches, r.insns)).loop
+        return max(self.regions, key=lambda r: (r.branches, r.insns)), pending, insns
+
+    def over(self) -> ir.Loop | None:
+        """The costliest loop when the loops are more than the verifier can follow."""
+        excess = self._excess()
+        return excess[0].loop if excess is not None else None
 
     def check(self, hint: str = "") -> None:
         """Refuse a program whose loops are more than the verifier can follow."""
-        if self.over() is None:
+        excess = self._excess()
+        if excess is None:
             return
-        pending = self.pending_depth(0, len(self.out), {r.start: r for r in self.regions})
-        insns = sum(r.insns for r in self.regions)
-        worst = max(self.regions, key=lambda r: (r.branches, r.insns))
+        worst, pending, insns = excess
         s = worst.loop
         what = "while loop" if s.cond is not None else "loop"
         bound = (f"up to {worst.trips} iterations" if id(s) not in self.while_trips

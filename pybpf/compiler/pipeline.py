@@ -160,9 +160,7 @@ def _generate(lowered: Lowered, target: Target, where: Loc,
 
     def regenerate(more: frozenset[LoopKey]) -> Compiled:
         again = _generate(lowered, target, where, loops | more)
-        if cg.scratch is not None and cg.scratch.map in lowered.objects.scratch:
-            cg.scratch.map.close()
-            lowered.objects.scratch.remove(cg.scratch.map)
+        _drop_scratch(cg, lowered.objects)
         return again
 
     return Compiled(fn, insns, lowered.objects, lowered.var_types, lowered.cond_types,

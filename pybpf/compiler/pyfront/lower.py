@@ -9,6 +9,7 @@ import difflib
 from typing import Any, NoReturn
 
 from pybpf.compiler import ir
+from pybpf.compiler.codegen.callbacks import BPF_MAX_LOOPS
 from pybpf.compiler.errors import CompileError, Loc
 from pybpf.compiler.irtypes import (
     LIT,
@@ -32,8 +33,9 @@ from pybpf.compiler.pyfront.strings import StringLowering
 from pybpf.compiler.target import Target
 
 MAX_WHILE_ITERATIONS = 1 << 12
-MAX_FOR_ITERATIONS = 1 << 23  # bpf_loop's bound (BPF_MAX_LOOPS); the loop budget refuses what the
-# verifier cannot follow where there is no bpf_loop
+# bpf_loop's bound; where there is no bpf_loop, the loop budget refuses what the verifier
+# cannot follow
+MAX_FOR_ITERATIONS = BPF_MAX_LOOPS
 _UNSUPPORTED_STMT = {
     ast.Try: "exceptions (try/except) do not exist in BPF programs",
     ast.With: "`with` blocks cannot be compiled",
