@@ -133,8 +133,7 @@ class Compiler:
         kept = {id(tree) for _, tree in out}
         self.standins = []
         for tree in self.tree.probes:
-            kind, _, rest = tree.specs[0].text.partition(":")
-            kind = pr.ALIASES.get(kind, kind)
+            kind, rest = pr.spec_kind(tree.specs[0].text)
             if id(tree) not in kept and kind in ("kprobe", "kretprobe", "uprobe", "uretprobe"):
                 path, _, name = rest.rpartition(":")
                 self.standins.append((pr.Probe(kind, target=path, name=name), tree))

@@ -89,12 +89,20 @@ def _int(text: str, loc: Loc, what: str) -> int:
     return v
 
 
+def spec_kind(spec: str) -> tuple[str, str]:
+    """(probe kind, the rest) of a specification, aliases resolved: ("BEGIN", "") for
+    BEGIN, ("kprobe", "vfs_read") for "k:vfs_read"."""
+    if spec in ("BEGIN", "END", "begin", "end"):
+        return spec.upper(), ""
+    kind, _, rest = spec.partition(":")
+    return ALIASES.get(kind, kind), rest
+
+
 def expand(spec: str, loc: Loc) -> list[Probe]:
     """The probes a specification names (wildcards expanded); LangError when unknown."""
-    if spec in ("BEGIN", "END", "begin", "end"):
-        return [Probe(spec.upper())]
-    kind, _, rest = spec.partition(":")
-    kind = ALIASES.get(kind, kind)
+    kind, rest = spec_kind(spec)
+    if kind in ("BEGIN", "END"):
+        return [Probe(kind)]
     if kind in UNAVAILABLE:
         raise LangError(UNAVAILABLE[kind], loc)
     if kind == "tracepoint":

@@ -234,7 +234,9 @@ class Session:
             # a script with event probes waits for them (or Ctrl-C) even when this kernel
             # or binary has none of them, as bpftrace does (threadsnoop.bt on a libpthread
             # without pthread_create)
-            waits = any(spec.text.split(":")[0] not in ("BEGIN", "END", "begin", "end")
+            from pybpf.lang.probes import spec_kind
+
+            waits = any(spec_kind(spec.text)[0] not in ("BEGIN", "END")
                         for tree in self.comp.tree.probes for spec in tree.specs)
             if live or waits or self.child_proc is not None:
                 self.loop()
